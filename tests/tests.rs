@@ -16,3 +16,9 @@ mod train;
 /// `fno generate` end to end: bad settings exit with code 2 naming the
 /// flag; a good run prints the path of a complete file.
 mod generate;
+
+/// Writing samples in the layout of a template file, read back exactly.
+mod mirror;
+
+/// `fno predict` end to end: layouts, resolutions, refusals, warnings.
+mod predict;

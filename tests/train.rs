@@ -4,7 +4,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A tiny Darcy run: 16x16 grid (stride 4), 12 training samples, 6 epochs.
-fn write_config(dir: &Path) -> std::path::PathBuf {
+pub(crate) fn write_config(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("darcy.toml");
     let text = format!(
         r#"[data]
@@ -34,7 +34,7 @@ threads = 2
     path
 }
 
-fn train_args<'a>(config: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn train_args<'a>(config: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["train", "--config", config, "--out", out, "--quiet"];
     args.extend_from_slice(extra);
     args

@@ -9,7 +9,6 @@ use fno::solvers::{
     advection::AdvectionConfig, diffusion_reaction::DiffusionReactionConfig, GenerateSpec,
     SolverError,
 };
-use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 
 /// The PDE families `fno generate` can solve.
@@ -250,19 +249,6 @@ pub fn spec(args: &GenerateArgs) -> anyhow::Result<GenerateSpec> {
     Ok(spec)
 }
 
-/// A progress bar counting generated samples (hidden when `quiet`).
-pub fn sample_bar(samples: u64, quiet: bool) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(samples);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} samples  {elapsed} (eta {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
-}
-
 /// Runs `fno generate`: prints the written path.
 pub fn run(args: &GenerateArgs) -> anyhow::Result<()> {
     let spec = spec(args)?;
@@ -275,7 +261,7 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<()> {
         .num_threads(args.threads.unwrap_or(0))
         .build()
         .context("starting the worker threads")?;
-    let bar = sample_bar(spec.samples() as u64, false);
+    let bar = super::progress::sample_bar(spec.samples() as u64, false);
     let result = pool.install(|| {
         fno::solvers::generate(&spec, &args.out, &|done| bar.set_position(done as u64))
     });

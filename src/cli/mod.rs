@@ -10,6 +10,7 @@ mod bench;
 mod eval;
 mod generate;
 mod inspect;
+mod predict;
 mod progress;
 mod quickstart;
 mod train;
@@ -32,6 +33,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a trained run: PDEBench metrics at one or more resolutions.
     Eval(eval::EvalArgs),
+    /// Write a run's predictions for every sample of a file, in its layout.
+    Predict(predict::PredictArgs),
     /// Time the forward pass and a training step of an FNO.
     Bench(bench::BenchArgs),
     /// Solve a PDE for random inputs and write a PDEBench-layout HDF5 file.
@@ -48,6 +51,7 @@ pub fn main() -> ExitCode {
         Command::Quickstart(args) => quickstart::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Predict(args) => predict::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Generate(args) => generate::run(&args),
     };

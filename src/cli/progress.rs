@@ -56,3 +56,17 @@ impl Progress for TrainBar {
         }
     }
 }
+
+/// A progress bar counting samples generated or predicted (hidden when
+/// `quiet`).
+pub fn sample_bar(samples: u64, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(samples);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} samples  {elapsed} (eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}

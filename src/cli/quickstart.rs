@@ -84,7 +84,7 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<()> {
         args.samples,
         data_dir.display()
     );
-    let bar = super::generate::sample_bar(spec.samples() as u64, args.quiet);
+    let bar = super::progress::sample_bar(spec.samples() as u64, args.quiet);
     let data = generate(&spec, &data_dir, &|done| bar.set_position(done as u64))
         .with_context(|| format!("generating data in {}", data_dir.display()))?;
     bar.finish_and_clear();

@@ -11,11 +11,13 @@ pub mod catalog;
 mod error;
 pub mod layout;
 pub mod loader;
+pub mod mirror;
 pub mod normalizer;
 mod reader;
 pub mod split;
 pub mod stats;
 pub mod task;
+pub mod writer;
 
 pub use error::{DataError, Result};
 pub use layout::Layout;

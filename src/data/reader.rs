@@ -13,6 +13,7 @@ use super::catalog::{self, Boundary};
 use super::error::{DataError, Result};
 use super::layout::{Layout, Role, Source};
 use super::split::SampleSelection;
+use super::writer::Attr;
 use hdf5::types::TypeDescriptor;
 use hdf5::{Dataset, Hyperslab, SliceOrIndex};
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
@@ -144,6 +145,12 @@ pub struct Sample {
     pub input: Option<ArrayD<f32>>,
 }
 
+/// A stored dataset and the number of channels it holds.
+pub(crate) type ChannelSource = (Source, usize);
+
+/// Attributes by name, as stored.
+pub(crate) type NamedAttrs = Vec<(String, Attr)>;
+
 /// An open PDEBench file, ready to stream samples.
 pub struct PdebenchFile {
     file: hdf5::File,
@@ -189,6 +196,48 @@ impl PdebenchFile {
     /// What the file holds.
     pub fn info(&self) -> &FileInfo {
         &self.info
+    }
+
+    /// The datasets holding the frames and the input fields, each with its
+    /// number of channels, in channel order: what a writer needs to store
+    /// samples in this file's layout (see [`super::mirror`]).
+    pub(crate) fn storage(&self) -> Result<(Vec<ChannelSource>, Vec<ChannelSource>)> {
+        let with_channels = |sources: &[Source]| -> Result<Vec<ChannelSource>> {
+            sources
+                .iter()
+                .map(|source| {
+                    let Some(axis) = source.roles.iter().position(|&r| r == Role::Channel) else {
+                        return Ok((source.clone(), 1));
+                    };
+                    let name = match self.groups.first() {
+                        Some(g) if self.info.layout == Layout::Grouped => {
+                            format!("{g}/{}", source.dataset)
+                        }
+                        _ => source.dataset.clone(),
+                    };
+                    let shape = self.dataset(&name)?.shape();
+                    Ok((source.clone(), shape.get(axis).copied().unwrap_or(1)))
+                })
+                .collect()
+        };
+        Ok((
+            with_channels(&self.frame_sources)?,
+            with_channels(&self.input_sources)?,
+        ))
+    }
+
+    /// The scalar numeric and text attributes of the file root and, for the
+    /// grouped layout, of the first sample group, as stored (release names).
+    pub(crate) fn raw_attributes(&self) -> (NamedAttrs, NamedAttrs) {
+        let group = self
+            .groups
+            .first()
+            .filter(|_| self.info.layout == Layout::Grouped)
+            .and_then(|g| self.file.group(g).ok());
+        (
+            scalar_attributes(&self.file),
+            group.map(|g| scalar_attributes(&g)).unwrap_or_default(),
+        )
     }
 
     /// The file indices chosen by a selection (range, stride, split).
@@ -943,6 +992,38 @@ impl<'a> Opener<'a> {
             groups,
         })
     }
+}
+
+/// The scalar attributes of `loc` that a writer can copy: numbers as
+/// doubles, strings as UTF-8 text.
+fn scalar_attributes(loc: &hdf5::Location) -> NamedAttrs {
+    let Ok(names) = loc.attr_names() else {
+        return Vec::new();
+    };
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let attr = loc.attr(&name).ok().filter(|a| a.is_scalar())?;
+            let value = match attr.dtype().and_then(|d| d.to_descriptor()).ok()? {
+                TypeDescriptor::Float(_) | TypeDescriptor::Integer(_) => {
+                    Attr::F64(attr.read_scalar::<f64>().ok()?)
+                }
+                TypeDescriptor::Unsigned(_) => Attr::U64(attr.read_scalar::<u64>().ok()?),
+                TypeDescriptor::VarLenUnicode => Attr::Text(
+                    attr.read_scalar::<hdf5::types::VarLenUnicode>()
+                        .ok()?
+                        .to_string(),
+                ),
+                TypeDescriptor::VarLenAscii => Attr::Text(
+                    attr.read_scalar::<hdf5::types::VarLenAscii>()
+                        .ok()?
+                        .to_string(),
+                ),
+                _ => return None,
+            };
+            Some((name, value))
+        })
+        .collect()
 }
 
 /// Reads numeric attributes into `params` (mapping release names to ours

@@ -71,6 +71,9 @@ pub enum EvaluateError {
     /// A tensor operation failed.
     #[error("tensor operation failed: {0}")]
     Tensor(#[from] candle_core::Error),
+    /// Writing predictions failed.
+    #[error(transparent)]
+    Write(#[from] crate::data::mirror::MirrorError),
     /// A requested resolution is not a divisor of the file's grid.
     #[error("--resolution {requested}: the file's grid has {available} points along x; choose a size that divides it (e.g. {available}, {half})")]
     Resolution {
@@ -109,14 +112,7 @@ pub fn evaluate(
     let full = info.spatial_shape.first().copied().unwrap_or(1);
     let mut strides = vec![(cfg.data.reduced_resolution, true)];
     for &n in &opts.resolutions {
-        if n == 0 || full % n != 0 {
-            return Err(EvaluateError::Resolution {
-                requested: n,
-                available: full,
-                half: full / 2,
-            });
-        }
-        let r = full / n;
+        let r = stride_for(full, n)?;
         if !strides.iter().any(|(s, _)| *s == r) {
             strides.push((r, false));
         }
@@ -217,8 +213,24 @@ pub fn evaluate(
     })
 }
 
+/// The read stride that gives `n` points along an axis of `full` points.
+pub(crate) fn stride_for(full: usize, n: usize) -> Result<usize, EvaluateError> {
+    if n == 0 || full % n != 0 {
+        return Err(EvaluateError::Resolution {
+            requested: n,
+            available: full,
+            half: full / 2,
+        });
+    }
+    Ok(full / n)
+}
+
 /// A model output or target as `[B, T, C, X, ...]` for the metrics.
-fn to_btc(t: &Tensor, task: &Task, channels: usize) -> Result<ArrayD<f32>, EvaluateError> {
+pub(crate) fn to_btc(
+    t: &Tensor,
+    task: &Task,
+    channels: usize,
+) -> Result<ArrayD<f32>, EvaluateError> {
     let shape = t.dims().to_vec();
     let data = t.flatten_all()?.to_vec1::<f32>()?;
     let arr =

@@ -25,6 +25,7 @@ pub mod evaluate;
 mod fft;
 pub mod metrics;
 pub mod plot;
+pub mod predict;
 pub mod spectrum;
 
 pub use error::EvalError;

@@ -34,7 +34,7 @@ use super::mlp::ChannelMlp;
 use super::padding::{pad, padding_amounts, unpad};
 use super::pointwise::PointwiseLinear;
 use super::resample::fourier_resample;
-use crate::spectral::{SpectralConv, SpectralConvConfig};
+use crate::spectral::{ModeClip, SpectralConv, SpectralConvConfig};
 
 /// One Fourier block: `σ(K v + W v + b)`, or `K v + W v + b` for the last.
 ///
@@ -154,6 +154,23 @@ impl Fno {
                 .map(FnoBlock::num_parameters)
                 .sum::<usize>()
             + self.projection.num_parameters()
+    }
+
+    /// The clipping of the Fourier modes when the model maps `in_grid` to
+    /// `out_grid` (after domain padding), or `None` when both grids hold
+    /// every requested mode. The last block sees both grids, so its
+    /// clipping is the model's.
+    pub fn clipped_modes(&self, in_grid: &[usize], out_grid: &[usize]) -> Option<ModeClip> {
+        let padded = |grid: &[usize]| -> Vec<usize> {
+            grid.iter()
+                .zip(padding_amounts(grid, &self.cfg.padding))
+                .map(|(n, p)| n + p)
+                .collect()
+        };
+        self.blocks
+            .last()?
+            .spectral
+            .clipped_modes_to(&padded(in_grid), &padded(out_grid))
     }
 
     /// Applies the operator and returns the output on the input's grid.

@@ -13,8 +13,8 @@
 //! # Ok::<(), fno::solvers::SolverError>(())
 //! ```
 use super::spectral::{cell_centres, derivative_wavenumbers, Fft1d};
-use super::writer::Attr;
 use super::{ensure, grf, name_number, sample_rng, SolverError};
+use crate::data::writer::Attr;
 use rustfft::num_complex::Complex64;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

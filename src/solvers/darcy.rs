@@ -18,8 +18,8 @@
 //! # Ok::<(), fno::solvers::SolverError>(())
 //! ```
 use super::spectral::cell_centres;
-use super::writer::Attr;
 use super::{ensure, ensure_positive, grf, name_number, run_samples, sample_rng, SolverError};
+use crate::data::writer::Attr;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -303,7 +303,7 @@ pub fn generate(
     progress: &dyn Fn(usize),
 ) -> Result<PathBuf, SolverError> {
     cfg.validate()?;
-    let out = super::writer::OutputFile::create(dir, &cfg.file_name())?;
+    let out = crate::data::writer::OutputFile::create(dir, &cfg.file_name())?;
     out.dataset("nu", &[cfg.samples, cfg.nx, cfg.ny])?;
     out.dataset("tensor", &[cfg.samples, 1, cfg.nx, cfg.ny])?;
     out.vector("x-coordinate", &cell_centres(cfg.nx, 1.0))?;
@@ -330,10 +330,11 @@ pub fn generate(
         |i| sample(cfg, i),
         |first, batch| {
             out.write_samples("nu", first, batch.iter().map(|(a, _)| a.as_slice()))?;
-            out.write_samples("tensor", first, batch.iter().map(|(_, u)| u.as_slice()))
+            out.write_samples("tensor", first, batch.iter().map(|(_, u)| u.as_slice()))?;
+            Ok(())
         },
     )?;
-    out.finish()
+    Ok(out.finish()?)
 }
 
 #[cfg(test)]

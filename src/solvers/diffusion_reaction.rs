@@ -10,8 +10,8 @@
 //! # Ok::<(), fno::solvers::SolverError>(())
 //! ```
 use super::spectral::{cell_centres, substeps, Evolution};
-use super::writer::Attr;
 use super::{ensure, ensure_positive, grf, name_number, sample_rng, SolverError, TimeStep};
+use crate::data::writer::Attr;
 use rustfft::num_complex::Complex64;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -50,7 +50,6 @@ pub mod diffusion_reaction;
 mod grf;
 pub mod navier_stokes;
 mod spectral;
-mod writer;
 
 /// Errors of the data generators.
 #[derive(Debug, thiserror::Error)]
@@ -84,26 +83,9 @@ pub enum SolverError {
         /// Relative residual reached.
         residual: f64,
     },
-    /// Creating, writing or renaming the output file failed.
-    #[error("writing {}", path.display())]
-    Io {
-        /// The file being written.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// An HDF5 operation on the output file failed.
-    #[error("HDF5 error on {} (dataset or attribute `{object}`)", path.display())]
-    Hdf5 {
-        /// The file being written.
-        path: PathBuf,
-        /// The dataset or attribute concerned.
-        object: String,
-        /// The underlying error.
-        #[source]
-        source: hdf5::Error,
-    },
+    /// Writing the output file failed.
+    #[error(transparent)]
+    Write(#[from] crate::data::writer::WriteError),
 }
 
 impl SolverError {
@@ -275,7 +257,7 @@ pub(crate) struct Series1d<'a> {
     pub nx: usize,
     pub nt: usize,
     pub tmax: f64,
-    pub attrs: Vec<(&'static str, writer::Attr)>,
+    pub attrs: Vec<(&'static str, crate::data::writer::Attr)>,
 }
 
 /// Writes a PDEBench single-array 1D file: `tensor` \[samples, nt + 1, nx\],
@@ -287,7 +269,7 @@ pub(crate) fn write_series_1d(
     progress: &dyn Fn(usize),
     solve: impl Fn(usize) -> Result<Vec<f32>, SolverError> + Sync,
 ) -> Result<PathBuf, SolverError> {
-    let out = writer::OutputFile::create(series.dir, &series.name)?;
+    let out = crate::data::writer::OutputFile::create(series.dir, &series.name)?;
     out.dataset("tensor", &[series.samples, series.nt + 1, series.nx])?;
     out.vector("x-coordinate", &spectral::cell_centres(series.nx, 1.0))?;
     let dt = series.tmax / series.nt as f64;
@@ -295,9 +277,9 @@ pub(crate) fn write_series_1d(
     out.vector("t-coordinate", &t)?;
     out.attrs(&series.attrs)?;
     run_samples(series.samples, progress, solve, |first, batch| {
-        out.write_samples("tensor", first, batch.iter().map(Vec::as_slice))
+        Ok(out.write_samples("tensor", first, batch.iter().map(Vec::as_slice))?)
     })?;
-    out.finish()
+    Ok(out.finish()?)
 }
 
 /// Checks the settings common to every generator.

@@ -28,10 +28,10 @@
 use super::spectral::{
     cell_centres, dealias_mask, derivative_wavenumbers, signed_mode, substeps, Fft2d,
 };
-use super::writer::Attr;
 use super::{
     ensure, ensure_positive, grf, name_number, run_samples, sample_rng, SolverError, TimeStep,
 };
+use crate::data::writer::Attr;
 use rustfft::num_complex::Complex64;
 use serde::{Deserialize, Serialize};
 use std::f64::consts::TAU;
@@ -407,7 +407,7 @@ pub fn generate(
     progress: &dyn Fn(usize),
 ) -> Result<PathBuf, SolverError> {
     cfg.validate()?;
-    let out = super::writer::OutputFile::create(dir, &cfg.file_name())?;
+    let out = crate::data::writer::OutputFile::create(dir, &cfg.file_name())?;
     out.dataset("a", &[cfg.samples, cfg.nx, cfg.nx])?;
     out.dataset("u", &[cfg.samples, cfg.nx, cfg.nx, cfg.nt])?;
     let x = cell_centres(cfg.nx, cfg.problem.length());
@@ -450,10 +450,11 @@ pub fn generate(
         |i| sample(cfg, i),
         |first, batch| {
             out.write_samples("a", first, batch.iter().map(|(a, _)| a.as_slice()))?;
-            out.write_samples("u", first, batch.iter().map(|(_, u)| u.as_slice()))
+            out.write_samples("u", first, batch.iter().map(|(_, u)| u.as_slice()))?;
+            Ok(())
         },
     )?;
-    out.finish()
+    Ok(out.finish()?)
 }
 
 #[cfg(test)]

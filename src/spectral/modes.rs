@@ -36,6 +36,16 @@ pub struct ModeClip {
     pub out_grid: Vec<usize>,
 }
 
+impl std::fmt::Display for ModeClip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Fourier modes clipped from {:?} to {:?}: the grid {:?} -> {:?} (with padding) is too small to hold them",
+            self.requested, self.effective, self.in_grid, self.out_grid
+        )
+    }
+}
+
 /// The number of modes each axis keeps on the given grids: the requested
 /// count, clipped to what both grids hold (see "Clipping" in the module doc).
 pub(crate) fn effective_modes(

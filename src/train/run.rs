@@ -11,7 +11,9 @@ use crate::model::Fno;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// File names inside a run directory.
 pub mod files {
@@ -62,6 +64,9 @@ pub struct Predictor {
     pub normalizers: Normalizers,
     /// Where it computes.
     pub device: Device,
+    /// The (input, output) grids already warned about, so that a clipped
+    /// resolution is reported once, not once per batch.
+    warned_grids: Mutex<HashSet<Vec<usize>>>,
 }
 
 fn read_text(path: &Path) -> Result<String, TrainError> {
@@ -107,7 +112,23 @@ impl Predictor {
             varmap,
             normalizers,
             device: device.clone(),
+            warned_grids: Mutex::new(HashSet::new()),
         })
+    }
+
+    fn warn_if_clipped(&self, grid: &[usize]) {
+        let Some(clip) = self.model.clipped_modes(grid, grid) else {
+            return;
+        };
+        // A poisoned lock only means another thread panicked while
+        // inserting; the set is still usable.
+        let mut warned = self
+            .warned_grids
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if warned.insert(grid.to_vec()) {
+            eprintln!("warning: {clip}");
+        }
     }
 
     /// The task the run was trained for.
@@ -118,7 +139,12 @@ impl Predictor {
     /// Predicts in physical units from a physical input `[B, C_in, grid..]`.
     /// Autoregressive runs roll out `steps` frames and return them stacked
     /// time-major as channels `[B, steps * C, grid..]`.
+    ///
+    /// The first time a grid is too small for the model's Fourier modes,
+    /// a warning naming the modes kept goes to stderr; the prediction then
+    /// uses the modes the grid holds.
     pub fn predict(&self, input: &Tensor, steps: usize) -> Result<Tensor, TrainError> {
+        self.warn_if_clipped(input.dims().get(2..).unwrap_or(&[]));
         let x = self.normalizers.input.encode(input)?;
         let y = rollout(&self.model, &self.config.task, &x, steps, None)?;
         Ok(self.normalizers.output.decode_stacked(&y)?)

@@ -1,0 +1,123 @@
+//! `fno predict`: a run's predictions for every sample of a file, written
+//! in that file's PDEBench layout.
+use anyhow::{bail, Context};
+use clap::Args;
+use fno::eval::predict::predict_file;
+use fno::train::run::{Predictor, Weights};
+use std::path::PathBuf;
+
+/// Arguments of `fno predict`.
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// Run directory written by `fno train`.
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// PDEBench file whose samples are predicted (all of them).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Predict on a grid of this many points along x (must divide the
+    /// file's size); default: the run's training resolution.
+    #[arg(long, value_name = "N")]
+    pub resolution: Option<usize>,
+    /// HDF5 file to write, in the input's layout.
+    #[arg(long, value_name = "PRED.hdf5")]
+    pub out: PathBuf,
+    /// Replace `--out` if it exists.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Use the last epoch's weights instead of the best.
+    #[arg(long)]
+    pub last: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `fno predict`.
+pub fn run(args: &PredictArgs) -> anyhow::Result<()> {
+    let same = |a: &PathBuf, b: &PathBuf| matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y);
+    if same(&args.out, &args.input) {
+        bail!(
+            "--out {} is the input file; choose another path",
+            args.out.display()
+        );
+    }
+    if args.out.exists() && !args.overwrite {
+        bail!(
+            "--out {} exists; pass --overwrite to replace it",
+            args.out.display()
+        );
+    }
+    let weights = if args.last {
+        Weights::Last
+    } else {
+        Weights::Best
+    };
+    let predictor = Predictor::load(&args.run, weights, &candle_core::Device::Cpu)
+        .with_context(|| format!("loading the run in {}", args.run.display()))?;
+    let samples = fno::data::PdebenchFile::open(&args.input)?
+        .info()
+        .num_samples;
+    let bar = super::progress::sample_bar(samples as u64, args.quiet || args.json);
+    let report = predict_file(
+        &predictor,
+        &args.input,
+        &args.out,
+        args.resolution,
+        &mut |done| bar.set_position(done as u64),
+    )
+    .with_context(|| {
+        format!(
+            "predicting {} with {}",
+            args.input.display(),
+            args.run.display()
+        )
+    })?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let grid = report
+            .grid
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join("x");
+        println!(
+            "wrote {} ({} samples, {} frames on {grid})",
+            report.output.display(),
+            report.samples,
+            report.frames
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Cli;
+    use clap::Parser;
+
+    #[test]
+    fn parses_the_documented_flags() {
+        let cli = Cli::try_parse_from([
+            "fno",
+            "predict",
+            "--run",
+            "runs/darcy",
+            "--input",
+            "d.hdf5",
+            "--resolution",
+            "64",
+            "--out",
+            "pred.hdf5",
+        ]);
+        assert!(cli.is_ok(), "{cli:?}");
+        let missing_out =
+            Cli::try_parse_from(["fno", "predict", "--run", "r", "--input", "d.hdf5"]);
+        assert!(missing_out.is_err());
+    }
+}
