@@ -2,6 +2,7 @@
 //!
 //! [`trainer::train`] runs a configuration ([`config::RunConfig`]) into a
 //! run directory; [`run::Predictor`] loads one back.
+mod adamw_cpu;
 pub mod checkpoint;
 pub mod config;
 pub mod init;
