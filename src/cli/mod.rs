@@ -10,6 +10,7 @@ mod bench;
 mod eval;
 mod generate;
 mod inspect;
+mod inverse;
 mod progress;
 mod quickstart;
 mod train;
@@ -36,6 +37,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Solve a PDE for random inputs and write a PDEBench-layout HDF5 file.
     Generate(generate::GenerateArgs),
+    /// Recover a sample's input from observations of its output through a
+    /// trained run.
+    Inverse(inverse::InverseArgs),
 }
 
 /// Parses the command line, runs the command and maps errors to exit code 2.
@@ -50,6 +54,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Inverse(args) => inverse::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
