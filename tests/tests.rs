@@ -16,3 +16,7 @@ mod train;
 /// `fno generate` end to end: bad settings exit with code 2 naming the
 /// flag; a good run prints the path of a complete file.
 mod generate;
+
+/// `fno inverse` end to end on tiny runs trained in the test: the loss
+/// falls, bounds and binarisation hold, bad flags exit with code 2.
+mod inverse;

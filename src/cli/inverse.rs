@@ -1,21 +1,42 @@
 //! `fno inverse`: recover the input of a sample (a coefficient field or an
-//! initial condition) from observations of its output, through a trained
-//! run's frozen operator.
+//! initial condition) from observations of its output, by gradient descent
+//! through a trained run's frozen operator, or with a learned inverse
+//! operator (a run trained with `task.kind = "inverse"`).
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use fno::inverse::recover::RecoverConfig;
-use fno::inverse::session::{run as run_inverse, InverseOptions, InverseReport};
+use fno::inverse::session::{run as run_inverse, InverseOptions, InverseReport, Operators};
 use fno::inverse::{Observe, Regularizer};
 use fno::train::run::{Predictor, Weights};
 use std::path::PathBuf;
 
+/// How the input is recovered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Method {
+    /// Gradient descent through the frozen forward operator of --run.
+    Gradient,
+    /// The learned inverse operator of --run (task "inverse"), optionally
+    /// refined through the forward operator of --forward-run.
+    Learned,
+}
+
 /// Arguments of `fno inverse`.
 #[derive(Debug, Args)]
 pub struct InverseArgs {
-    /// Run directory of the forward operator (a one-shot run, input →
-    /// output).
+    /// Run directory: the forward operator (task "one_shot") for the
+    /// gradient method, the learned inverse (task "inverse") for the
+    /// learned one.
     #[arg(long, value_name = "DIR")]
     pub run: PathBuf,
+    /// How the input is recovered.
+    #[arg(long, value_enum, default_value_t = Method::Gradient)]
+    pub method: Method,
+    /// Learned method: a forward run to refine the learned estimate through.
+    #[arg(long, value_name = "DIR")]
+    pub forward_run: Option<PathBuf>,
+    /// Learned method: Adam steps of the refinement through --forward-run.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub finetune_steps: usize,
     /// File holding the sample whose output is observed.
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
@@ -32,7 +53,7 @@ pub struct InverseArgs {
     /// output field's standard deviation.
     #[arg(long, value_name = "SIGMA", default_value_t = 0.0)]
     pub noise: f64,
-    /// Adam steps.
+    /// Gradient method: Adam steps.
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub steps: usize,
     /// L-BFGS iterations after Adam.
@@ -72,8 +93,32 @@ pub fn run(args: &InverseArgs) -> anyhow::Result<()> {
         "--reg-weight {}: must be a finite number ≥ 0",
         args.reg_weight
     );
-    let predictor = Predictor::load(&args.run, Weights::Best, &candle_core::Device::Cpu)
-        .with_context(|| format!("loading the run in {}", args.run.display()))?;
+    let learned = args.method == Method::Learned;
+    anyhow::ensure!(
+        learned || (args.forward_run.is_none() && args.finetune_steps == 0),
+        "--forward-run and --finetune-steps belong to --method learned"
+    );
+    anyhow::ensure!(
+        args.forward_run.is_some() || (args.finetune_steps == 0 && args.lbfgs_steps == 0) || !learned,
+        "--finetune-steps and --lbfgs-steps refine through a forward operator: give --forward-run DIR"
+    );
+    let load = |dir: &PathBuf| {
+        Predictor::load(dir, Weights::Best, &candle_core::Device::Cpu)
+            .with_context(|| format!("loading the run in {}", dir.display()))
+    };
+    let predictor = load(&args.run)?;
+    let forward = args.forward_run.as_ref().map(load).transpose()?;
+    let ops = if learned {
+        Operators {
+            forward: forward.as_ref().zip(args.forward_run.as_deref()),
+            learned: Some((&predictor, args.run.as_path())),
+        }
+    } else {
+        Operators {
+            forward: Some((&predictor, args.run.as_path())),
+            learned: None,
+        }
+    };
     let opts = InverseOptions {
         data: args.data.clone(),
         sample: args.sample,
@@ -81,7 +126,11 @@ pub fn run(args: &InverseArgs) -> anyhow::Result<()> {
         noise: args.noise,
         seed: args.seed,
         recover: RecoverConfig {
-            steps: args.steps,
+            steps: if learned {
+                args.finetune_steps
+            } else {
+                args.steps
+            },
             lbfgs_steps: args.lbfgs_steps,
             lr: args.lr,
         },
@@ -92,7 +141,7 @@ pub fn run(args: &InverseArgs) -> anyhow::Result<()> {
             .clone()
             .unwrap_or_else(|| args.run.join(format!("inverse-{}", args.sample))),
     };
-    let report = run_inverse(&predictor, &args.run, &opts).with_context(|| {
+    let report = run_inverse(ops, &opts).with_context(|| {
         format!(
             "recovering the input of sample {} of {} through {}",
             args.sample,
@@ -128,10 +177,12 @@ fn print_summary(r: &InverseReport) {
             String::new()
         }
     );
-    println!(
-        "surrogate misfit {:.3e} (from {:.3e}), recovery {:.1} s",
-        r.misfit, r.initial_misfit, r.recovery_seconds
-    );
+    if let (Some(m), Some(m0)) = (r.misfit, r.initial_misfit) {
+        println!(
+            "surrogate misfit {m:.3e} (from {m0:.3e}), recovery {:.1} s",
+            r.recovery_seconds
+        );
+    }
     if let Some(s) = &r.solver {
         println!(
             "solver misfit {:.3e} (true input: {:.3e}); solver {:.2e} s vs surrogate {:.2e} s per evaluation: {:.1}x",
@@ -156,12 +207,44 @@ mod tests {
 
     #[test]
     fn defaults_and_observation_forms() {
-        let w = Wrap::try_parse_from(["x", "--run", "r", "--data", "d.h5", "--sample", "3"]).unwrap();
+        let w =
+            Wrap::try_parse_from(["x", "--run", "r", "--data", "d.h5", "--sample", "3"]).unwrap();
         assert_eq!(w.args.observe, Observe::Full);
-        assert_eq!((w.args.sample, w.args.steps, w.args.lbfgs_steps), (3, 500, 0));
+        assert_eq!(
+            (w.args.sample, w.args.steps, w.args.lbfgs_steps),
+            (3, 500, 0)
+        );
         assert!(w.args.reg.is_none() && w.args.out.is_none());
+        assert_eq!(w.args.method, Method::Gradient);
         let w = Wrap::try_parse_from([
-            "x", "--run", "r", "--data", "d", "--sample", "0", "--observe", "sparse:0.1", "--reg",
+            "x",
+            "--run",
+            "r",
+            "--data",
+            "d",
+            "--sample",
+            "0",
+            "--method",
+            "learned",
+            "--forward-run",
+            "f",
+            "--finetune-steps",
+            "20",
+        ])
+        .unwrap();
+        assert_eq!(w.args.method, Method::Learned);
+        assert_eq!(w.args.finetune_steps, 20);
+        let w = Wrap::try_parse_from([
+            "x",
+            "--run",
+            "r",
+            "--data",
+            "d",
+            "--sample",
+            "0",
+            "--observe",
+            "sparse:0.1",
+            "--reg",
             "h1",
         ])
         .unwrap();
@@ -169,7 +252,15 @@ mod tests {
         assert_eq!(w.args.reg, Some(Regularizer::H1));
         for bad in ["sparse:2", "partial"] {
             assert!(Wrap::try_parse_from([
-                "x", "--run", "r", "--data", "d", "--sample", "0", "--observe", bad
+                "x",
+                "--run",
+                "r",
+                "--data",
+                "d",
+                "--sample",
+                "0",
+                "--observe",
+                bad
             ])
             .is_err());
         }

@@ -68,7 +68,11 @@ pub fn minimize<E>(
         };
         let mut accepted = None;
         for _ in 0..30 {
-            let trial: Vec<f64> = x.iter().zip(&direction).map(|(a, d)| a + step * d).collect();
+            let trial: Vec<f64> = x
+                .iter()
+                .zip(&direction)
+                .map(|(a, d)| a + step * d)
+                .collect();
             let (ft, gt) = f(&trial)?;
             if ft.is_finite() && ft <= fx + 1e-4 * step * slope {
                 accepted = Some((trial, ft, gt));
@@ -113,7 +117,9 @@ fn two_loop(g: &[f64], pairs: &VecDeque<(Vec<f64>, Vec<f64>, f64)>) -> Vec<f64> 
     }
     for ((s, y, rho), alpha) in pairs.iter().zip(alphas.iter().rev()) {
         let beta = rho * dot(y, &q);
-        q.iter_mut().zip(s).for_each(|(q, s)| *q += (alpha - beta) * s);
+        q.iter_mut()
+            .zip(s)
+            .for_each(|(q, s)| *q += (alpha - beta) * s);
     }
     q.iter().map(|v| -v).collect()
 }
@@ -125,7 +131,9 @@ mod tests {
     /// f(x) = ½ Σ dᵢ (xᵢ − cᵢ)² + ½ (x₀ − x₁)², condition number ~ 1000.
     fn quadratic(x: &[f64]) -> Result<(f64, Vec<f64>), ()> {
         let n = x.len();
-        let d: Vec<f64> = (0..n).map(|i| 1.0 + 999.0 * i as f64 / (n - 1) as f64).collect();
+        let d: Vec<f64> = (0..n)
+            .map(|i| 1.0 + 999.0 * i as f64 / (n - 1) as f64)
+            .collect();
         let c: Vec<f64> = (0..n).map(|i| (i as f64).sin()).collect();
         let mut g: Vec<f64> = (0..n).map(|i| d[i] * (x[i] - c[i])).collect();
         let mut f: f64 = (0..n).map(|i| 0.5 * d[i] * (x[i] - c[i]).powi(2)).sum();
@@ -153,7 +161,11 @@ mod tests {
         assert_eq!(steps, history.len());
         let (_, g) = quadratic(&x).unwrap();
         let gmax = g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        assert!(gmax < 1e-6, "gradient {gmax} after {} iterations", history.len());
+        assert!(
+            gmax < 1e-6,
+            "gradient {gmax} after {} iterations",
+            history.len()
+        );
         // Far fewer iterations than gradient descent would need (≈ condition number).
         assert!(history.len() < 100, "{}", history.len());
         assert!(history.windows(2).all(|w| w[1] <= w[0]), "{history:?}");
@@ -162,7 +174,12 @@ mod tests {
     #[test]
     fn errors_of_the_objective_pass_through() {
         let mut x = vec![1.0];
-        let r = minimize(&mut x, &LbfgsConfig::default(), |_| Err::<(f64, Vec<f64>), _>("boom"), |_| ());
+        let r = minimize(
+            &mut x,
+            &LbfgsConfig::default(),
+            |_| Err::<(f64, Vec<f64>), _>("boom"),
+            |_| (),
+        );
         assert_eq!(r, Err("boom"));
     }
 }

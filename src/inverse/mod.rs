@@ -48,10 +48,12 @@ pub enum InverseError {
         count: usize,
     },
     /// The run was not trained for a map the inverse problem can use.
-    #[error("the run's task is {task}; inverse problems need a one-shot run (task.kind = \"one_shot\", input → output)")]
+    #[error("the run's task is {task}; this needs a run with task.kind = \"{wanted}\"")]
     Task {
         /// The run's task.
         task: String,
+        /// The task kind needed.
+        wanted: &'static str,
     },
     /// The run does not fit the data file.
     #[error("the run in {} does not fit {}: {reason}", run.display(), data.display())]

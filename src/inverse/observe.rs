@@ -173,7 +173,14 @@ mod tests {
             "points:a.csv".parse::<Observe>(),
             Ok(Observe::Points("a.csv".into()))
         );
-        for bad in ["sparse:0", "sparse:1.5", "sparse:x", "sparse:-0.1", "some", "points:"] {
+        for bad in [
+            "sparse:0",
+            "sparse:1.5",
+            "sparse:x",
+            "sparse:-0.1",
+            "some",
+            "points:",
+        ] {
             assert!(bad.parse::<Observe>().is_err(), "{bad}");
         }
     }
@@ -187,7 +194,10 @@ mod tests {
         // A tiny fraction still observes one point.
         let b = mask(&Observe::Sparse(1e-9), &[8], 0).unwrap();
         assert_eq!(b.iter().sum::<f32>(), 1.0);
-        assert!(mask(&Observe::Full, &[4, 4], 0).unwrap().iter().all(|&m| m == 1.0));
+        assert!(mask(&Observe::Full, &[4, 4], 0)
+            .unwrap()
+            .iter()
+            .all(|&m| m == 1.0));
     }
 
     #[test]

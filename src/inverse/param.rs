@@ -154,13 +154,24 @@ mod tests {
         let p = bounds(false);
         let z0 = [-1.3f64, 0.2, 0.9];
         let z = Var::new(&z0[..], &Device::Cpu).unwrap();
-        let loss = p.physical(z.as_tensor()).unwrap().sqr().unwrap().sum_all().unwrap();
+        let loss = p
+            .physical(z.as_tensor())
+            .unwrap()
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap();
         let grads = loss.backward().unwrap();
         let g = grads.get(&z).unwrap().to_vec1::<f64>().unwrap();
         let f = |v: &[f64]| -> f64 {
             let t = Tensor::new(v, &Device::Cpu).unwrap();
             let a = p.physical(&t).unwrap();
-            a.sqr().unwrap().sum_all().unwrap().to_scalar::<f64>().unwrap()
+            a.sqr()
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .to_scalar::<f64>()
+                .unwrap()
         };
         let h = 1e-6;
         for i in 0..3 {
@@ -168,7 +179,11 @@ mod tests {
             up[i] += h;
             down[i] -= h;
             let fd = (f(&up) - f(&down)) / (2.0 * h);
-            assert!((fd - g[i]).abs() < 1e-6 * fd.abs().max(1.0), "{fd} vs {}", g[i]);
+            assert!(
+                (fd - g[i]).abs() < 1e-6 * fd.abs().max(1.0),
+                "{fd} vs {}",
+                g[i]
+            );
         }
     }
 

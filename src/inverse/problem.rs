@@ -51,7 +51,7 @@ fn frames_of(task: &Task, frames: usize) -> Option<(usize, usize)> {
 
 impl Problem {
     /// Reads sample `sample` of `file` the way `task` pairs it (a one-shot
-    /// map), observes its output as `observe` says with noise of `noise` ×
+    /// map, or the one-shot map an inverse task reverses), observes its output as `observe` says with noise of `noise` ×
     /// the field's std, and sets the prior: a coefficient (a file with an
     /// input field) is bounded by the range of the same field in other
     /// samples and binarised if they take two values; an initial condition
@@ -75,11 +75,10 @@ impl Problem {
                 count: info.num_samples,
             });
         }
-        if !matches!(task, Task::OneShot { .. }) {
-            return Err(InverseError::Task {
-                task: format!("{task:?}"),
-            });
-        }
+        let task = &task.forward_map().ok_or_else(|| InverseError::Task {
+            task: format!("{task:?}"),
+            wanted: "one_shot",
+        })?;
         if !(noise.is_finite() && noise >= 0.0) {
             return Err(InverseError::Setting {
                 flag: "--noise",
@@ -109,8 +108,9 @@ impl Problem {
         add_noise(&mut observed, noise, seed ^ 0x6E6F_6973_6521);
         let shape = example.target.shape().to_vec();
         let to_array = |v: Vec<f32>| {
-            ArrayD::from_shape_vec(shape.clone(), v)
-                .unwrap_or_else(|e| unreachable!("the values come from an array of this shape: {e}"))
+            ArrayD::from_shape_vec(shape.clone(), v).unwrap_or_else(|e| {
+                unreachable!("the values come from an array of this shape: {e}")
+            })
         };
         let param = if info.input_fields.is_empty() {
             Parametrization::Normalized(input_normalizer.clone())

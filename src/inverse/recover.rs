@@ -32,7 +32,8 @@ impl FrozenOperator {
             .map(|(name, var)| (name.clone(), var.as_tensor().detach()))
             .collect();
         let vb = VarBuilder::from_tensors(weights, DType::F32, &predictor.device);
-        let model = Fno::new(&predictor.config.model, vb).map_err(crate::train::TrainError::from)?;
+        let model =
+            Fno::new(&predictor.config.model, vb).map_err(crate::train::TrainError::from)?;
         Ok(Self {
             model,
             normalizers: predictor.normalizers.clone(),
@@ -42,7 +43,10 @@ impl FrozenOperator {
     /// The prediction, in physical units, for a physical input `[B, C, grid..]`.
     pub fn forward(&self, input: &Tensor) -> Result<Tensor, InverseError> {
         let x = self.normalizers.input.encode(input)?;
-        let y = self.model.forward(&x).map_err(crate::train::TrainError::from)?;
+        let y = self
+            .model
+            .forward(&x)
+            .map_err(crate::train::TrainError::from)?;
         Ok(self.normalizers.output.decode(&y)?)
     }
 }

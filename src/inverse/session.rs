@@ -6,9 +6,10 @@ use super::problem::{relative_l2, Problem};
 use super::recover::{recover, FrozenOperator, HistoryPoint, RecoverConfig};
 use super::solver::{seconds_per_call, ForwardSolver};
 use super::{InverseError, Observe, Regularizer};
-use crate::data::PdebenchFile;
-use crate::eval::{plot_field_2d, plot_heatmaps, plot_iterations, plot_observations_1d};
-use crate::eval::plot_prediction_1d;
+use crate::data::{PdebenchFile, Task};
+use crate::eval::{
+    plot_field_2d, plot_heatmaps, plot_iterations, plot_observations_1d, plot_prediction_1d,
+};
 use crate::train::checkpoint::write_atomic;
 use crate::train::run::Predictor;
 use candle_core::{Device, Tensor};
@@ -68,20 +69,24 @@ pub struct SolverCheck {
     pub misfit_of_truth: f64,
     /// Seconds per solve.
     pub seconds_per_solve: f64,
-    /// Seconds per solve over seconds per surrogate evaluation.
+    /// Seconds per solve over seconds per surrogate evaluation
+    /// ([`InverseReport::surrogate_seconds`]).
     pub speedup: f64,
 }
 
 /// The outcome of `fno inverse`.
 #[derive(Debug, Clone, Serialize)]
 pub struct InverseReport {
-    /// The run directory of the forward operator.
-    pub run: PathBuf,
+    /// The run directory of the forward operator, if one was used.
+    pub forward_run: Option<PathBuf>,
+    /// The run directory of the learned inverse operator, if one was used.
+    pub learned_run: Option<PathBuf>,
     /// The data file.
     pub data: PathBuf,
     /// Sample index.
     pub sample: usize,
-    /// `gradient` (through the frozen operator) or `learned`.
+    /// `gradient` (through the frozen forward operator) or `learned` (the
+    /// learned inverse, refined through the forward operator if given).
     pub method: &'static str,
     /// How the output was observed.
     pub observe: String,
@@ -108,19 +113,20 @@ pub struct InverseReport {
     pub relative_l2_continuous: f64,
     /// Whether the reported input was binarised.
     pub binarized: bool,
-    /// Relative misfit ‖M(y − y_obs)‖/‖M y_obs‖ of the surrogate at the
-    /// reported input.
-    pub misfit: f64,
+    /// Relative misfit ‖M(y − y_obs)‖/‖M y_obs‖ of the forward surrogate
+    /// at the reported input (when there is a forward operator).
+    pub misfit: Option<f64>,
     /// The same at the starting point.
-    pub initial_misfit: f64,
-    /// Relative L2 of the surrogate's output at the reported input against
-    /// the noise-free output.
-    pub output_error: f64,
+    pub initial_misfit: Option<f64>,
+    /// Relative L2 of the forward surrogate's output at the reported input
+    /// against the noise-free output.
+    pub output_error: Option<f64>,
     /// Loss terms at the reported input.
-    pub terms: TermValues,
+    pub terms: Option<TermValues>,
     /// The numerical solver's check, for PDEs fno can solve.
     pub solver: Option<SolverCheck>,
-    /// Seconds per surrogate evaluation (forward pass, no gradient).
+    /// Seconds per surrogate evaluation (forward pass, no gradient): the
+    /// forward operator's, or the learned inverse's when there is none.
     pub surrogate_seconds: f64,
     /// Wall time of the recovery (optimisation only).
     pub recovery_seconds: f64,
@@ -141,15 +147,41 @@ fn values(t: &Tensor) -> Result<Vec<f32>, InverseError> {
     Ok(t.flatten_all()?.to_vec1::<f32>()?)
 }
 
-/// Checks the run's channels against the file's.
-fn check_fit(
-    predictor: &Predictor,
-    run: &Path,
+/// The trained operators an inverse problem uses: at least one.
+#[derive(Clone, Copy)]
+pub struct Operators<'a> {
+    /// A forward run (task `one_shot`) and its directory: the operator the
+    /// gradient method descends through, and the learned method refines
+    /// through.
+    pub forward: Option<(&'a Predictor, &'a Path)>,
+    /// A learned inverse run (task `inverse`) and its directory.
+    pub learned: Option<(&'a Predictor, &'a Path)>,
+}
+
+/// Checks a run's task kind and its channels against the file's.
+fn check_run(
+    (predictor, run): (&Predictor, &Path),
+    inverse: bool,
     problem: &Problem,
     data: &Path,
 ) -> Result<(), InverseError> {
+    let task = predictor.task();
+    let (wanted, kind_ok) = if inverse {
+        ("inverse", matches!(task, Task::Inverse { .. }))
+    } else {
+        ("one_shot", matches!(task, Task::OneShot { .. }))
+    };
+    if !kind_ok {
+        return Err(InverseError::Task {
+            task: format!("{task:?} (in {})", run.display()),
+            wanted,
+        });
+    }
     let model = &predictor.config.model;
-    let (cin, cout) = (problem.truth.shape()[0], problem.clean.shape()[0]);
+    let (mut cin, mut cout) = (problem.truth.shape()[0], problem.clean.shape()[0]);
+    if inverse {
+        std::mem::swap(&mut cin, &mut cout);
+    }
     let dims = problem.grid.len();
     if model.in_channels != cin || model.out_channels != cout || model.dims != dims {
         return Err(InverseError::Mismatch {
@@ -164,30 +196,68 @@ fn check_fit(
     Ok(())
 }
 
-/// Recovers the input of one sample through the frozen operator of
-/// `predictor` (loaded from `run`).
-pub fn run(
-    predictor: &Predictor,
-    run: &Path,
-    opts: &InverseOptions,
-) -> Result<InverseReport, InverseError> {
+/// The learned inverse's estimate from the observations; unobserved points
+/// are filled with the mean of the observed values, since the operator
+/// reads a whole field.
+fn learned_estimate(
+    learned: &Predictor,
+    problem: &Problem,
+    device: &Device,
+) -> Result<Tensor, InverseError> {
+    let (mut sum, mut count) = (0.0f64, 0usize);
+    for (&o, &m) in problem.observed.iter().zip(&problem.mask) {
+        if m > 0.0 {
+            sum += f64::from(o);
+            count += 1;
+        }
+    }
+    let mean = (sum / count.max(1) as f64) as f32;
+    let filled = ndarray::Zip::from(&problem.observed)
+        .and(&problem.mask)
+        .map_collect(|&o, &m| if m > 0.0 { o } else { mean });
+    Ok(learned.predict(&batch(&filled, device)?, 1)?)
+}
+
+/// Recovers the input of one sample: by gradient descent through the
+/// frozen forward operator from a neutral start (the gradient method), or
+/// from the learned inverse's estimate, refined through the forward
+/// operator when one is given (the learned method).
+pub fn run(ops: Operators<'_>, opts: &InverseOptions) -> Result<InverseReport, InverseError> {
     let start = Instant::now();
-    let device = &predictor.device;
-    let cfg = &predictor.config;
+    let (base, _) = ops
+        .forward
+        .or(ops.learned)
+        .ok_or_else(|| InverseError::Setting {
+            flag: "--run",
+            reason: "no trained operator was given".into(),
+        })?;
+    let device = &base.device;
     let file = PdebenchFile::open(&opts.data)?;
-    let resolution = cfg.data.resolution();
+    let resolution = base.config.data.resolution();
+    let normalizer = match (ops.forward, ops.learned) {
+        (None, Some((l, _))) => &l.normalizers.output,
+        _ => &base.normalizers.input,
+    };
     let problem = Problem::load(
         &file,
-        &cfg.task,
+        &base.config.task,
         &resolution,
-        &predictor.normalizers.input,
+        normalizer,
         opts.sample,
         &opts.observe,
         opts.noise,
         opts.seed,
     )?;
-    check_fit(predictor, run, &problem, &opts.data)?;
-    let op = FrozenOperator::new(predictor)?;
+    if let Some(forward) = ops.forward {
+        check_run(forward, false, &problem, &opts.data)?;
+    }
+    if let Some(learned) = ops.learned {
+        check_run(learned, true, &problem, &opts.data)?;
+    }
+    let op = ops
+        .forward
+        .map(|(p, _)| FrozenOperator::new(p))
+        .transpose()?;
     let regularizer = opts.regularizer.unwrap_or(match problem.param {
         Parametrization::Sigmoid(_) => Regularizer::Tv,
         Parametrization::Normalized(_) => Regularizer::H1,
@@ -202,26 +272,55 @@ pub fn run(
     );
     objective.push(opts.reg_weight, Box::new(Regularization(regularizer)));
 
-    let truth = batch(&problem.truth, device)?;
-    let z0 = truth.zeros_like()?;
-    let initial_output = op.forward(&problem.param.physical(&z0)?)?;
-    let initial_misfit = problem.misfit(&values(&initial_output)?);
     let recovery_start = Instant::now();
-    let recovery = recover(&op, &problem.param, &objective, &z0, &opts.recover)?;
+    let z0 = match ops.learned {
+        Some((learned, _)) => problem
+            .param
+            .unconstrained(&learned_estimate(learned, &problem, device)?)?,
+        None => batch(&problem.truth, device)?.zeros_like()?,
+    };
+    let start_input = problem.param.physical(&z0)?;
+    let initial_misfit = match &op {
+        Some(op) => Some(problem.misfit(&values(&op.forward(&start_input)?)?)),
+        None => None,
+    };
+    let (input, history) = match &op {
+        Some(op) if opts.recover.steps + opts.recover.lbfgs_steps > 0 => {
+            let r = recover(op, &problem.param, &objective, &z0, &opts.recover)?;
+            (r.input, r.history)
+        }
+        _ => (start_input, Vec::new()),
+    };
     let recovery_seconds = recovery_start.elapsed().as_secs_f64();
 
-    let continuous = values(&recovery.input)?;
+    let continuous = values(&input)?;
     let binarized = problem.param.binarize(&continuous);
     let reported = binarized.clone().unwrap_or_else(|| continuous.clone());
-    let reported_t = Tensor::from_vec(reported.clone(), recovery.input.dims(), device)?;
-    let output = op.forward(&reported_t)?;
-    let output_values = values(&output)?;
-    let terms = objective.evaluate(&Iterate {
-        input: &reported_t,
-        scaled: &problem.param.scaled(&problem.param.unconstrained(&reported_t)?)?,
-        output: &output,
-    })?;
-    let surrogate_seconds = seconds_per_call(|| op.forward(&reported_t).map(|_| ()))?;
+    let reported_t = Tensor::from_vec(reported.clone(), input.dims(), device)?;
+    let (misfit, output_error, terms, surrogate_seconds) = match &op {
+        Some(op) => {
+            let output = op.forward(&reported_t)?;
+            let output_values = values(&output)?;
+            let terms = objective.evaluate(&Iterate {
+                input: &reported_t,
+                scaled: &problem
+                    .param
+                    .scaled(&problem.param.unconstrained(&reported_t)?)?,
+                output: &output,
+            })?;
+            (
+                Some(problem.misfit(&output_values)),
+                Some(relative_l2(&output_values, problem.clean.iter().copied())),
+                Some(terms.1),
+                seconds_per_call(|| op.forward(&reported_t).map(|_| ()))?,
+            )
+        }
+        None => {
+            let seconds =
+                seconds_per_call(|| learned_estimate(base, &problem, device).map(|_| ()))?;
+            (None, None, None, seconds)
+        }
+    };
 
     let solver = match ForwardSolver::for_file(file.info(), &problem.grid, problem.elapsed) {
         Some(solver) if problem.truth.shape()[0] == 1 => {
@@ -244,10 +343,9 @@ pub fn run(
         path: opts.out.clone(),
         source,
     })?;
-    let mut written = plot(&file, &resolution, &problem, &reported, &recovery.history, &opts.out)?;
+    let mut written = plot(&file, &resolution, &problem, &reported, &history, &opts.out)?;
     let history_path = opts.out.join(files::HISTORY);
-    let lines: String = recovery
-        .history
+    let lines: String = history
         .iter()
         .map(|h| serde_json::to_string(h).map(|l| l + "\n"))
         .collect::<Result<_, _>>()
@@ -263,10 +361,15 @@ pub fn run(
     let report_path = opts.out.join(files::REPORT);
     written.push(report_path.clone());
     let report = InverseReport {
-        run: run.to_path_buf(),
+        forward_run: ops.forward.map(|(_, d)| d.to_path_buf()),
+        learned_run: ops.learned.map(|(_, d)| d.to_path_buf()),
         data: opts.data.clone(),
         sample: opts.sample,
-        method: "gradient",
+        method: if ops.learned.is_some() {
+            "learned"
+        } else {
+            "gradient"
+        },
         observe: opts.observe.to_string(),
         observed_points: problem.observed_points(),
         total_points: problem.mask.len(),
@@ -279,10 +382,10 @@ pub fn run(
         relative_l2: problem.input_error(&reported),
         relative_l2_continuous: problem.input_error(&continuous),
         binarized: binarized.is_some(),
-        misfit: problem.misfit(&output_values),
+        misfit,
         initial_misfit,
-        output_error: relative_l2(&output_values, problem.clean.iter().copied()),
-        terms: terms.1,
+        output_error,
+        terms,
         solver,
         surrogate_seconds,
         recovery_seconds,
@@ -341,7 +444,8 @@ fn plot(
                 .copied()
                 .take(problem.grid[0])
                 .collect();
-            let row = |a: &ArrayD<f64>| a.index_axis(Axis(0), 0).iter().copied().collect::<Vec<_>>();
+            let row =
+                |a: &ArrayD<f64>| a.index_axis(Axis(0), 0).iter().copied().collect::<Vec<_>>();
             plot_prediction_1d(&recovered_path, &x, &row(&recovered), &row(&truth))?;
             let points: Vec<(f64, f64)> = x
                 .iter()
@@ -384,7 +488,10 @@ fn plot(
         plot_iterations(
             &misfit_path,
             "Inverse loss",
-            &[("misfit (squared, relative)", curve("misfit")), ("total loss", loss)],
+            &[
+                ("misfit (squared, relative)", curve("misfit")),
+                ("total loss", loss),
+            ],
         )?;
         written.push(misfit_path);
     }

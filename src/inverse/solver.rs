@@ -63,11 +63,7 @@ impl ForwardSolver {
                     .get("convention")
                     .is_some_and(|c| c == "plain");
                 Some(Self::Burgers {
-                    epsilon: if plain {
-                        nu
-                    } else {
-                        nu / std::f64::consts::PI
-                    },
+                    epsilon: if plain { nu } else { nu / std::f64::consts::PI },
                     elapsed: elapsed?,
                 })
             }
