@@ -268,6 +268,7 @@ fn advection_initial_condition_and_bad_flags() {
         (&["--sample", "16"][..], "--sample 16"),
         (&["--sample", "0", "--noise=-1"][..], "--noise"),
         (&["--sample", "0", "--lr", "0"][..], "--lr"),
+        (&["--sample", "0", "--reg-weight=-1"][..], "--reg-weight"),
         (
             &["--sample", "0", "--observe", "points:/nonexistent.csv"][..],
             "nonexistent.csv",

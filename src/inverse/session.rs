@@ -50,8 +50,8 @@ pub struct InverseOptions {
     /// The regulariser; `None` picks TV for a bounded coefficient, H1 for
     /// an initial condition.
     pub regularizer: Option<Regularizer>,
-    /// Its weight.
-    pub reg_weight: f64,
+    /// Its weight; `None` takes [`Regularizer::default_weight`].
+    pub reg_weight: Option<f64>,
     /// Output directory for the report and plots.
     pub out: PathBuf,
 }
@@ -270,7 +270,10 @@ pub fn run(ops: Operators<'_>, opts: &InverseOptions) -> Result<InverseReport, I
             batch(&problem.mask, device)?,
         )?),
     );
-    objective.push(opts.reg_weight, Box::new(Regularization(regularizer)));
+    let reg_weight = opts
+        .reg_weight
+        .unwrap_or_else(|| regularizer.default_weight());
+    objective.push(reg_weight, Box::new(Regularization(regularizer)));
 
     let recovery_start = Instant::now();
     let z0 = match ops.learned {
@@ -376,7 +379,7 @@ pub fn run(ops: Operators<'_>, opts: &InverseOptions) -> Result<InverseReport, I
         noise: opts.noise,
         seed: opts.seed,
         regularizer,
-        reg_weight: opts.reg_weight,
+        reg_weight,
         optimizer: opts.recover,
         bounds: problem.param.bounds(),
         relative_l2: problem.input_error(&reported),
