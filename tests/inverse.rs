@@ -131,6 +131,7 @@ fn darcy_coefficient_is_recovered_within_bounds() {
     let rel = report["relative_l2"].as_f64().unwrap();
     assert!(rel.is_finite() && rel < 1.0, "{rel}");
     assert!(report["misfit"].as_f64().unwrap() < report["initial_misfit"].as_f64().unwrap());
+    assert!(report["misfit_of_truth"].as_f64().unwrap().is_finite());
     assert_eq!(report["solver"]["solver"]["pde"], "darcy");
     assert!(report["solver"]["misfit"].as_f64().unwrap().is_finite());
     assert!(report["solver"]["speedup"].as_f64().unwrap() > 0.0);

@@ -178,9 +178,9 @@ fn print_summary(r: &InverseReport) {
             String::new()
         }
     );
-    if let (Some(m), Some(m0)) = (r.misfit, r.initial_misfit) {
+    if let (Some(m), Some(m0), Some(mt)) = (r.misfit, r.initial_misfit, r.misfit_of_truth) {
         println!(
-            "surrogate misfit {m:.3e} (from {m0:.3e}), recovery {:.1} s",
+            "surrogate misfit {m:.3e} (from {m0:.3e}; true input: {mt:.3e}), recovery {:.1} s",
             r.recovery_seconds
         );
     }

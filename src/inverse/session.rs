@@ -118,6 +118,10 @@ pub struct InverseReport {
     pub misfit: Option<f64>,
     /// The same at the starting point.
     pub initial_misfit: Option<f64>,
+    /// The same at the true input: where the surrogate's own error puts
+    /// the truth. A recovered input with a lower misfit than this fits the
+    /// surrogate's error, not the data.
+    pub misfit_of_truth: Option<f64>,
     /// Relative L2 of the forward surrogate's output at the reported input
     /// against the noise-free output.
     pub output_error: Option<f64>,
@@ -283,9 +287,12 @@ pub fn run(ops: Operators<'_>, opts: &InverseOptions) -> Result<InverseReport, I
         None => batch(&problem.truth, device)?.zeros_like()?,
     };
     let start_input = problem.param.physical(&z0)?;
-    let initial_misfit = match &op {
-        Some(op) => Some(problem.misfit(&values(&op.forward(&start_input)?)?)),
-        None => None,
+    let (initial_misfit, misfit_of_truth) = match &op {
+        Some(op) => (
+            Some(problem.misfit(&values(&op.forward(&start_input)?)?)),
+            Some(problem.misfit(&values(&op.forward(&batch(&problem.truth, device)?)?)?)),
+        ),
+        None => (None, None),
     };
     let (input, history) = match &op {
         Some(op) if opts.recover.steps + opts.recover.lbfgs_steps > 0 => {
@@ -387,6 +394,7 @@ pub fn run(ops: Operators<'_>, opts: &InverseOptions) -> Result<InverseReport, I
         binarized: binarized.is_some(),
         misfit,
         initial_misfit,
+        misfit_of_truth,
         output_error,
         terms,
         solver,
