@@ -9,12 +9,15 @@
 //! - [`model`]: the FNO model and its configuration;
 //! - [`train`]: optimiser, schedules, checkpoints and the training loop;
 //! - [`solvers`]: numerical PDE solvers that generate training data;
-//! - [`eval`]: PDEBench metrics, energy spectra and PNG plots.
+//! - [`eval`]: PDEBench metrics, energy spectra and PNG plots;
+//! - [`inverse`]: recovering inputs from observed outputs through a trained
+//!   operator.
 #![warn(missing_docs)]
 
 pub mod alloc;
 pub mod data;
 pub mod eval;
+pub mod inverse;
 pub mod model;
 pub mod solvers;
 pub mod spectral;

@@ -22,3 +22,7 @@ mod mirror;
 
 /// `fno predict` end to end: layouts, resolutions, refusals, warnings.
 mod predict;
+
+/// `fno inverse` end to end on tiny runs trained in the test: the loss
+/// falls, bounds and binarisation hold, bad flags exit with code 2.
+mod inverse;

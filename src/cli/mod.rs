@@ -10,6 +10,7 @@ mod bench;
 mod eval;
 mod generate;
 mod inspect;
+mod inverse;
 mod predict;
 mod progress;
 mod quickstart;
@@ -39,6 +40,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Solve a PDE for random inputs and write a PDEBench-layout HDF5 file.
     Generate(generate::GenerateArgs),
+    /// Recover a sample's input from observations of its output through a
+    /// trained run.
+    Inverse(inverse::InverseArgs),
 }
 
 /// Parses the command line, runs the command and maps errors to exit code 2.
@@ -54,6 +58,7 @@ pub fn main() -> ExitCode {
         Command::Predict(args) => predict::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Inverse(args) => inverse::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,6 +7,8 @@
 //!   over the whole trajectory, as PDEBench does.
 //! - **Space-time** (PINO): the initial condition, repeated along a
 //!   trailing time axis, maps to the whole trajectory on the (x, t) grid.
+//! - **Inverse**: the one-shot map reversed, output to input (a learned
+//!   inverse operator for `fno inverse --method learned`).
 use super::reader::{FileInfo, Sample};
 use ndarray::{ArrayD, Axis, Slice};
 use serde::{Deserialize, Serialize};
@@ -35,6 +37,16 @@ pub enum Task {
     },
     /// Initial condition to the whole trajectory, time as the last grid axis.
     SpaceTime,
+    /// The one-shot map reversed: the output field (frame `output_frame`)
+    /// to the input (the file's input field, or frame `input_frame`).
+    Inverse {
+        /// Frame recovered (ignored when the file has an input field). Default 0.
+        #[serde(default)]
+        input_frame: usize,
+        /// Frame observed; negative counts from the end. Default -1 (last).
+        #[serde(default = "last_frame")]
+        output_frame: i64,
+    },
 }
 
 fn last_frame() -> i64 {
@@ -84,9 +96,36 @@ pub struct Example {
 }
 
 impl Task {
+    /// The forward one-shot map of an inverse task (and a one-shot task
+    /// itself); `None` for the time-series tasks.
+    pub fn forward_map(&self) -> Option<Task> {
+        match *self {
+            Task::OneShot {
+                input_frame,
+                output_frame,
+            }
+            | Task::Inverse {
+                input_frame,
+                output_frame,
+            } => Some(Task::OneShot {
+                input_frame,
+                output_frame,
+            }),
+            _ => None,
+        }
+    }
+
     /// Checks the task fits a file with `frames` frames (after striding).
     pub fn validate(&self, info: &FileInfo, frames: usize) -> Result<(), TaskError> {
         match *self {
+            Task::Inverse {
+                input_frame,
+                output_frame,
+            } => Task::OneShot {
+                input_frame,
+                output_frame,
+            }
+            .validate(info, frames),
             Task::OneShot {
                 input_frame,
                 output_frame,
@@ -134,6 +173,8 @@ impl Task {
             Task::OneShot { .. } if !info.input_fields.is_empty() => (info.input_fields.len(), c),
             Task::OneShot { .. } | Task::SpaceTime => (c, c),
             Task::Autoregressive { initial_step, .. } => (initial_step * c, c),
+            Task::Inverse { .. } if !info.input_fields.is_empty() => (c, info.input_fields.len()),
+            Task::Inverse { .. } => (c, c),
         }
     }
 
@@ -151,7 +192,7 @@ impl Task {
         match *self {
             Task::Autoregressive { initial_step, .. } => initial_step,
             Task::SpaceTime => 1,
-            Task::OneShot { .. } => 0,
+            Task::OneShot { .. } | Task::Inverse { .. } => 0,
         }
     }
 
@@ -160,6 +201,20 @@ impl Task {
         let frames = &sample.frames;
         let n_frames = frames.shape()[0];
         match *self {
+            Task::Inverse {
+                input_frame,
+                output_frame,
+            } => {
+                let forward = Task::OneShot {
+                    input_frame,
+                    output_frame,
+                }
+                .example(sample)?;
+                Ok(Example {
+                    input: forward.target,
+                    target: forward.input,
+                })
+            }
             Task::OneShot {
                 input_frame,
                 output_frame,
@@ -298,6 +353,21 @@ mod tests {
             ex.input.as_slice().unwrap(),
             &[0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
         );
+    }
+
+    #[test]
+    fn inverse_swaps_the_one_shot_pair() {
+        let s = sample(5, 1, 3);
+        let task = Task::Inverse {
+            input_frame: 1,
+            output_frame: -1,
+        };
+        let ex = task.example(&s).unwrap();
+        assert_eq!(ex.input.as_slice().unwrap(), &[400.0, 401.0, 402.0]);
+        assert_eq!(ex.target.as_slice().unwrap(), &[100.0, 101.0, 102.0]);
+        let parsed: Task = toml::from_str("kind = \"inverse\"").unwrap();
+        assert_eq!(parsed.forward_map(), Some(Task::default()));
+        assert_eq!(Task::SpaceTime.forward_map(), None);
     }
 
     #[test]

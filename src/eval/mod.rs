@@ -32,5 +32,8 @@ pub use error::EvalError;
 pub use metrics::{
     compute_metrics, FourierBands, Metrics, MetricsAccumulator, MetricsOptions, Summary,
 };
-pub use plot::{plot_field_2d, plot_loss_curve, plot_prediction_1d, plot_spectra};
+pub use plot::{
+    plot_field_2d, plot_heatmaps, plot_iterations, plot_loss_curve, plot_observations_1d,
+    plot_prediction_1d, plot_spectra,
+};
 pub use spectrum::energy_spectrum;

@@ -271,6 +271,139 @@ pub fn plot_loss_curve<S: AsRef<str>>(
     log_chart(path, "Loss", "epoch", "loss", &curves, false)
 }
 
+/// Curves of an iterative optimisation, one per `(label, [(iteration,
+/// value)])`, with a logarithmic value axis (`fno inverse`'s misfit curve).
+///
+/// # Errors
+///
+/// [`EvalError::NothingToPlot`] if no series has a positive finite value;
+/// [`EvalError::Plot`] or [`EvalError::Io`] if drawing or writing fails.
+pub fn plot_iterations<S: AsRef<str>>(
+    path: &Path,
+    title: &str,
+    series: &[(S, Vec<(f64, f64)>)],
+) -> Result<(), EvalError> {
+    let curves: Vec<(&str, Vec<(f64, f64)>)> = series
+        .iter()
+        .map(|(label, points)| (label.as_ref(), points.clone()))
+        .collect();
+    log_chart(path, title, "iteration", "value", &curves, false)
+}
+
+/// Heatmaps of 2D fields side by side, each `(title, [X, Y])` with its own
+/// colour range and bar; non-finite entries are drawn grey, which is how
+/// unobserved points of an observation show.
+///
+/// # Errors
+///
+/// [`EvalError::EmptyAxis`] if a field is empty;
+/// [`EvalError::NothingToPlot`] if a field has no finite value;
+/// [`EvalError::Plot`] or [`EvalError::Io`] if drawing or writing fails.
+pub fn plot_heatmaps(path: &Path, panels: &[(&str, ArrayView2<'_, f64>)]) -> Result<(), EvalError> {
+    let mut ranges = Vec::with_capacity(panels.len());
+    for (_, field) in panels {
+        if field.is_empty() {
+            return Err(EvalError::EmptyAxis {
+                what: "field",
+                shape: field.shape().to_vec(),
+            });
+        }
+        let range =
+            finite_range(field.iter().copied()).ok_or_else(|| EvalError::NothingToPlot {
+                path: path.to_path_buf(),
+                what: "field",
+                reason: "a panel has no finite values",
+            })?;
+        ranges.push(pad(range, 0.0));
+    }
+    let width = 520 * panels.len().max(1) as u32;
+    write_png(path, (width, 520), |root| {
+        for (area, ((title, field), range)) in root
+            .split_evenly((1, panels.len().max(1)))
+            .iter()
+            .zip(panels.iter().zip(ranges))
+        {
+            draw_heatmap(area, title, field.view(), range, &SEQUENTIAL[..])?;
+        }
+        Ok(())
+    })
+}
+
+/// A 1D field as a line and observations of it as dots, against `x`
+/// (`fno inverse`'s observation plot).
+///
+/// # Errors
+///
+/// [`EvalError::ShapeMismatch`] unless `x` and `field` have the same
+/// length; [`EvalError::NothingToPlot`] if nothing is finite;
+/// [`EvalError::Plot`] or [`EvalError::Io`] if drawing or writing fails.
+pub fn plot_observations_1d(
+    path: &Path,
+    x: &[f64],
+    field: &[f64],
+    observations: &[(f64, f64)],
+) -> Result<(), EvalError> {
+    if field.len() != x.len() {
+        return Err(EvalError::ShapeMismatch {
+            what: "field against x",
+            expected: vec![x.len()],
+            got: vec![field.len()],
+        });
+    }
+    let nothing = || EvalError::NothingToPlot {
+        path: path.to_path_buf(),
+        what: "field and observations",
+        reason: "no finite values",
+    };
+    let x_range = finite_range(x.iter().copied()).ok_or_else(nothing)?;
+    let u_range = finite_range(
+        field
+            .iter()
+            .copied()
+            .chain(observations.iter().map(|p| p.1)),
+    )
+    .ok_or_else(nothing)?;
+    write_png(path, (1000, 500), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption("Observations", (FONT, TITLE_SIZE))
+            .margin(12)
+            .margin_right(30)
+            .x_label_area_size(40)
+            .y_label_area_size(70)
+            .build_cartesian_2d(pad(x_range, 0.0), pad(u_range, 0.05))?;
+        chart
+            .configure_mesh()
+            .x_desc("x")
+            .y_desc("u")
+            .label_style((FONT, LABEL_SIZE))
+            .x_label_formatter(&tick_label)
+            .y_label_formatter(&tick_label)
+            .draw()?;
+        let line = SERIES_COLOURS[0];
+        chart
+            .draw_series(LineSeries::new(
+                finite_points(x, field),
+                line.stroke_width(2),
+            ))?
+            .label("field")
+            .legend(move |(lx, ly)| {
+                PathElement::new([(lx, ly), (lx + 24, ly)], line.stroke_width(2))
+            });
+        let dot = SERIES_COLOURS[1];
+        chart
+            .draw_series(
+                observations
+                    .iter()
+                    .filter(|(px, py)| px.is_finite() && py.is_finite())
+                    .map(|&p| Circle::new(p, 3, dot.filled())),
+            )?
+            .label("observed")
+            .legend(move |(lx, ly)| Circle::new((lx + 12, ly), 3, dot.filled()));
+        draw_legend(&mut chart)?;
+        Ok(())
+    })
+}
+
 /// A line chart with a log y axis and, if `log_x`, a log x axis.
 fn log_chart(
     path: &Path,

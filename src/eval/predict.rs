@@ -8,7 +8,9 @@
 //!   and the predicted `t1`, with their times;
 //! - autoregressive: the `initial_step` given frames, then the rollout to
 //!   the end of the trajectory;
-//! - space-time: the whole predicted trajectory.
+//! - space-time: the whole predicted trajectory;
+//! - inverse (output to input): the given observation and the recovered
+//!   input field or frame.
 use super::evaluate::{stride_for, to_btc, EvaluateError};
 use crate::data::loader::{for_each_batch, BatchPlan};
 use crate::data::mirror::MirrorWriter;
@@ -114,6 +116,18 @@ pub fn predict_file(
                         frames: predicted.to_owned(),
                         input: None,
                     },
+                    // The model recovers the input from the observed output.
+                    Task::Inverse { .. } if !info.input_fields.is_empty() => Sample {
+                        index,
+                        frames: given.insert_axis(Axis(0)).to_owned(),
+                        input: Some(predicted.index_axis(Axis(0), 0).to_owned()),
+                    },
+                    Task::Inverse { .. } => Sample {
+                        index,
+                        frames: concatenate(Axis(0), &[predicted, given.insert_axis(Axis(0))])
+                            .map_err(shape_error)?,
+                        input: None,
+                    },
                 };
                 writer.write_sample(index, &sample)?;
                 written += 1;
@@ -130,8 +144,8 @@ pub fn predict_file(
         samples,
         grid,
         frames: match task {
-            Task::OneShot { .. } if !info.input_fields.is_empty() => 1,
-            Task::OneShot { .. } => 2,
+            Task::OneShot { .. } | Task::Inverse { .. } if !info.input_fields.is_empty() => 1,
+            Task::OneShot { .. } | Task::Inverse { .. } => 2,
             _ => frames,
         },
     })
@@ -146,8 +160,14 @@ fn output_frames(
     let time = &coords.time;
     let frames = time.len();
     Ok(match *task {
-        Task::OneShot { .. } if has_input_field => (time.iter().take(1).copied().collect(), 1),
+        Task::OneShot { .. } | Task::Inverse { .. } if has_input_field => {
+            (time.iter().take(1).copied().collect(), 1)
+        }
         Task::OneShot {
+            input_frame,
+            output_frame,
+        }
+        | Task::Inverse {
             input_frame,
             output_frame,
         } => {

@@ -1,0 +1,269 @@
+//! `fno inverse`: recover the input of a sample (a coefficient field or an
+//! initial condition) from observations of its output, by gradient descent
+//! through a trained run's frozen operator, or with a learned inverse
+//! operator (a run trained with `task.kind = "inverse"`).
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use fno::inverse::recover::RecoverConfig;
+use fno::inverse::session::{run as run_inverse, InverseOptions, InverseReport, Operators};
+use fno::inverse::{Observe, Regularizer};
+use fno::train::run::{Predictor, Weights};
+use std::path::PathBuf;
+
+/// How the input is recovered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Method {
+    /// Gradient descent through the frozen forward operator of --run.
+    Gradient,
+    /// The learned inverse operator of --run (task "inverse"), optionally
+    /// refined through the forward operator of --forward-run.
+    Learned,
+}
+
+/// Arguments of `fno inverse`.
+#[derive(Debug, Args)]
+pub struct InverseArgs {
+    /// Run directory: the forward operator (task "one_shot") for the
+    /// gradient method, the learned inverse (task "inverse") for the
+    /// learned one.
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// How the input is recovered.
+    #[arg(long, value_enum, default_value_t = Method::Gradient)]
+    pub method: Method,
+    /// Learned method: a forward run to refine the learned estimate through.
+    #[arg(long, value_name = "DIR")]
+    pub forward_run: Option<PathBuf>,
+    /// Learned method: Adam steps of the refinement through --forward-run.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub finetune_steps: usize,
+    /// File holding the sample whose output is observed.
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Index of the sample in the file.
+    #[arg(long, value_name = "I")]
+    pub sample: usize,
+    /// Observed points: `full`, `sparse:FRACTION` (a seeded random
+    /// fraction in (0, 1]) or `points:FILE` (one point per line, its grid
+    /// indices on the run's grid separated by commas or spaces; `#`
+    /// starts a comment).
+    #[arg(long, value_name = "HOW", default_value = "full")]
+    pub observe: Observe,
+    /// Gaussian noise added to the observations, as a fraction of the
+    /// output field's standard deviation.
+    #[arg(long, value_name = "SIGMA", default_value_t = 0.0)]
+    pub noise: f64,
+    /// Gradient method: Adam steps.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub steps: usize,
+    /// L-BFGS iterations after Adam.
+    #[arg(long, value_name = "M", default_value_t = 0)]
+    pub lbfgs_steps: usize,
+    /// Adam's initial learning rate (cosine decay to 1% of it).
+    #[arg(long, value_name = "X", default_value_t = 0.05)]
+    pub lr: f64,
+    /// Regulariser: `tv` (total variation), `h1` or `none`. Default: `tv`
+    /// for a bounded coefficient, `h1` for an initial condition.
+    #[arg(long, value_name = "KIND")]
+    pub reg: Option<Regularizer>,
+    /// Weight of the regulariser [default: 1e-3 for tv, 0.1 for h1].
+    #[arg(long, value_name = "W")]
+    pub reg_weight: Option<f64>,
+    /// Seed of the sparse points and the noise.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Output directory for inverse.json, history.jsonl and the plots
+    /// [default: RUN/inverse-I].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print inverse.json to stdout instead of a summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `fno inverse`.
+pub fn run(args: &InverseArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.lr.is_finite() && args.lr > 0.0,
+        "--lr {}: must be a finite number > 0",
+        args.lr
+    );
+    if let Some(w) = args.reg_weight {
+        anyhow::ensure!(
+            w.is_finite() && w >= 0.0,
+            "--reg-weight {w}: must be a finite number ≥ 0"
+        );
+    }
+    let learned = args.method == Method::Learned;
+    anyhow::ensure!(
+        learned || (args.forward_run.is_none() && args.finetune_steps == 0),
+        "--forward-run and --finetune-steps belong to --method learned"
+    );
+    anyhow::ensure!(
+        args.forward_run.is_some() || (args.finetune_steps == 0 && args.lbfgs_steps == 0) || !learned,
+        "--finetune-steps and --lbfgs-steps refine through a forward operator: give --forward-run DIR"
+    );
+    let load = |dir: &PathBuf| {
+        Predictor::load(dir, Weights::Best, &candle_core::Device::Cpu)
+            .with_context(|| format!("loading the run in {}", dir.display()))
+    };
+    let predictor = load(&args.run)?;
+    let forward = args.forward_run.as_ref().map(load).transpose()?;
+    let ops = if learned {
+        Operators {
+            forward: forward.as_ref().zip(args.forward_run.as_deref()),
+            learned: Some((&predictor, args.run.as_path())),
+        }
+    } else {
+        Operators {
+            forward: Some((&predictor, args.run.as_path())),
+            learned: None,
+        }
+    };
+    let opts = InverseOptions {
+        data: args.data.clone(),
+        sample: args.sample,
+        observe: args.observe.clone(),
+        noise: args.noise,
+        seed: args.seed,
+        recover: RecoverConfig {
+            steps: if learned {
+                args.finetune_steps
+            } else {
+                args.steps
+            },
+            lbfgs_steps: args.lbfgs_steps,
+            lr: args.lr,
+        },
+        regularizer: args.reg,
+        reg_weight: args.reg_weight,
+        out: args
+            .out
+            .clone()
+            .unwrap_or_else(|| args.run.join(format!("inverse-{}", args.sample))),
+    };
+    let report = run_inverse(ops, &opts).with_context(|| {
+        format!(
+            "recovering the input of sample {} of {} through {}",
+            args.sample,
+            args.data.display(),
+            args.run.display()
+        )
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_summary(&report);
+    }
+    Ok(())
+}
+
+/// Prints the figures that matter, one per line.
+fn print_summary(r: &InverseReport) {
+    println!(
+        "sample {} of {}: {} of {} points observed ({}), noise {}",
+        r.sample,
+        r.data.display(),
+        r.observed_points,
+        r.total_points,
+        r.observe,
+        r.noise
+    );
+    println!(
+        "input relative L2 {:.4}{}",
+        r.relative_l2,
+        if r.binarized {
+            format!(" (binarised; {:.4} before)", r.relative_l2_continuous)
+        } else {
+            String::new()
+        }
+    );
+    if let (Some(m), Some(m0), Some(mt)) = (r.misfit, r.initial_misfit, r.misfit_of_truth) {
+        println!(
+            "surrogate misfit {m:.3e} (from {m0:.3e}; true input: {mt:.3e}), recovery {:.1} s",
+            r.recovery_seconds
+        );
+    }
+    if let Some(s) = &r.solver {
+        println!(
+            "solver misfit {:.3e} (true input: {:.3e}); solver {:.2e} s vs surrogate {:.2e} s per evaluation: {:.1}x",
+            s.misfit, s.misfit_of_truth, s.seconds_per_solve, r.surrogate_seconds, s.speedup
+        );
+    }
+    for f in &r.files {
+        println!("wrote {}", f.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: InverseArgs,
+    }
+
+    #[test]
+    fn defaults_and_observation_forms() {
+        let w =
+            Wrap::try_parse_from(["x", "--run", "r", "--data", "d.h5", "--sample", "3"]).unwrap();
+        assert_eq!(w.args.observe, Observe::Full);
+        assert_eq!(
+            (w.args.sample, w.args.steps, w.args.lbfgs_steps),
+            (3, 500, 0)
+        );
+        assert!(w.args.reg.is_none() && w.args.out.is_none());
+        assert_eq!(w.args.method, Method::Gradient);
+        let w = Wrap::try_parse_from([
+            "x",
+            "--run",
+            "r",
+            "--data",
+            "d",
+            "--sample",
+            "0",
+            "--method",
+            "learned",
+            "--forward-run",
+            "f",
+            "--finetune-steps",
+            "20",
+        ])
+        .unwrap();
+        assert_eq!(w.args.method, Method::Learned);
+        assert_eq!(w.args.finetune_steps, 20);
+        let w = Wrap::try_parse_from([
+            "x",
+            "--run",
+            "r",
+            "--data",
+            "d",
+            "--sample",
+            "0",
+            "--observe",
+            "sparse:0.1",
+            "--reg",
+            "h1",
+        ])
+        .unwrap();
+        assert_eq!(w.args.observe, Observe::Sparse(0.1));
+        assert_eq!(w.args.reg, Some(Regularizer::H1));
+        for bad in ["sparse:2", "partial"] {
+            assert!(Wrap::try_parse_from([
+                "x",
+                "--run",
+                "r",
+                "--data",
+                "d",
+                "--sample",
+                "0",
+                "--observe",
+                bad
+            ])
+            .is_err());
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The inverse loss, a weighted sum of named terms.
+//!
+//! Each term sees the current iterate (the recovered input and the frozen
+//! operator's prediction for it) and returns a scalar, so a new prior or
+//! constraint (for instance the PDE residual of the (input, prediction)
+//! pair) is one more [`LossTerm`] pushed onto the [`Objective`], and its
+//! value is reported under its name.
+use candle_core::{Result, Tensor};
+
+/// What a term sees at one iterate, all `[1, C, grid..]`.
+pub struct Iterate<'a> {
+    /// The recovered input in physical units.
+    pub input: &'a Tensor,
+    /// The input on the regulariser's scale of order one
+    /// ([`super::Parametrization::scaled`]).
+    pub scaled: &'a Tensor,
+    /// The operator's prediction for `input`, in physical units.
+    pub output: &'a Tensor,
+}
+
+/// One term of the inverse loss.
+pub trait LossTerm {
+    /// The name it is reported under.
+    fn name(&self) -> &str;
+    /// Its unweighted value at an iterate (a scalar tensor).
+    fn value(&self, iterate: &Iterate<'_>) -> Result<Tensor>;
+}
+
+/// Squared relative misfit at the observed points:
+/// ‖M(y − y_obs)‖² / ‖M y_obs‖².
+pub struct Misfit {
+    observed: Tensor,
+    mask: Tensor,
+    norm: f64,
+}
+
+impl Misfit {
+    /// From the observations and the 0/1 mask (same shape as the output;
+    /// values off the mask are ignored).
+    pub fn new(observed: Tensor, mask: Tensor) -> Result<Self> {
+        let observed = (observed * &mask)?;
+        let norm = observed.sqr()?.sum_all()?.to_scalar::<f32>()?;
+        Ok(Self {
+            observed,
+            mask,
+            norm: f64::from(norm).max(f64::MIN_POSITIVE),
+        })
+    }
+}
+
+impl LossTerm for Misfit {
+    fn name(&self) -> &str {
+        "misfit"
+    }
+
+    fn value(&self, iterate: &Iterate<'_>) -> Result<Tensor> {
+        let r = ((iterate.output * &self.mask)? - &self.observed)?;
+        r.sqr()?.sum_all()? / self.norm
+    }
+}
+
+/// A regulariser of the scaled input.
+pub struct Regularization(pub super::Regularizer);
+
+impl LossTerm for Regularization {
+    fn name(&self) -> &str {
+        "regularizer"
+    }
+
+    fn value(&self, iterate: &Iterate<'_>) -> Result<Tensor> {
+        match self.0.penalty(iterate.scaled)? {
+            Some(p) => Ok(p),
+            None => iterate.scaled.zeros_like()?.sum_all(),
+        }
+    }
+}
+
+/// Weighted terms.
+#[derive(Default)]
+pub struct Objective {
+    terms: Vec<(f64, Box<dyn LossTerm>)>,
+}
+
+/// The value of every term at an iterate.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TermValues {
+    /// The weighted sum.
+    pub total: f64,
+    /// `(name, weight, unweighted value)` of each term.
+    pub terms: Vec<(String, f64, f64)>,
+}
+
+impl TermValues {
+    /// The unweighted value of the named term.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.terms.iter().find(|t| t.0 == name).map(|t| t.2)
+    }
+}
+
+impl Objective {
+    /// Adds `weight × term`; terms with weight 0 are not evaluated.
+    pub fn push(&mut self, weight: f64, term: Box<dyn LossTerm>) {
+        if weight != 0.0 {
+            self.terms.push((weight, term));
+        }
+    }
+
+    /// The total loss (for back-propagation) and every term's value.
+    pub fn evaluate(&self, iterate: &Iterate<'_>) -> Result<(Tensor, TermValues)> {
+        let mut total: Option<Tensor> = None;
+        let mut values = Vec::with_capacity(self.terms.len());
+        for (weight, term) in &self.terms {
+            let v = term.value(iterate)?;
+            values.push((
+                term.name().to_owned(),
+                *weight,
+                f64::from(v.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?),
+            ));
+            let weighted = (v * *weight)?;
+            total = Some(match total {
+                Some(t) => (t + weighted)?,
+                None => weighted,
+            });
+        }
+        let total = match total {
+            Some(t) => t,
+            None => iterate.output.zeros_like()?.sum_all()?,
+        };
+        let sum = values.iter().map(|(_, w, v)| w * v).sum();
+        Ok((
+            total,
+            TermValues {
+                total: sum,
+                terms: values,
+            },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn misfit_counts_only_observed_points_and_terms_add_up() {
+        let d = Device::Cpu;
+        let obs = Tensor::new(&[[[1.0f32, 2.0, 100.0]]], &d).unwrap();
+        let mask = Tensor::new(&[[[1.0f32, 1.0, 0.0]]], &d).unwrap();
+        let out = Tensor::new(&[[[2.0f32, 2.0, -5.0]]], &d).unwrap();
+        let input = Tensor::new(&[[[0.0f32, 1.0, 3.0]]], &d).unwrap();
+        let it = Iterate {
+            input: &input,
+            scaled: &input,
+            output: &out,
+        };
+        let mut obj = Objective::default();
+        obj.push(1.0, Box::new(Misfit::new(obs, mask).unwrap()));
+        obj.push(0.5, Box::new(Regularization(super::super::Regularizer::H1)));
+        obj.push(0.0, Box::new(Regularization(super::super::Regularizer::Tv)));
+        let (total, v) = obj.evaluate(&it).unwrap();
+        // (2 − 1)² / (1 + 4) = 0.2; H1 = (1 + 4) / 2 = 2.5.
+        assert!((v.get("misfit").unwrap() - 0.2).abs() < 1e-6);
+        assert!((v.get("regularizer").unwrap() - 2.5).abs() < 1e-6);
+        assert_eq!(v.terms.len(), 2);
+        assert!((total.to_scalar::<f32>().unwrap() as f64 - 1.45).abs() < 1e-5);
+        assert!((v.total - 1.45).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,510 @@
+//! One inverse problem end to end: load, recover, score, check with the
+//! numerical solver, plot and write `inverse.json`.
+use super::objective::{Iterate, Misfit, Objective, Regularization, TermValues};
+use super::param::{Bounds, Parametrization};
+use super::problem::{relative_l2, Problem};
+use super::recover::{recover, FrozenOperator, HistoryPoint, RecoverConfig};
+use super::solver::{seconds_per_call, ForwardSolver};
+use super::{InverseError, Observe, Regularizer};
+use crate::data::{PdebenchFile, Task};
+use crate::eval::{
+    plot_field_2d, plot_heatmaps, plot_iterations, plot_observations_1d, plot_prediction_1d,
+};
+use crate::train::checkpoint::write_atomic;
+use crate::train::run::Predictor;
+use candle_core::{Device, Tensor};
+use ndarray::{ArrayD, Axis, Ix2};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// File names written to the output directory.
+pub mod files {
+    /// The report.
+    pub const REPORT: &str = "inverse.json";
+    /// Every term at every iteration, one JSON line each.
+    pub const HISTORY: &str = "history.jsonl";
+    /// Recovered and true input.
+    pub const RECOVERED: &str = "recovered.png";
+    /// Observed values and the noise-free output.
+    pub const OBSERVATIONS: &str = "observations.png";
+    /// Misfit and loss against iteration.
+    pub const MISFIT: &str = "misfit.png";
+}
+
+/// What to recover and how.
+#[derive(Debug, Clone)]
+pub struct InverseOptions {
+    /// The data file holding the sample.
+    pub data: PathBuf,
+    /// Sample index in the file.
+    pub sample: usize,
+    /// Which output points are observed.
+    pub observe: Observe,
+    /// Noise standard deviation, as a fraction of the output field's std.
+    pub noise: f64,
+    /// Seed of the sparse points and the noise.
+    pub seed: u64,
+    /// Optimiser settings.
+    pub recover: RecoverConfig,
+    /// The regulariser; `None` picks TV for a bounded coefficient, H1 for
+    /// an initial condition.
+    pub regularizer: Option<Regularizer>,
+    /// Its weight; `None` takes [`Regularizer::default_weight`].
+    pub reg_weight: Option<f64>,
+    /// Output directory for the report and plots.
+    pub out: PathBuf,
+}
+
+/// The numerical solver's view of the recovered input.
+#[derive(Debug, Clone, Serialize)]
+pub struct SolverCheck {
+    /// Which solver, with its parameters.
+    pub solver: ForwardSolver,
+    /// Relative misfit at the observed points of the solver's output for
+    /// the recovered input.
+    pub misfit: f64,
+    /// The same for the true input: the floor set by noise and by the
+    /// solver's discretisation on this grid.
+    pub misfit_of_truth: f64,
+    /// Seconds per solve.
+    pub seconds_per_solve: f64,
+    /// Seconds per solve over seconds per surrogate evaluation
+    /// ([`InverseReport::surrogate_seconds`]).
+    pub speedup: f64,
+}
+
+/// The outcome of `fno inverse`.
+#[derive(Debug, Clone, Serialize)]
+pub struct InverseReport {
+    /// The run directory of the forward operator, if one was used.
+    pub forward_run: Option<PathBuf>,
+    /// The run directory of the learned inverse operator, if one was used.
+    pub learned_run: Option<PathBuf>,
+    /// The data file.
+    pub data: PathBuf,
+    /// Sample index.
+    pub sample: usize,
+    /// `gradient` (through the frozen forward operator) or `learned` (the
+    /// learned inverse, refined through the forward operator if given).
+    pub method: &'static str,
+    /// How the output was observed.
+    pub observe: String,
+    /// Observed values.
+    pub observed_points: usize,
+    /// Values of the output field.
+    pub total_points: usize,
+    /// Noise std as a fraction of the field's std.
+    pub noise: f64,
+    /// Seed of the sparse points and the noise.
+    pub seed: u64,
+    /// The regulariser.
+    pub regularizer: Regularizer,
+    /// Its weight.
+    pub reg_weight: f64,
+    /// Optimiser settings.
+    pub optimizer: RecoverConfig,
+    /// Bounds of the input, where it is a bounded coefficient.
+    pub bounds: Option<Bounds>,
+    /// Relative L2 of the reported (binarised, if two-valued) input
+    /// against the truth.
+    pub relative_l2: f64,
+    /// The same before binarisation.
+    pub relative_l2_continuous: f64,
+    /// Whether the reported input was binarised.
+    pub binarized: bool,
+    /// Relative misfit ‖M(y − y_obs)‖/‖M y_obs‖ of the forward surrogate
+    /// at the reported input (when there is a forward operator).
+    pub misfit: Option<f64>,
+    /// The same at the starting point.
+    pub initial_misfit: Option<f64>,
+    /// The same at the true input: where the surrogate's own error puts
+    /// the truth. A recovered input with a lower misfit than this fits the
+    /// surrogate's error, not the data.
+    pub misfit_of_truth: Option<f64>,
+    /// Relative L2 of the forward surrogate's output at the reported input
+    /// against the noise-free output.
+    pub output_error: Option<f64>,
+    /// Loss terms at the reported input.
+    pub terms: Option<TermValues>,
+    /// The numerical solver's check, for PDEs fno can solve.
+    pub solver: Option<SolverCheck>,
+    /// Seconds per surrogate evaluation (forward pass, no gradient): the
+    /// forward operator's, or the learned inverse's when there is none.
+    pub surrogate_seconds: f64,
+    /// Wall time of the recovery (optimisation only).
+    pub recovery_seconds: f64,
+    /// Wall time of the whole command.
+    pub wall_seconds: f64,
+    /// Files written.
+    pub files: Vec<PathBuf>,
+}
+
+fn batch(a: &ArrayD<f32>, device: &Device) -> Result<Tensor, InverseError> {
+    let mut shape = vec![1];
+    shape.extend_from_slice(a.shape());
+    let values: Vec<f32> = a.iter().copied().collect();
+    Ok(Tensor::from_vec(values, shape, device)?)
+}
+
+fn values(t: &Tensor) -> Result<Vec<f32>, InverseError> {
+    Ok(t.flatten_all()?.to_vec1::<f32>()?)
+}
+
+/// The trained operators an inverse problem uses: at least one.
+#[derive(Clone, Copy)]
+pub struct Operators<'a> {
+    /// A forward run (task `one_shot`) and its directory: the operator the
+    /// gradient method descends through, and the learned method refines
+    /// through.
+    pub forward: Option<(&'a Predictor, &'a Path)>,
+    /// A learned inverse run (task `inverse`) and its directory.
+    pub learned: Option<(&'a Predictor, &'a Path)>,
+}
+
+/// Checks a run's task kind and its channels against the file's.
+fn check_run(
+    (predictor, run): (&Predictor, &Path),
+    inverse: bool,
+    problem: &Problem,
+    data: &Path,
+) -> Result<(), InverseError> {
+    let task = predictor.task();
+    let (wanted, kind_ok) = if inverse {
+        ("inverse", matches!(task, Task::Inverse { .. }))
+    } else {
+        ("one_shot", matches!(task, Task::OneShot { .. }))
+    };
+    if !kind_ok {
+        return Err(InverseError::Task {
+            task: format!("{task:?} (in {})", run.display()),
+            wanted,
+        });
+    }
+    let model = &predictor.config.model;
+    let (mut cin, mut cout) = (problem.truth.shape()[0], problem.clean.shape()[0]);
+    if inverse {
+        std::mem::swap(&mut cin, &mut cout);
+    }
+    let dims = problem.grid.len();
+    if model.in_channels != cin || model.out_channels != cout || model.dims != dims {
+        return Err(InverseError::Mismatch {
+            run: run.to_path_buf(),
+            data: data.to_path_buf(),
+            reason: format!(
+                "the model maps {} to {} channels in {}D, the file gives {cin} to {cout} in {dims}D",
+                model.in_channels, model.out_channels, model.dims
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The learned inverse's estimate from the observations; unobserved points
+/// are filled with the mean of the observed values, since the operator
+/// reads a whole field.
+fn learned_estimate(
+    learned: &Predictor,
+    problem: &Problem,
+    device: &Device,
+) -> Result<Tensor, InverseError> {
+    let (mut sum, mut count) = (0.0f64, 0usize);
+    for (&o, &m) in problem.observed.iter().zip(&problem.mask) {
+        if m > 0.0 {
+            sum += f64::from(o);
+            count += 1;
+        }
+    }
+    let mean = (sum / count.max(1) as f64) as f32;
+    let filled = ndarray::Zip::from(&problem.observed)
+        .and(&problem.mask)
+        .map_collect(|&o, &m| if m > 0.0 { o } else { mean });
+    Ok(learned.predict(&batch(&filled, device)?, 1)?)
+}
+
+/// Recovers the input of one sample: by gradient descent through the
+/// frozen forward operator from a neutral start (the gradient method), or
+/// from the learned inverse's estimate, refined through the forward
+/// operator when one is given (the learned method).
+pub fn run(ops: Operators<'_>, opts: &InverseOptions) -> Result<InverseReport, InverseError> {
+    let start = Instant::now();
+    let (base, _) = ops
+        .forward
+        .or(ops.learned)
+        .ok_or_else(|| InverseError::Setting {
+            flag: "--run",
+            reason: "no trained operator was given".into(),
+        })?;
+    let device = &base.device;
+    let file = PdebenchFile::open(&opts.data)?;
+    let resolution = base.config.data.resolution();
+    let normalizer = match (ops.forward, ops.learned) {
+        (None, Some((l, _))) => &l.normalizers.output,
+        _ => &base.normalizers.input,
+    };
+    let problem = Problem::load(
+        &file,
+        &base.config.task,
+        &resolution,
+        normalizer,
+        opts.sample,
+        &opts.observe,
+        opts.noise,
+        opts.seed,
+    )?;
+    if let Some(forward) = ops.forward {
+        check_run(forward, false, &problem, &opts.data)?;
+    }
+    if let Some(learned) = ops.learned {
+        check_run(learned, true, &problem, &opts.data)?;
+    }
+    let op = ops
+        .forward
+        .map(|(p, _)| FrozenOperator::new(p))
+        .transpose()?;
+    let regularizer = opts.regularizer.unwrap_or(match problem.param {
+        Parametrization::Sigmoid(_) => Regularizer::Tv,
+        Parametrization::Normalized(_) => Regularizer::H1,
+    });
+    let mut objective = Objective::default();
+    objective.push(
+        1.0,
+        Box::new(Misfit::new(
+            batch(&problem.observed, device)?,
+            batch(&problem.mask, device)?,
+        )?),
+    );
+    let reg_weight = opts
+        .reg_weight
+        .unwrap_or_else(|| regularizer.default_weight());
+    objective.push(reg_weight, Box::new(Regularization(regularizer)));
+
+    let recovery_start = Instant::now();
+    let z0 = match ops.learned {
+        Some((learned, _)) => problem
+            .param
+            .unconstrained(&learned_estimate(learned, &problem, device)?)?,
+        None => batch(&problem.truth, device)?.zeros_like()?,
+    };
+    let start_input = problem.param.physical(&z0)?;
+    let (initial_misfit, misfit_of_truth) = match &op {
+        Some(op) => (
+            Some(problem.misfit(&values(&op.forward(&start_input)?)?)),
+            Some(problem.misfit(&values(&op.forward(&batch(&problem.truth, device)?)?)?)),
+        ),
+        None => (None, None),
+    };
+    let (input, history) = match &op {
+        Some(op) if opts.recover.steps + opts.recover.lbfgs_steps > 0 => {
+            let r = recover(op, &problem.param, &objective, &z0, &opts.recover)?;
+            (r.input, r.history)
+        }
+        _ => (start_input, Vec::new()),
+    };
+    let recovery_seconds = recovery_start.elapsed().as_secs_f64();
+
+    let continuous = values(&input)?;
+    let binarized = problem.param.binarize(&continuous);
+    let reported = binarized.clone().unwrap_or_else(|| continuous.clone());
+    let reported_t = Tensor::from_vec(reported.clone(), input.dims(), device)?;
+    let (misfit, output_error, terms, surrogate_seconds) = match &op {
+        Some(op) => {
+            let output = op.forward(&reported_t)?;
+            let output_values = values(&output)?;
+            let terms = objective.evaluate(&Iterate {
+                input: &reported_t,
+                scaled: &problem
+                    .param
+                    .scaled(&problem.param.unconstrained(&reported_t)?)?,
+                output: &output,
+            })?;
+            (
+                Some(problem.misfit(&output_values)),
+                Some(relative_l2(&output_values, problem.clean.iter().copied())),
+                Some(terms.1),
+                seconds_per_call(|| op.forward(&reported_t).map(|_| ()))?,
+            )
+        }
+        None => {
+            let seconds =
+                seconds_per_call(|| learned_estimate(base, &problem, device).map(|_| ()))?;
+            (None, None, None, seconds)
+        }
+    };
+
+    let solver = match ForwardSolver::for_file(file.info(), &problem.grid, problem.elapsed) {
+        Some(solver) if problem.truth.shape()[0] == 1 => {
+            let solved = solver.solve(&reported)?;
+            let truth_values: Vec<f32> = problem.truth.iter().copied().collect();
+            let solved_truth = solver.solve(&truth_values)?;
+            let seconds = seconds_per_call(|| solver.solve(&reported).map(|_| ()))?;
+            Some(SolverCheck {
+                misfit: problem.misfit(&solved),
+                misfit_of_truth: problem.misfit(&solved_truth),
+                seconds_per_solve: seconds,
+                speedup: seconds / surrogate_seconds.max(f64::MIN_POSITIVE),
+                solver,
+            })
+        }
+        _ => None,
+    };
+
+    std::fs::create_dir_all(&opts.out).map_err(|source| InverseError::Io {
+        path: opts.out.clone(),
+        source,
+    })?;
+    let mut written = plot(&file, &resolution, &problem, &reported, &history, &opts.out)?;
+    let history_path = opts.out.join(files::HISTORY);
+    let lines: String = history
+        .iter()
+        .map(|h| serde_json::to_string(h).map(|l| l + "\n"))
+        .collect::<Result<_, _>>()
+        .map_err(|e| InverseError::Io {
+            path: history_path.clone(),
+            source: e.into(),
+        })?;
+    write_atomic(&history_path, lines.as_bytes()).map_err(|source| InverseError::Io {
+        path: history_path.clone(),
+        source,
+    })?;
+    written.push(history_path);
+    let report_path = opts.out.join(files::REPORT);
+    written.push(report_path.clone());
+    let report = InverseReport {
+        forward_run: ops.forward.map(|(_, d)| d.to_path_buf()),
+        learned_run: ops.learned.map(|(_, d)| d.to_path_buf()),
+        data: opts.data.clone(),
+        sample: opts.sample,
+        method: if ops.learned.is_some() {
+            "learned"
+        } else {
+            "gradient"
+        },
+        observe: opts.observe.to_string(),
+        observed_points: problem.observed_points(),
+        total_points: problem.mask.len(),
+        noise: opts.noise,
+        seed: opts.seed,
+        regularizer,
+        reg_weight,
+        optimizer: opts.recover,
+        bounds: problem.param.bounds(),
+        relative_l2: problem.input_error(&reported),
+        relative_l2_continuous: problem.input_error(&continuous),
+        binarized: binarized.is_some(),
+        misfit,
+        initial_misfit,
+        misfit_of_truth,
+        output_error,
+        terms,
+        solver,
+        surrogate_seconds,
+        recovery_seconds,
+        wall_seconds: start.elapsed().as_secs_f64(),
+        files: written,
+    };
+    write_report(&report_path, &report)?;
+    Ok(report)
+}
+
+/// Writes the report atomically.
+pub fn write_report(path: &Path, report: &InverseReport) -> Result<(), InverseError> {
+    let io = |source| InverseError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let json = serde_json::to_string_pretty(report).map_err(|e| io(e.into()))?;
+    write_atomic(path, json.as_bytes()).map_err(io)
+}
+
+/// Channel 0 of a `[C, grid..]` array as a 2D field, if it is one.
+fn field_2d(a: &ArrayD<f64>) -> Option<ndarray::Array2<f64>> {
+    a.index_axis(Axis(0), 0)
+        .to_owned()
+        .into_dimensionality::<Ix2>()
+        .ok()
+}
+
+/// Recovered against true input, observations, and the misfit curve.
+fn plot(
+    file: &PdebenchFile,
+    resolution: &crate::data::Resolution,
+    problem: &Problem,
+    reported: &[f32],
+    history: &[HistoryPoint],
+    out: &Path,
+) -> Result<Vec<PathBuf>, InverseError> {
+    let mut written = Vec::new();
+    let to64 = |a: &ArrayD<f32>| a.mapv(f64::from);
+    let truth = to64(&problem.truth);
+    let recovered = ArrayD::from_shape_vec(
+        problem.truth.shape(),
+        reported.iter().map(|&v| f64::from(v)).collect(),
+    )
+    .unwrap_or_else(|e| unreachable!("the recovered input has the true input's shape: {e}"));
+    let observed = ndarray::Zip::from(&problem.observed)
+        .and(&problem.mask)
+        .map_collect(|&o, &m| if m > 0.0 { f64::from(o) } else { f64::NAN });
+    let clean = to64(&problem.clean);
+    let recovered_path = out.join(files::RECOVERED);
+    let observations_path = out.join(files::OBSERVATIONS);
+    match problem.grid.len() {
+        1 => {
+            let x: Vec<f64> = file.coordinates(resolution)?.space[0]
+                .iter()
+                .copied()
+                .take(problem.grid[0])
+                .collect();
+            let row =
+                |a: &ArrayD<f64>| a.index_axis(Axis(0), 0).iter().copied().collect::<Vec<_>>();
+            plot_prediction_1d(&recovered_path, &x, &row(&recovered), &row(&truth))?;
+            let points: Vec<(f64, f64)> = x
+                .iter()
+                .zip(row(&observed))
+                .filter(|(_, v)| v.is_finite())
+                .map(|(&x, v)| (x, v))
+                .collect();
+            plot_observations_1d(&observations_path, &x, &row(&clean), &points)?;
+            written.extend([recovered_path, observations_path]);
+        }
+        2 => {
+            if let (Some(r), Some(t), Some(o), Some(c)) = (
+                field_2d(&recovered),
+                field_2d(&truth),
+                field_2d(&observed),
+                field_2d(&clean),
+            ) {
+                plot_field_2d(&recovered_path, r.view(), t.view())?;
+                plot_heatmaps(
+                    &observations_path,
+                    &[("Observed", o.view()), ("Noise-free output", c.view())],
+                )?;
+                written.extend([recovered_path, observations_path]);
+            }
+        }
+        _ => {}
+    }
+    let curve = |name: &str| -> Vec<(f64, f64)> {
+        history
+            .iter()
+            .filter_map(|h| Some((h.iteration as f64, h.values.get(name)?)))
+            .collect()
+    };
+    let loss: Vec<(f64, f64)> = history
+        .iter()
+        .map(|h| (h.iteration as f64, h.values.total))
+        .collect();
+    if !history.is_empty() {
+        let misfit_path = out.join(files::MISFIT);
+        plot_iterations(
+            &misfit_path,
+            "Inverse loss",
+            &[
+                ("misfit (squared, relative)", curve("misfit")),
+                ("total loss", loss),
+            ],
+        )?;
+        written.push(misfit_path);
+    }
+    Ok(written)
+}
