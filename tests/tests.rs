@@ -16,3 +16,8 @@ mod train;
 /// `fno generate` end to end: bad settings exit with code 2 naming the
 /// flag; a good run prints the path of a complete file.
 mod generate;
+
+/// The CUDA backend against the CPU: every test needs a GPU and is ignored
+/// unless asked for (`cargo test --features cuda -- --ignored`).
+#[cfg(feature = "cuda")]
+mod cuda;
