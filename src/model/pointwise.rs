@@ -21,6 +21,10 @@
 //! tensor (`cat` of the two, differentiable), because candle's custom ops
 //! take at most three tensors.
 //!
+//! The op is CPU code; on other devices (CUDA) the layer runs
+//! [`pointwise_linear_reference`], one batched matmul that candle hands to
+//! cuBLAS, with candle's `gelu_erf` for the fused activation.
+//!
 //! ```
 //! use candle_core::{DType, Device, Tensor};
 //! use candle_nn::{VarBuilder, VarMap};
