@@ -184,3 +184,38 @@ fn out_of_range_sample_and_zero_stride() {
         Err(DataError::InvalidOption { .. })
     ));
 }
+
+/// `--device` on every command that runs the model: an unknown device is a
+/// usage error, and CUDA in a build without it says how to get it; both
+/// exit 2 before any work is done.
+#[test]
+fn bad_device_flag() {
+    let dir = tempdir();
+    let run = dir.path().join("no-run");
+    let run = run.to_str().unwrap();
+    let commands: [&[&str]; 4] = [
+        &["bench", "--steps", "1"],
+        &["train", "--config", "configs/absent.toml"],
+        &["eval", "--run", run, "--data", run],
+        &["quickstart", "--out", run],
+    ];
+    for args in commands {
+        let mut with = args.to_vec();
+        with.extend(["--device", "gpu"]);
+        let out = fno(&with);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{with:?}: {stderr}");
+        assert!(
+            stderr.contains("expected cpu, cuda or cuda:N"),
+            "{with:?}: {stderr}"
+        );
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        let out = fno(&["bench", "--steps", "1", "--device", "cuda:0"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("rebuild with --features cuda"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

@@ -26,3 +26,8 @@ mod predict;
 /// `fno inverse` end to end on tiny runs trained in the test: the loss
 /// falls, bounds and binarisation hold, bad flags exit with code 2.
 mod inverse;
+
+/// The CUDA backend against the CPU: every test needs a GPU and is ignored
+/// unless asked for (`cargo test --features cuda -- --ignored`).
+#[cfg(feature = "cuda")]
+mod cuda;

@@ -1,4 +1,5 @@
 //! `fno bench`: time the forward pass and a training step of an FNO.
+use super::device::DeviceArg;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use fno::model::bench::{self, BenchConfig};
@@ -41,12 +42,15 @@ pub struct BenchArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Where the model runs.
+    #[command(flatten)]
+    pub device: DeviceArg,
 }
 
 /// `--backend` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BackendArg {
-    /// FFTs (rustfft).
+    /// FFTs (rustfft on the CPU, cuFFT on CUDA).
     Fft,
     /// Dense truncated DFTs over the kept modes.
     Dft,
@@ -86,7 +90,8 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         steps: args.steps,
         warmup: WARMUP,
     };
-    let report = bench::run(&cfg).context("running the benchmark")?;
+    let device = args.device.device()?;
+    let report = bench::run(&cfg, &device).context("running the benchmark")?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

@@ -1,5 +1,6 @@
 //! `fno eval`: PDEBench metrics of a trained run, at the training
 //! resolution and at finer ones (zero-shot super-resolution).
+use super::device::DeviceArg;
 use anyhow::Context;
 use clap::Args;
 use fno::eval::evaluate::{evaluate, EvalOptions, EvalReport};
@@ -29,6 +30,9 @@ pub struct EvalArgs {
     /// Print eval.json to stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Where the model runs.
+    #[command(flatten)]
+    pub device: DeviceArg,
 }
 
 /// Runs `fno eval`.
@@ -38,7 +42,8 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     } else {
         Weights::Best
     };
-    let predictor = Predictor::load(&args.run, weights, &candle_core::Device::Cpu)
+    let device = args.device.device()?;
+    let predictor = Predictor::load(&args.run, weights, &device)
         .with_context(|| format!("loading the run in {}", args.run.display()))?;
     let opts = EvalOptions {
         resolutions: args.resolution.clone(),

@@ -2,6 +2,7 @@
 //! initial condition) from observations of its output, by gradient descent
 //! through a trained run's frozen operator, or with a learned inverse
 //! operator (a run trained with `task.kind = "inverse"`).
+use super::device::DeviceArg;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use fno::inverse::recover::RecoverConfig;
@@ -79,6 +80,9 @@ pub struct InverseArgs {
     /// Print inverse.json to stdout instead of a summary.
     #[arg(long)]
     pub json: bool,
+    /// Where the model runs.
+    #[command(flatten)]
+    pub device: DeviceArg,
 }
 
 /// Runs `fno inverse`.
@@ -103,8 +107,9 @@ pub fn run(args: &InverseArgs) -> anyhow::Result<()> {
         args.forward_run.is_some() || (args.finetune_steps == 0 && args.lbfgs_steps == 0) || !learned,
         "--finetune-steps and --lbfgs-steps refine through a forward operator: give --forward-run DIR"
     );
+    let device = args.device.device()?;
     let load = |dir: &PathBuf| {
-        Predictor::load(dir, Weights::Best, &candle_core::Device::Cpu)
+        Predictor::load(dir, Weights::Best, &device)
             .with_context(|| format!("loading the run in {}", dir.display()))
     };
     let predictor = load(&args.run)?;

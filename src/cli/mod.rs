@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod bench;
+pub(crate) mod device;
 mod eval;
 mod generate;
 mod inspect;

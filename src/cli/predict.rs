@@ -1,5 +1,6 @@
 //! `fno predict`: a run's predictions for every sample of a file, written
 //! in that file's PDEBench layout.
+use super::device::DeviceArg;
 use anyhow::{bail, Context};
 use clap::Args;
 use fno::eval::predict::predict_file;
@@ -34,6 +35,9 @@ pub struct PredictArgs {
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Where the model runs.
+    #[command(flatten)]
+    pub device: DeviceArg,
 }
 
 /// Runs `fno predict`.
@@ -56,7 +60,7 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<()> {
     } else {
         Weights::Best
     };
-    let predictor = Predictor::load(&args.run, weights, &candle_core::Device::Cpu)
+    let predictor = Predictor::load(&args.run, weights, &args.device.device()?)
         .with_context(|| format!("loading the run in {}", args.run.display()))?;
     let samples = fno::data::PdebenchFile::open(&args.input)?
         .info()

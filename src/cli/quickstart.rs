@@ -11,6 +11,7 @@
 //! Darcy rather than Burgers: PDEBench-style Burgers initial conditions
 //! include samples whose solution almost vanishes by the final time, which
 //! makes per-sample relative errors meaningless for a short demo.
+use super::device::DeviceArg;
 use super::eval::print_table;
 use super::progress::TrainBar;
 use anyhow::Context;
@@ -42,6 +43,9 @@ pub struct QuickstartArgs {
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
+    /// Where the model runs.
+    #[command(flatten)]
+    pub device: DeviceArg,
 }
 
 /// The quickstart's training configuration.
@@ -70,6 +74,9 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<()> {
         args.samples >= 20,
         "--samples must be at least 20 (10% are held out)"
     );
+    // Open the device before minutes of data generation, so a bad
+    // --device fails at once.
+    let device = args.device.device()?;
     let started = Instant::now();
     let data_dir = args.out.join("data");
     let spec = GenerateSpec::Darcy(DarcyConfig {
@@ -101,12 +108,12 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<()> {
     let cfg = config(data.clone(), args.epochs);
     eprintln!("[2/3] training an FNO (modes 8, width 32, 4 layers) on a -> u at 32x32");
     let mut progress = TrainBar::new(args.quiet);
-    let report = train(&cfg, &run_dir, false, &mut progress);
+    let report = train(&cfg, &run_dir, false, &device, &mut progress);
     progress.finish();
     let report = report.with_context(|| format!("training into {}", run_dir.display()))?;
 
     eprintln!("[3/3] evaluating at 32x32 (training) and 64x64 (zero-shot super-resolution)");
-    let predictor = Predictor::load(&run_dir, Weights::Best, &candle_core::Device::Cpu)?;
+    let predictor = Predictor::load(&run_dir, Weights::Best, &device)?;
     let opts = EvalOptions {
         resolutions: vec![64],
         max_samples: None,

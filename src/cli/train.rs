@@ -1,4 +1,5 @@
 //! `fno train`: train a model from a TOML config into a run directory.
+use super::device::DeviceArg;
 use super::progress::TrainBar;
 use anyhow::Context;
 use clap::Args;
@@ -32,6 +33,9 @@ pub struct TrainArgs {
     /// No progress bar and no per-epoch lines.
     #[arg(long)]
     pub quiet: bool,
+    /// Where the model runs.
+    #[command(flatten)]
+    pub device: DeviceArg,
 }
 
 /// Reads the config (file, or the run's saved one when resuming) and
@@ -66,8 +70,9 @@ pub fn toml_string(path: &Path) -> String {
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let cfg = load_config(args)?;
     super::set_threads(cfg.train.threads)?;
+    let device = args.device.device()?;
     let mut bar = TrainBar::new(args.quiet || args.json);
-    let report = train(&cfg, &args.out, args.resume, &mut bar);
+    let report = train(&cfg, &args.out, args.resume, &device, &mut bar);
     bar.finish();
     let report = report.with_context(|| format!("training into {}", args.out.display()))?;
     print_report(&report, args.json)

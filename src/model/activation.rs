@@ -51,8 +51,13 @@ impl Activation {
 }
 
 /// Exact GELU, `x Φ(x)` with `Φ` the standard normal CDF, with a
-/// hand-written backward pass; f32 and f64, any shape.
+/// hand-written backward pass; f32 and f64, any shape. Off the CPU it is
+/// candle's own `gelu_erf`, which runs as a device kernel there (the
+/// vectorised op above is a CPU kernel).
 pub fn gelu(x: &Tensor) -> Result<Tensor> {
+    if !x.device().is_cpu() {
+        return x.gelu_erf();
+    }
     // The kernels read memory in order; a strided view is copied first.
     x.contiguous()?.apply_op1(GeluOp)
 }

@@ -52,9 +52,10 @@ pub fn train_step(model: &Fno, opt: &mut AdamW, x: &Tensor, y: &Tensor) -> Resul
     Ok(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?)
 }
 
-/// Builds the model and times `cfg.steps` forward passes and training steps
-/// (each after `cfg.warmup` untimed ones) on random data; reports medians.
-pub fn run(cfg: &BenchConfig) -> Result<BenchReport, ModelError> {
+/// Builds the model on `device` and times `cfg.steps` forward passes and
+/// training steps (each after `cfg.warmup` untimed ones, each timed until
+/// the device has finished) on random data; reports medians.
+pub fn run(cfg: &BenchConfig, device: &Device) -> Result<BenchReport, ModelError> {
     for (field, value) in [
         ("size", cfg.size),
         ("batch", cfg.batch),
@@ -67,7 +68,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, ModelError> {
             });
         }
     }
-    let device = Device::Cpu;
+    let device = device.clone();
     let map = VarMap::new();
     let model = Fno::new(
         &cfg.model,
@@ -82,6 +83,9 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, ModelError> {
     for i in 0..cfg.warmup + cfg.steps {
         let start = Instant::now();
         let out = model.forward(&x)?;
+        // GPU work is asynchronous: wait for it before reading the clock
+        // (a no-op on the CPU).
+        device.synchronize()?;
         let elapsed = start.elapsed();
         drop(out);
         if i >= cfg.warmup {
@@ -94,6 +98,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, ModelError> {
     for i in 0..cfg.warmup + cfg.steps {
         let start = Instant::now();
         train_step(&model, &mut opt, &x, &y)?;
+        device.synchronize()?;
         if i >= cfg.warmup {
             train.push(start.elapsed().as_secs_f64() * 1e3);
         }
@@ -152,9 +157,9 @@ mod tests {
             steps: 2,
             warmup: 1,
         };
-        let report = run(&cfg).unwrap();
+        let report = run(&cfg, &Device::Cpu).unwrap();
         assert!(report.params > 0 && report.forward_ms > 0.0 && report.train_step_ms > 0.0);
-        assert!(run(&BenchConfig { steps: 0, ..cfg }).is_err());
+        assert!(run(&BenchConfig { steps: 0, ..cfg }, &Device::Cpu).is_err());
     }
 
     #[test]

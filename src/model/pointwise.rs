@@ -21,6 +21,10 @@
 //! tensor (`cat` of the two, differentiable), because candle's custom ops
 //! take at most three tensors.
 //!
+//! The op is CPU code; on other devices (CUDA) the layer runs
+//! [`pointwise_linear_reference`], one batched matmul that candle hands to
+//! cuBLAS, with candle's `gelu_erf` for the fused activation.
+//!
 //! ```
 //! use candle_core::{DType, Device, Tensor};
 //! use candle_nn::{VarBuilder, VarMap};
@@ -122,6 +126,22 @@ impl PointwiseLinear {
         }
         let mut out_dims = dims.to_vec();
         out_dims[1] = c_out;
+        if let Some(skip) = skip {
+            if skip.dims() != out_dims.as_slice() {
+                return Err(Error::ShapeMismatchBinaryOp {
+                    lhs: skip.shape().clone(),
+                    rhs: Shape::from(out_dims),
+                    op: "pointwise-linear-skip",
+                });
+            }
+        }
+        if !x.device().is_cpu() {
+            // The fused op's kernels are CPU GEMM blocks; on a GPU one
+            // batched matmul (cuBLAS) is the fast path, and the activation
+            // is candle's device kernel.
+            let y = pointwise_linear_reference(x, &self.weight, &self.bias, skip)?;
+            return if gelu { y.gelu_erf() } else { Ok(y) };
+        }
         // The op reads any rank as [batch, channels, points], so no reshape
         // node enters the graph (each would cost a full gradient copy in
         // candle's backward pass).
@@ -129,16 +149,7 @@ impl PointwiseLinear {
         let wb = Tensor::cat(&[&self.weight, &self.bias.unsqueeze(1)?], 1)?;
         match skip {
             None => x.apply_op2(&wb, PointwiseOp::new(gelu)),
-            Some(skip) => {
-                if skip.dims() != out_dims.as_slice() {
-                    return Err(Error::ShapeMismatchBinaryOp {
-                        lhs: skip.shape().clone(),
-                        rhs: Shape::from(out_dims),
-                        op: "pointwise-linear-skip",
-                    });
-                }
-                x.apply_op3(&wb, &skip.contiguous()?, PointwiseOp::new(gelu))
-            }
+            Some(skip) => x.apply_op3(&wb, &skip.contiguous()?, PointwiseOp::new(gelu)),
         }
     }
 }
@@ -657,8 +668,9 @@ impl CustomOp2 for GradWeightOp {
 }
 
 /// Plain-tensor reference of [`PointwiseLinear::forward`], for the tests and
-/// the before/after measurement: a broadcast batched matmul, as candle's
-/// `Conv1d` with a 1-wide kernel would compute it.
+/// the before/after measurement, and the implementation off the CPU: a
+/// broadcast batched matmul, as candle's `Conv1d` with a 1-wide kernel would
+/// compute it.
 pub fn pointwise_linear_reference(
     x: &Tensor,
     weight: &Tensor,

@@ -15,16 +15,19 @@ use super::modes::{effective_modes, weight_spatial_shape, ModeClip};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SpectralBackend {
-    /// [`SpectralBackend::Fft`] on the CPU, [`SpectralBackend::Dft`]
-    /// elsewhere. On the CPU the fused FFT op measured 5.4x (FNO-2D,
-    /// `[20, 32, 64, 64]`, 12 x 12 modes) and 1.8x (FNO-1D, `[20, 64,
-    /// 1024]`, 16 modes) faster than the dense DFT forward, and 6.9x and
-    /// 2.3x forward + backward (BENCHMARKS.md, "Spectral convolution"); on
-    /// other devices the fused op does not exist yet.
+    /// [`SpectralBackend::Fft`] on the CPU and on CUDA,
+    /// [`SpectralBackend::Dft`] elsewhere. On the CPU the fused FFT op
+    /// measured 5.4x (FNO-2D, `[20, 32, 64, 64]`, 12 x 12 modes) and 1.8x
+    /// (FNO-1D, `[20, 64, 1024]`, 16 modes) faster than the dense DFT
+    /// forward, and 6.9x and 2.3x forward + backward (BENCHMARKS.md,
+    /// "Spectral convolution"). On CUDA the fused op runs on cuFFT and
+    /// costs `N log N` per axis against the dense DFT's `N K` matmuls; it is
+    /// the default there by that count, not yet by a measurement (no GPU
+    /// figures so far).
     #[default]
     Auto,
-    /// The fused FFT custom op (CPU only; other devices get
-    /// [`SpectralError::UnsupportedDevice`]).
+    /// The fused FFT custom op (CPU, and CUDA with the `cuda` feature;
+    /// other devices get [`SpectralError::UnsupportedDevice`]).
     Fft,
     /// A dense truncated DFT built from candle matmuls; runs on any device.
     Dft,
@@ -178,7 +181,7 @@ impl SpectralConv {
     /// [`SpectralBackend::Auto`]).
     pub fn backend_for(&self, device: &Device) -> SpectralBackend {
         match self.cfg.backend {
-            SpectralBackend::Auto if device.is_cpu() => SpectralBackend::Fft,
+            SpectralBackend::Auto if device.is_cpu() || device.is_cuda() => SpectralBackend::Fft,
             SpectralBackend::Auto => SpectralBackend::Dft,
             other => other,
         }

@@ -1,4 +1,5 @@
-//! Differentiable FFTs on candle tensors (CPU, f32 and f64).
+//! Differentiable FFTs on candle tensors (CPU, and CUDA with the `cuda`
+//! feature; f32 and f64).
 //!
 //! candle has no complex dtype, so a complex tensor is a real tensor with a
 //! trailing axis of size 2 holding `(re, im)`: a complex `[b, c, n]` array is
@@ -149,7 +150,8 @@ fn complex_axis(x: &Tensor, axis: usize, direction: Direction) -> candle_core::R
 }
 
 fn check_float(op: &'static str, x: &Tensor) -> candle_core::Result<()> {
-    if !x.device().is_cpu() {
+    // `is_cuda` is false for every device a build without `cuda` can make.
+    if !(x.device().is_cpu() || x.device().is_cuda()) {
         return Err(SpectralError::UnsupportedDevice {
             op,
             device: format!("{:?}", x.device().location()),
@@ -286,6 +288,24 @@ fn complex_along<T: Real>(
     out
 }
 
+impl RealForward {
+    /// The output shape for an input of shape `dims`, checked.
+    fn out_dims(&self, dims: &[usize]) -> candle_core::Result<Vec<usize>> {
+        let mut out_dims = dims.to_vec();
+        if self.n == 0 || out_dims.last() != Some(&self.n) {
+            return Err(SpectralError::ShapeMismatch {
+                op: "rfft",
+                expected: format!("[.., {}]", self.n),
+                got: dims.to_vec(),
+            }
+            .into());
+        }
+        out_dims.pop();
+        out_dims.extend([self.weights.len(), 2]);
+        Ok(out_dims)
+    }
+}
+
 impl CustomOp1 for RealForward {
     fn name(&self) -> &'static str {
         "rfft"
@@ -296,18 +316,7 @@ impl CustomOp1 for RealForward {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let dims = layout.dims();
-        let mut out_dims = dims.to_vec();
-        if self.n == 0 || out_dims.last() != Some(&self.n) {
-            return Err(SpectralError::ShapeMismatch {
-                op: self.name(),
-                expected: format!("[.., {}]", self.n),
-                got: dims.to_vec(),
-            }
-            .into());
-        }
-        out_dims.pop();
-        out_dims.extend([self.weights.len(), 2]);
+        let out_dims = self.out_dims(layout.dims())?;
         let out = match storage {
             CpuStorage::F32(_) => CpuStorage::F32(real_forward(
                 host::slice::<f32>(self.name(), storage, layout)?,
@@ -330,6 +339,18 @@ impl CustomOp1 for RealForward {
         Ok((out, Shape::from(out_dims)))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        storage: &candle_core::CudaStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        let out_dims = self.out_dims(layout.dims())?;
+        let out =
+            super::cuda::ops::real_forward(self.name(), storage, layout, self.n, &self.weights)?;
+        Ok((out, Shape::from(out_dims)))
+    }
+
     fn bwd(
         &self,
         _arg: &Tensor,
@@ -344,6 +365,27 @@ impl CustomOp1 for RealForward {
     }
 }
 
+impl RealInverse {
+    /// The number of rows and the output shape for an input of shape
+    /// `dims`, checked.
+    fn out_dims(&self, dims: &[usize]) -> candle_core::Result<(usize, Vec<usize>)> {
+        let keep = self.weights.len();
+        let mut out_dims = dims.to_vec();
+        if !(dims.len() >= 2 && dims[dims.len() - 1] == 2 && dims[dims.len() - 2] == keep) {
+            return Err(SpectralError::ShapeMismatch {
+                op: "irfft",
+                expected: format!("[.., {keep}, 2]"),
+                got: dims.to_vec(),
+            }
+            .into());
+        }
+        out_dims.truncate(dims.len() - 2);
+        let rows = out_dims.iter().product();
+        out_dims.push(self.n);
+        Ok((rows, out_dims))
+    }
+}
+
 impl CustomOp1 for RealInverse {
     fn name(&self) -> &'static str {
         "irfft"
@@ -354,20 +396,7 @@ impl CustomOp1 for RealInverse {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let dims = layout.dims();
-        let keep = self.weights.len();
-        let mut out_dims = dims.to_vec();
-        if !(dims.len() >= 2 && dims[dims.len() - 1] == 2 && dims[dims.len() - 2] == keep) {
-            return Err(SpectralError::ShapeMismatch {
-                op: self.name(),
-                expected: format!("[.., {keep}, 2]"),
-                got: dims.to_vec(),
-            }
-            .into());
-        }
-        out_dims.truncate(dims.len() - 2);
-        let rows = out_dims.iter().product();
-        out_dims.push(self.n);
+        let (rows, out_dims) = self.out_dims(layout.dims())?;
         let out = match storage {
             CpuStorage::F32(_) => CpuStorage::F32(real_inverse(
                 host::slice::<f32>(self.name(), storage, layout)?,
@@ -392,6 +421,23 @@ impl CustomOp1 for RealInverse {
         Ok((out, Shape::from(out_dims)))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        storage: &candle_core::CudaStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        let (rows, out_dims) = self.out_dims(layout.dims())?;
+        let out = super::cuda::ops::real_inverse(
+            self.name(),
+            storage,
+            layout,
+            (rows, self.n),
+            &self.weights,
+        )?;
+        Ok((out, Shape::from(out_dims)))
+    }
+
     fn bwd(
         &self,
         _arg: &Tensor,
@@ -406,6 +452,24 @@ impl CustomOp1 for RealInverse {
     }
 }
 
+impl ComplexAxis {
+    /// Checks that `dims` is complex with the FFT axis before the pair axis.
+    fn check(&self, dims: &[usize]) -> candle_core::Result<()> {
+        if !(dims.len() >= 2 && self.axis + 1 < dims.len() && dims[dims.len() - 1] == 2) {
+            return Err(SpectralError::ShapeMismatch {
+                op: "fft",
+                expected: format!(
+                    "complex [.., 2] with axis {} before the pair axis",
+                    self.axis
+                ),
+                got: dims.to_vec(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+}
+
 impl CustomOp1 for ComplexAxis {
     fn name(&self) -> &'static str {
         "fft"
@@ -417,17 +481,7 @@ impl CustomOp1 for ComplexAxis {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let dims = layout.dims();
-        if !(dims.len() >= 2 && self.axis + 1 < dims.len() && dims[dims.len() - 1] == 2) {
-            return Err(SpectralError::ShapeMismatch {
-                op: self.name(),
-                expected: format!(
-                    "complex [.., 2] with axis {} before the pair axis",
-                    self.axis
-                ),
-                got: dims.to_vec(),
-            }
-            .into());
-        }
+        self.check(dims)?;
         let out = match storage {
             CpuStorage::F32(_) => CpuStorage::F32(complex_along(
                 host::slice::<f32>(self.name(), storage, layout)?,
@@ -451,6 +505,28 @@ impl CustomOp1 for ComplexAxis {
                 .into())
             }
         };
+        Ok((out, layout.shape().clone()))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        storage: &candle_core::CudaStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        self.check(layout.dims())?;
+        let direction = match self.direction {
+            Direction::Forward => cudarc::cufft::FftDirection::Forward,
+            Direction::Inverse => cudarc::cufft::FftDirection::Inverse,
+        };
+        let out = super::cuda::ops::complex_axis(
+            self.name(),
+            storage,
+            layout,
+            self.axis,
+            self.scale,
+            direction,
+        )?;
         Ok((out, layout.shape().clone()))
     }
 

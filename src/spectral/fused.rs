@@ -1,5 +1,7 @@
-//! The fused spectral convolution on the CPU: FFT, mode mixing and inverse
-//! FFT in one candle custom op with a hand-written backward.
+//! The fused spectral convolution: FFT, mode mixing and inverse FFT in one
+//! candle custom op with a hand-written backward, on the CPU (this module)
+//! and on CUDA ([`super::cuda::conv`], same formulas, cuFFT and our
+//! kernels).
 //!
 //! For a real input `x[b, i, n]` on the grid `N = (N_1..N_d)`, kept modes `k`
 //! and complex weights `W[i, o, k]`, the output on the grid `M` is
@@ -132,7 +134,7 @@ impl Geometry {
 
     /// True when the map is zero: no kept modes, or an empty batch or
     /// channel axis (nothing to transform or mix).
-    fn is_trivial(&self) -> bool {
+    pub(crate) fn is_trivial(&self) -> bool {
         self.modes.kept_total() == 0 || self.batch == 0 || self.c_in == 0 || self.c_out == 0
     }
 
@@ -143,13 +145,13 @@ impl Geometry {
     }
 
     /// Last-axis weights of the normalised forward transform on `N`.
-    fn inv_points<T: Real>(&self) -> Vec<T> {
+    pub(crate) fn inv_points<T: Real>(&self) -> Vec<T> {
         let points: usize = self.in_grid.iter().product();
         vec![T::of(1.0 / points as f64); self.modes.kept().last().copied().unwrap_or(0)]
     }
 
     /// Hermitian coefficients of the last-axis modes on the output grid.
-    fn hermitian<T: Real>(&self) -> Vec<T> {
+    pub(crate) fn hermitian<T: Real>(&self) -> Vec<T> {
         let m = self.out_grid.last().copied().unwrap_or(0);
         let keep = self.modes.kept().last().copied().unwrap_or(0);
         (0..keep)
@@ -596,8 +598,8 @@ impl SpectralConvOp {
 }
 
 /// Applies the fused spectral convolution: `x` `[batch, C_in, N..]`, weights
-/// `[C_in, C_out, 2m.., m_d]` (same dtype, f32 or f64, CPU) to the output
-/// grid `out_grid`.
+/// `[C_in, C_out, 2m.., m_d]` (same dtype, f32 or f64, on the CPU or, with
+/// the `cuda` feature, a CUDA device) to the output grid `out_grid`.
 pub(crate) fn spectral_conv_fft(
     x: &Tensor,
     w_re: &Tensor,
@@ -606,7 +608,8 @@ pub(crate) fn spectral_conv_fft(
     out_grid: &[usize],
 ) -> candle_core::Result<Tensor> {
     for t in [x, w_re, w_im] {
-        if !t.device().is_cpu() {
+        // `is_cuda` is false for every device a build without `cuda` makes.
+        if !(t.device().is_cpu() || t.device().is_cuda()) {
             return Err(SpectralError::UnsupportedDevice {
                 op: OP,
                 device: format!("{:?}", t.device().location()),
@@ -681,6 +684,29 @@ impl CustomOp3 for SpectralConvOp {
         Ok((out, Shape::from(geo.out_shape())))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+        s3: &candle_core::CudaStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
+        check_dtypes(s1.dtype(), s2.dtype(), s3.dtype())?;
+        let geo = Geometry::new(
+            OP,
+            l1.dims(),
+            l2.dims(),
+            l3.dims(),
+            &self.modes,
+            &self.out_grid,
+        )?;
+        let out = super::cuda::conv::forward(OP, &geo, (s1, l1), (s2, l2), (s3, l3))?;
+        Ok((out, Shape::from(geo.out_shape())))
+    }
+
     fn bwd(
         &self,
         x: &Tensor,
@@ -720,6 +746,15 @@ impl CustomOp3 for SpectralConvOp {
             w_im.contiguous()?,
             grad_res.contiguous()?,
         );
+        #[cfg(feature = "cuda")]
+        if x.device().is_cuda() {
+            return super::cuda::conv::backward(
+                OP,
+                &geo,
+                [&x, &w_re, &w_im, &grad],
+                (want_x, want_weights),
+            );
+        }
         let views = [
             HostView::new(OP, &x)?,
             HostView::new(OP, &w_re)?,

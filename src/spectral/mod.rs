@@ -1,12 +1,14 @@
 //! Fourier machinery: differentiable FFTs and the spectral convolution.
 //!
 //! - [`fft`]: real and complex FFTs along an axis as candle custom ops with
-//!   hand-written backward passes (rustfft, CPU, f32 and f64). Complex values
-//!   travel as a trailing axis of size 2 (`re`, `im`).
+//!   hand-written backward passes (rustfft on the CPU, cuFFT on CUDA with
+//!   the `cuda` feature; f32 and f64). Complex values travel as a trailing
+//!   axis of size 2 (`re`, `im`).
 //! - [`SpectralConv`]: the FNO Fourier layer (1D, 2D, 3D), whose FFT, mode
-//!   mixing and inverse FFT run as one fused custom op on the CPU, with a
-//!   dense truncated-DFT implementation from plain candle ops as the test
-//!   oracle and the backend for other devices ([`SpectralBackend`]).
+//!   mixing and inverse FFT run as one fused custom op on the CPU and on
+//!   CUDA, with a dense truncated-DFT implementation from plain candle ops
+//!   as the test oracle and the backend for other devices
+//!   ([`SpectralBackend`]).
 //! - [`ModeClip`]: what a grid too small for the requested modes keeps.
 //! - [`SpectralError`]: the typed errors of all of the above.
 //!
@@ -19,6 +21,8 @@
 //! `n`).
 
 mod conv;
+#[cfg(feature = "cuda")]
+mod cuda;
 mod dense;
 mod error;
 pub mod fft;

@@ -193,16 +193,17 @@ fn scalar(t: &Tensor) -> candle_core::Result<f64> {
     t.to_dtype(DType::F64)?.to_scalar::<f64>()
 }
 
-/// Trains a model as `cfg` says, writing the run into `out`. With `resume`
-/// it continues a run in `out` from its last checkpoint, exactly as if it
-/// had not stopped (same batches, same optimiser state).
+/// Trains a model as `cfg` says on `device`, writing the run into `out`.
+/// With `resume` it continues a run in `out` from its last checkpoint,
+/// exactly as if it had not stopped (same batches, same optimiser state).
 pub fn train(
     cfg: &RunConfig,
     out: &Path,
     resume: bool,
+    device: &Device,
     progress: &mut dyn Progress,
 ) -> Result<TrainReport, TrainError> {
-    let device = Device::Cpu;
+    let device = device.clone();
     let state_path = out.join(files::STATE);
     if !resume && state_path.exists() {
         return Err(TrainError::RunExists {

@@ -1,0 +1,110 @@
+//! Loading and launching the kernels of `kernels/spectral.cu`, and moving
+//! the small host tables they read (bin maps, weights) to the device.
+
+use std::sync::Arc;
+
+use candle_core::CudaDevice;
+use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, DeviceRepr, LaunchArgs, LaunchConfig};
+
+use super::plan::GpuReal;
+
+/// The PTX `build.rs` compiled from `kernels/`.
+mod ptx {
+    include!(concat!(env!("OUT_DIR"), "/ptx.rs"));
+}
+
+/// Name under which candle caches our PTX module on each device.
+const MODULE: &str = "fno-spectral";
+
+/// Threads per block: every kernel is a grid-stride loop with no shared
+/// memory, so any size works; 256 keeps several blocks per SM resident.
+const THREADS: u32 = 256;
+
+/// Blocks beyond this many add nothing (the grid-stride loop covers the
+/// rest) and stay far below the grid-size limit.
+const MAX_BLOCKS: u64 = 1 << 16;
+
+/// One of our kernels, ready to launch on a device's stream.
+pub(crate) struct Kernel {
+    name: &'static str,
+    func: CudaFunction,
+    stream: Arc<CudaStream>,
+}
+
+impl Kernel {
+    /// The kernel `fno_<name>_<f32|f64>` on `dev` (candle loads the module
+    /// on first use and caches it per device).
+    pub(crate) fn new<T: GpuReal>(
+        dev: &CudaDevice,
+        name: &'static str,
+    ) -> candle_core::Result<Self> {
+        let func = dev
+            .get_or_load_custom_func(&format!("fno_{name}_{}", T::SUFFIX), MODULE, ptx::SPECTRAL)?
+            .into_cuda_function();
+        Ok(Self {
+            name,
+            func,
+            stream: dev.cuda_stream(),
+        })
+    }
+
+    /// A fresh argument list for one launch on the device's stream.
+    pub(crate) fn args(&self) -> LaunchArgs<'_> {
+        self.stream.launch_builder(&self.func)
+    }
+
+    /// Wraps a driver error from a launch of this kernel.
+    pub(crate) fn error(&self, e: impl std::fmt::Display) -> candle_core::Error {
+        candle_core::Error::Cuda(format!("kernel fno_{}: {e}", self.name).into())
+    }
+}
+
+/// A launch covering `total` output elements (at least one block, so a
+/// launch is always valid; the kernels check their bounds).
+pub(crate) fn config(total: u64) -> LaunchConfig {
+    let blocks = total.div_ceil(u64::from(THREADS)).clamp(1, MAX_BLOCKS);
+    LaunchConfig {
+        grid_dim: (blocks as u32, 1, 1),
+        block_dim: (THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    }
+}
+
+/// Copies a host table to the device.
+pub(crate) fn upload<V: DeviceRepr + 'static>(
+    dev: &CudaDevice,
+    values: &[V],
+) -> candle_core::Result<CudaSlice<V>> {
+    dev.clone_htod(values)
+}
+
+/// Uploads `values` converted to `T`.
+pub(crate) fn upload_real<T: GpuReal>(
+    dev: &CudaDevice,
+    values: &[f64],
+) -> candle_core::Result<CudaSlice<T>> {
+    let v: Vec<T> = values.iter().map(|&x| T::from_f64(x)).collect();
+    upload(dev, &v)
+}
+
+/// Uploads indices as the kernels' `int32_t`, with `-1` for `None`.
+pub(crate) fn upload_index(
+    dev: &CudaDevice,
+    values: &[Option<usize>],
+) -> candle_core::Result<CudaSlice<i32>> {
+    let v = values
+        .iter()
+        .map(|v| match v {
+            None => Ok(-1),
+            Some(i) => i32::try_from(*i).map_err(|_| {
+                candle_core::Error::Cuda(format!("index {i} exceeds the kernels' i32").into())
+            }),
+        })
+        .collect::<candle_core::Result<Vec<i32>>>()?;
+    upload(dev, &v)
+}
+
+/// Checks that a size fits the kernels' `uint32_t` parameters.
+pub(crate) fn u32_of(what: &str, v: usize) -> candle_core::Result<u32> {
+    u32::try_from(v).map_err(|_| candle_core::Error::Cuda(format!("{what} {v} exceeds u32").into()))
+}

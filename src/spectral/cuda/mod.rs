@@ -1,0 +1,23 @@
+//! The spectral ops on CUDA (feature `cuda`): the `cuda_fwd` of the FFT ops
+//! in [`super::fft`] and the forward and backward of the fused spectral
+//! convolution in [`super::fused`].
+//!
+//! The math is the CPU's, step for step: real FFTs along the last axis,
+//! complex FFTs along the others over the kept columns only, the complex
+//! mode mixing, and the way back (see [`super::fused`] for the formulas).
+//! The transforms run as batched cuFFT plans ([`plan`]); what cuFFT cannot
+//! express (keeping a subset of bins, zero padding, per-bin weights, moving
+//! the transformed axis last, the mixing and its adjoints) runs in our
+//! kernels, `kernels/spectral.cu`, compiled to PTX by `build.rs`
+//! ([`launch`]). [`transform`] chains the two into whole-grid analysis and
+//! synthesis; [`ops`] wraps them for candle's custom-op interface.
+//!
+//! Complex values live in device buffers as interleaved `(re, im)` pairs,
+//! the same layout as the ops' `[.., 2]` tensors, so inputs and outputs move
+//! between candle and the kernels without copies.
+
+pub(crate) mod conv;
+pub(crate) mod launch;
+pub(crate) mod ops;
+pub(crate) mod plan;
+pub(crate) mod transform;

@@ -1,0 +1,252 @@
+//! The CUDA backend against the CPU (feature `cuda`, a GPU at run time).
+//!
+//! Every test is `#[ignore]`d because CI has no GPU; on a machine with one
+//! run them with `cargo test --features cuda --test integration -- --ignored
+//! cuda`. Each runs the same op on the CPU and on `cuda:0` from the same
+//! random inputs and compares outputs and gradients (of the loss
+//! `sum(op(x) * r)` with a random `r`) to a relative error of 1e-4, for 1D,
+//! 2D and 3D shapes.
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{VarBuilder, VarMap};
+use fno::model::{Fno, ModelConfig};
+use fno::spectral::fft::{fft, ifft, irfft, rfft};
+use fno::spectral::{SpectralBackend, SpectralConv, SpectralConvConfig};
+use rand::{Rng, SeedableRng};
+
+const TOL: f64 = 1e-4;
+
+fn gpu() -> Device {
+    Device::new_cuda(0).expect("CUDA device 0")
+}
+
+/// Uniform values in [-1, 1) from a seeded generator, on the CPU.
+fn random(seed: u64, shape: &[usize], dtype: DType) -> Tensor {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let n: usize = shape.iter().product();
+    let data: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+    Tensor::from_vec(data, shape, &Device::Cpu)
+        .and_then(|t| t.to_dtype(dtype))
+        .expect("random tensor")
+}
+
+/// `||a - b|| / ||b||`, both brought to the CPU in f64.
+fn rel_err(a: &Tensor, b: &Tensor) -> f64 {
+    let f = |t: &Tensor| -> Vec<f64> {
+        t.to_device(&Device::Cpu)
+            .and_then(|t| t.to_dtype(DType::F64))
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1())
+            .expect("to host")
+    };
+    let (a, b) = (f(a), f(b));
+    assert_eq!(a.len(), b.len(), "sizes differ");
+    let diff: f64 = a.iter().zip(&b).map(|(x, y)| (x - y).powi(2)).sum();
+    let norm: f64 = b.iter().map(|y| y * y).sum();
+    (diff / norm.max(1e-300)).sqrt()
+}
+
+/// Runs `op` on CPU copies and on GPU copies of `inputs` (all made
+/// variables) and checks that outputs and gradients of `sum(op * r)` agree.
+fn compare(what: &str, inputs: &[Tensor], op: impl Fn(&[Tensor]) -> candle_core::Result<Tensor>) {
+    let gpu = gpu();
+    let run = |device: &Device| {
+        let vars: Vec<Var> = inputs
+            .iter()
+            .map(|t| Var::from_tensor(&t.to_device(device).expect("copy")).expect("var"))
+            .collect();
+        let tensors: Vec<Tensor> = vars.iter().map(|v| v.as_tensor().clone()).collect();
+        let y = op(&tensors).expect("op");
+        let r = random(99, y.dims(), y.dtype())
+            .to_device(device)
+            .expect("copy");
+        let grads = (&y * &r)
+            .and_then(|p| p.sum_all())
+            .and_then(|l| l.backward())
+            .expect("backward");
+        let g: Vec<Tensor> = vars
+            .iter()
+            .map(|v| grads.get(v.as_tensor()).expect("gradient").clone())
+            .collect();
+        (y, g)
+    };
+    let (y_cpu, g_cpu) = run(&Device::Cpu);
+    let (y_gpu, g_gpu) = run(&gpu);
+    assert!(y_gpu.device().is_cuda(), "{what}: output left the GPU");
+    let e = rel_err(&y_gpu, &y_cpu);
+    assert!(e < TOL, "{what}: forward rel. error {e}");
+    for (i, (a, b)) in g_gpu.iter().zip(&g_cpu).enumerate() {
+        let e = rel_err(a, b);
+        assert!(e < TOL, "{what}: gradient of input {i} rel. error {e}");
+    }
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU: cargo test --features cuda -- --ignored"]
+fn cuda_fft_ops_match_cpu() {
+    for dtype in [DType::F32, DType::F64] {
+        for shape in [vec![3, 17], vec![2, 6, 16], vec![2, 4, 5, 12]] {
+            let n = *shape.last().expect("rank >= 1");
+            let x = random(1, &shape, dtype);
+            compare(&format!("rfft {shape:?} {dtype:?}"), &[x], |a| rfft(&a[0]));
+            let mut spec = shape.clone();
+            for keep in [n / 2 + 1, 3] {
+                *spec.last_mut().expect("rank >= 1") = keep;
+                spec.push(2);
+                let y = random(2, &spec, dtype);
+                compare(&format!("irfft {spec:?} -> {n} {dtype:?}"), &[y], |a| {
+                    irfft(&a[0], n)
+                });
+                spec.pop();
+            }
+            let mut complex = shape.clone();
+            complex.push(2);
+            let z = random(3, &complex, dtype);
+            for axis in 0..shape.len() {
+                compare(
+                    &format!("fft {complex:?} axis {axis} {dtype:?}"),
+                    std::slice::from_ref(&z),
+                    |a| fft(&a[0], axis),
+                );
+                compare(
+                    &format!("ifft {complex:?} axis {axis} {dtype:?}"),
+                    std::slice::from_ref(&z),
+                    |a| ifft(&a[0], axis),
+                );
+            }
+        }
+    }
+}
+
+/// (input grid, output grid, modes): 1D, 2D and 3D, odd and even sizes,
+/// clipped modes, and output grids finer and coarser than the input.
+fn conv_cases() -> Vec<(Vec<usize>, Vec<usize>, Vec<usize>)> {
+    vec![
+        (vec![64], vec![64], vec![16]),
+        (vec![33], vec![100], vec![16]),
+        (vec![32, 24], vec![32, 24], vec![12, 12]),
+        (vec![15, 16], vec![20, 33], vec![9, 9]),
+        (vec![12, 10, 9], vec![12, 10, 9], vec![4, 3, 4]),
+        (vec![12, 10, 9], vec![16, 7, 12], vec![4, 3, 4]),
+    ]
+}
+
+fn layer(
+    cfg: &SpectralConvConfig,
+    w_re: &Tensor,
+    w_im: &Tensor,
+) -> candle_core::Result<SpectralConv> {
+    let map = HashMap::from([
+        ("weight_re".to_string(), w_re.clone()),
+        ("weight_im".to_string(), w_im.clone()),
+    ]);
+    let vb = VarBuilder::from_tensors(map, w_re.dtype(), w_re.device());
+    SpectralConv::new(cfg, vb).map_err(candle_core::Error::wrap)
+}
+
+fn compare_conv(backend: SpectralBackend) {
+    for dtype in [DType::F32, DType::F64] {
+        for (grid, out, modes) in conv_cases() {
+            let cfg = SpectralConvConfig {
+                in_channels: 3,
+                out_channels: 4,
+                modes: modes.clone(),
+                backend,
+            };
+            let mut ws = vec![3, 4];
+            let last = modes.len() - 1;
+            ws.extend(
+                modes
+                    .iter()
+                    .enumerate()
+                    .map(|(a, &m)| if a == last { m } else { 2 * m }),
+            );
+            let mut xs = vec![2, 3];
+            xs.extend(&grid);
+            let inputs = [
+                random(4, &xs, dtype),
+                random(5, &ws, dtype),
+                random(6, &ws, dtype),
+            ];
+            compare(
+                &format!("{backend:?} {grid:?} -> {out:?} modes {modes:?} {dtype:?}"),
+                &inputs,
+                |a| layer(&cfg, &a[1], &a[2])?.forward_to(&a[0], &out),
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU: cargo test --features cuda -- --ignored"]
+fn cuda_fused_spectral_conv_matches_cpu() {
+    compare_conv(SpectralBackend::Fft);
+    let cfg = SpectralConvConfig::default();
+    let w = Tensor::zeros((32, 32, 24, 12), DType::F32, &gpu()).expect("zeros");
+    let conv = layer(&cfg, &w, &w).expect("layer");
+    assert_eq!(
+        conv.backend_for(&gpu()),
+        SpectralBackend::Fft,
+        "auto on CUDA"
+    );
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU: cargo test --features cuda -- --ignored"]
+fn cuda_dense_spectral_conv_matches_cpu() {
+    compare_conv(SpectralBackend::Dft);
+}
+
+/// The same FNO (same weights) on both devices: output and the gradient of
+/// every parameter.
+fn compare_fno(cfg: &ModelConfig, grid: &[usize]) {
+    let map = VarMap::new();
+    Fno::new(cfg, VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu)).expect("cpu model");
+    let mut names: Vec<(String, Tensor)> = map
+        .data()
+        .lock()
+        .expect("varmap")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().clone()))
+        .collect();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    let weights: Vec<Tensor> = names.iter().map(|(_, t)| t.clone()).collect();
+    let mut xs = vec![3, cfg.in_channels];
+    xs.extend(grid);
+    let mut inputs = vec![random(7, &xs, DType::F32)];
+    inputs.extend(weights);
+    compare(&format!("FNO {}D {grid:?}", cfg.dims), &inputs, |a| {
+        let tensors: HashMap<String, Tensor> = names
+            .iter()
+            .zip(&a[1..])
+            .map(|((k, _), t)| (k.clone(), t.clone()))
+            .collect();
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, a[0].device());
+        let model = Fno::new(cfg, vb).map_err(candle_core::Error::wrap)?;
+        model.forward(&a[0]).map_err(candle_core::Error::wrap)
+    });
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU: cargo test --features cuda -- --ignored"]
+fn cuda_fno_forward_and_backward_match_cpu() {
+    for (dims, modes, grid, padding) in [
+        (1, vec![8], vec![64], vec![0.25]),
+        (2, vec![6, 6], vec![24, 20], vec![0.25, 0.0]),
+        (3, vec![3, 3, 3], vec![10, 8, 8], vec![0.0, 0.0, 0.0]),
+    ] {
+        let cfg = ModelConfig {
+            dims,
+            modes,
+            width: 8,
+            layers: 2,
+            in_channels: 2,
+            out_channels: 1,
+            padding,
+            ..ModelConfig::default()
+        };
+        compare_fno(&cfg, &grid);
+    }
+}
