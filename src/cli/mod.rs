@@ -50,6 +50,7 @@ enum Command {
 pub fn main() -> ExitCode {
     restore_sigpipe();
     fno::alloc::keep_freed_memory();
+    candle_pool_default();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args),
@@ -70,21 +71,32 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Sizes every thread pool the model uses: the global rayon pool (our
-/// kernels, the FFTs, candle's GEMMs) and candle's own pool, which reads the
-/// environment the first time it is used — hence this runs before any
-/// tensor work, while the process is still single-threaded. 0 keeps the
-/// default of one thread per core.
+/// Sizes the rayon pool that runs fno's kernels (spectral convolutions,
+/// FFTs, the fused pointwise ops, AdamW, candle's GEMMs), before any tensor
+/// work while the process is still single-threaded. 0 keeps the default of
+/// one thread per core.
 pub(crate) fn set_threads(threads: usize) -> anyhow::Result<()> {
     if threads == 0 {
         return Ok(());
     }
     std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
-    std::env::set_var("CANDLE_NUM_THREADS", threads.to_string());
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()
         .context("configuring the rayon thread pool")
+}
+
+/// Gives candle's own elementwise thread pool one thread unless the user
+/// set `CANDLE_NUM_THREADS`. That pool spin-waits at a barrier after every
+/// op; on a shared machine a descheduled worker stalls each op, and on the
+/// 2-core development VM one thread made the FNO-1D training step 1.3x to
+/// 2.6x faster (BENCHMARKS.md, "candle's elementwise pool"). The heavy
+/// kernels run on rayon and are not affected. Runs first in `main`, before
+/// candle reads the variable.
+fn candle_pool_default() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
 }
 
 /// Lets `fno inspect FILE | head` end quietly: Rust ignores SIGPIPE, which
