@@ -16,3 +16,7 @@ mod train;
 /// `fno generate` end to end: bad settings exit with code 2 naming the
 /// flag; a good run prints the path of a complete file.
 mod generate;
+
+/// Physics residuals against the shared files' reference table, and their
+/// convergence order on generated solutions.
+mod physics;
