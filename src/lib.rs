@@ -10,12 +10,14 @@
 //! - [`physics`]: PDE residuals (spectral in space, finite differences in time);
 //! - [`train`]: optimiser, schedules, checkpoints and the training loop;
 //! - [`solvers`]: numerical PDE solvers that generate training data;
-//! - [`eval`]: PDEBench metrics, energy spectra and PNG plots.
+//! - [`eval`]: PDEBench metrics, energy spectra and PNG plots;
+//! - [`finetune`]: test-time physics fine-tuning of one instance.
 #![warn(missing_docs)]
 
 pub mod alloc;
 pub mod data;
 pub mod eval;
+pub mod finetune;
 pub mod model;
 pub mod physics;
 pub mod solvers;

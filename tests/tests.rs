@@ -20,3 +20,6 @@ mod generate;
 /// Physics residuals against the shared files' reference table, and their
 /// convergence order on generated solutions.
 mod physics;
+
+/// Hybrid data + physics training and `fno finetune` end to end.
+mod finetune;

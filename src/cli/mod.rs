@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 mod bench;
 mod eval;
+mod finetune;
 mod generate;
 mod inspect;
 mod progress;
@@ -32,6 +33,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a trained run: PDEBench metrics at one or more resolutions.
     Eval(eval::EvalArgs),
+    /// Fine-tune a trained run on one instance with the physics losses.
+    Finetune(finetune::FinetuneArgs),
     /// Time the forward pass and a training step of an FNO.
     Bench(bench::BenchArgs),
     /// Solve a PDE for random inputs and write a PDEBench-layout HDF5 file.
@@ -48,6 +51,7 @@ pub fn main() -> ExitCode {
         Command::Quickstart(args) => quickstart::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Finetune(args) => finetune::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Generate(args) => generate::run(&args),
     };
