@@ -28,13 +28,16 @@
 //!
 //! At PDEBench's stored dt the time difference, not the spatial derivative,
 //! dominates the residual of an exact solution (the data README's table:
-//! 8e-2 of ‖u_t‖ for Burgers at second order). fno uses both remedies the
+//! 8.2e-2 of ‖u_t‖ for Burgers at second order). fno uses both remedies the
 //! space-time model allows: fourth-order differences by default (1.4e-2 on
-//! the same data, and five times cheaper than halving dt at second order for
-//! the same error), and `physics.pde_resolution`, which queries the
-//! resolution-independent model on a finer t grid where the residual is
-//! evaluated, shrinking the truncation error by 2⁴ per halving of dt. See
-//! `BENCHMARKS.md` for the measured orders.
+//! the same data, at the cost of two more shifted slices, nothing else), and
+//! `physics.pde_resolution`, which queries the resolution-independent model
+//! on a finer t grid where the residual is evaluated; the truncation error
+//! then falls by 2⁴ per halving of dt (orders measured in
+//! `tests/physics.rs`), where the model's own interpolation error allows.
+//! The residual of the data itself is never the target: the loss is the
+//! residual of the prediction, so a time-difference floor shows up as a
+//! bias that a higher order shrinks.
 pub mod advection;
 pub mod burgers;
 pub mod darcy;
