@@ -19,7 +19,7 @@ use crate::train::trainer::relative_l2_per_sample;
 use crate::train::TrainError;
 
 /// How to fine-tune.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FinetuneOptions {
     /// Optimiser steps.
     pub steps: usize,
@@ -31,6 +31,9 @@ pub struct FinetuneOptions {
     pub w_pde: f64,
     /// Weight of the mean square initial-condition misfit.
     pub w_ic: f64,
+    /// Residual grid as factors of the data grid per model axis; `None`
+    /// keeps the run's `physics.pde_resolution`.
+    pub pde_resolution: Option<Vec<usize>>,
 }
 
 /// One optimiser step of the curve.
@@ -124,7 +127,11 @@ pub fn finetune(
         }));
     }
     let res = cfg.data.resolution();
-    let term = PhysicsTerm::new(&cfg.physics, &cfg.task, file, &res)?;
+    let mut physics = cfg.physics.clone();
+    if let Some(factors) = &opts.pde_resolution {
+        physics.pde_resolution = factors.clone();
+    }
+    let term = PhysicsTerm::new(&physics, &cfg.task, file, &res)?;
     let ex = cfg.task.example(&file.read_sample(sample, &res)?)?;
     let device = &predictor.device;
     let batch = |a: ArrayD<f32>| -> Result<Tensor, TrainError> {

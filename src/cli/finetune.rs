@@ -40,6 +40,10 @@ pub struct FinetuneArgs {
     /// Weight of the mean square initial-condition misfit.
     #[arg(long, default_value_t = 10.0)]
     pub w_ic: f64,
+    /// Evaluate the residual on a grid finer by these factors, one per
+    /// model axis (e.g. `2,2`) [default: the run's physics.pde_resolution].
+    #[arg(long, value_delimiter = ',', value_name = "F,..")]
+    pub pde_resolution: Option<Vec<usize>>,
     /// Output directory [default: RUN/finetune-I].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -62,6 +66,10 @@ pub fn run(args: &FinetuneArgs) -> anyhow::Result<()> {
         );
     }
     anyhow::ensure!(args.lr > 0.0, "--lr must be positive");
+    anyhow::ensure!(
+        !args.pde_resolution.as_ref().is_some_and(|f| f.contains(&0)),
+        "--pde-resolution: factors must be at least 1"
+    );
     let predictor = Predictor::load(&args.run, Weights::Best, &candle_core::Device::Cpu)
         .with_context(|| format!("loading the run in {}", args.run.display()))?;
     let file = PdebenchFile::open(&args.data)
@@ -72,6 +80,7 @@ pub fn run(args: &FinetuneArgs) -> anyhow::Result<()> {
         anchor: args.anchor,
         w_pde: args.w_pde,
         w_ic: args.w_ic,
+        pde_resolution: args.pde_resolution.clone(),
     };
     let out = finetune(&predictor, &file, args.sample, &opts).with_context(|| {
         format!(
