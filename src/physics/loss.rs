@@ -14,23 +14,6 @@ pub fn pde_loss(
     Ok(pde.residual(u, input, grid)?.sqr()?.mean_all()?)
 }
 
-/// Root-mean-square residual of each sample, `[B]` (a report, not a loss).
-pub fn residual_rms(
-    pde: &dyn Pde,
-    u: &Tensor,
-    input: &Tensor,
-    grid: &Grid,
-) -> Result<Vec<f64>, PhysicsError> {
-    let r = pde.residual(u, input, grid)?;
-    let b = r.dim(0)?;
-    Ok(r.reshape((b, ()))?
-        .sqr()?
-        .mean(1)?
-        .sqrt()?
-        .to_dtype(candle_core::DType::F64)?
-        .to_vec1()?)
-}
-
 /// Mean square misfit of the first frame of a space-time field
 /// `[B, C, X.., T]` to the initial condition `[B, C, X..]`.
 pub fn ic_loss(u: &Tensor, initial: &Tensor) -> Result<Tensor, PhysicsError> {
