@@ -7,18 +7,22 @@
 //! - [`data`]: streaming readers for every PDEBench HDF5 layout;
 //! - [`spectral`]: FFTs and spectral convolution as differentiable ops;
 //! - [`model`]: the FNO model and its configuration;
+//! - [`physics`]: PDE residuals (spectral in space, finite differences in time);
 //! - [`train`]: optimiser, schedules, checkpoints and the training loop;
 //! - [`solvers`]: numerical PDE solvers that generate training data;
 //! - [`eval`]: PDEBench metrics, energy spectra and PNG plots;
 //! - [`inverse`]: recovering inputs from observed outputs through a trained
-//!   operator.
+//!   operator;
+//! - [`finetune`]: test-time physics fine-tuning of one instance.
 #![warn(missing_docs)]
 
 pub mod alloc;
 pub mod data;
 pub mod eval;
+pub mod finetune;
 pub mod inverse;
 pub mod model;
+pub mod physics;
 pub mod solvers;
 pub mod spectral;
 pub mod train;

@@ -31,3 +31,10 @@ mod inverse;
 /// unless asked for (`cargo test --features cuda -- --ignored`).
 #[cfg(feature = "cuda")]
 mod cuda;
+
+/// Physics residuals against the shared files' reference table, and their
+/// convergence order on generated solutions.
+mod physics;
+
+/// Hybrid data + physics training and `fno finetune` end to end.
+mod finetune;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 mod bench;
 pub(crate) mod device;
 mod eval;
+mod finetune;
 mod generate;
 mod inspect;
 mod inverse;
@@ -37,6 +38,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Write a run's predictions for every sample of a file, in its layout.
     Predict(predict::PredictArgs),
+    /// Fine-tune a trained run on one instance with the physics losses.
+    Finetune(finetune::FinetuneArgs),
     /// Time the forward pass and a training step of an FNO.
     Bench(bench::BenchArgs),
     /// Solve a PDE for random inputs and write a PDEBench-layout HDF5 file.
@@ -58,6 +61,7 @@ pub fn main() -> ExitCode {
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Predict(args) => predict::run(&args),
+        Command::Finetune(args) => finetune::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Inverse(args) => inverse::run(&args),

@@ -23,6 +23,8 @@ pub struct RunConfig {
     pub model: ModelConfig,
     /// Optimisation.
     pub train: TrainConfig,
+    /// Physics terms of the loss (off by default).
+    pub physics: super::physics::PhysicsConfig,
 }
 
 /// Data section.
@@ -240,6 +242,7 @@ impl RunConfig {
                 return Err(ConfigError::Invalid { field, reason });
             }
         }
+        self.physics.validate()?;
         if self.data.train.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {
                 field: "data.train",

@@ -1,4 +1,5 @@
-//! Training: optimiser, learning-rate schedules, checkpoints, the loop.
+//! Training: optimiser, learning-rate schedules, checkpoints, the loop,
+//! and the physics terms of the loss ([`physics`]).
 //!
 //! [`trainer::train`] runs a configuration ([`config::RunConfig`]) into a
 //! run directory; [`run::Predictor`] loads one back.
@@ -7,6 +8,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod init;
 pub mod optim;
+pub mod physics;
 pub mod run;
 pub mod schedule;
 pub mod trainer;
@@ -32,6 +34,9 @@ pub enum TrainError {
     /// The model configuration is invalid or a forward pass failed.
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
+    /// A physics residual could not be set up or evaluated.
+    #[error(transparent)]
+    Physics(#[from] crate::physics::PhysicsError),
     /// A tensor operation failed.
     #[error("tensor operation failed: {0}")]
     Tensor(#[from] candle_core::Error),

@@ -1,9 +1,10 @@
-//! The training loop: data and physics-free supervised training with
+//! The training loop: supervised, physics-informed or hybrid training with
 //! checkpoints, exact resume, divergence detection and per-epoch metrics.
 use super::checkpoint::{with_atomic_path, write_atomic, RunState, RUN_FORMAT_VERSION};
 use super::config::{LossKind, RunConfig};
 use super::init::seeded_var_builder;
 use super::optim::{clip_grad_norm, AdamW};
+use super::physics::PhysicsTerm;
 use super::run::{files, rollout, Normalizers};
 use super::TrainError;
 use crate::data::loader::{for_each_batch, BatchPlan};
@@ -12,6 +13,7 @@ use crate::model::{Fno, ModelConfig};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -69,6 +71,8 @@ struct Plan {
     train_file: PdebenchFile,
     test_file: Option<PdebenchFile>,
     train_indices: Vec<usize>,
+    /// Training-split samples whose targets are not used (physics only).
+    unlabelled_indices: Vec<usize>,
     test_indices: Vec<usize>,
     steps: usize,
 }
@@ -103,9 +107,23 @@ fn open_plan(cfg: &RunConfig) -> Result<Plan, TrainError> {
     let train_file = PdebenchFile::open(&cfg.data.train)?;
     let test_file = cfg.data.test.as_ref().map(PdebenchFile::open).transpose()?;
     let mut train_indices = train_file.select(&cfg.data.selection(Split::Train))?;
+    let mut unlabelled_indices = Vec::new();
     if let Some(max) = cfg.data.max_train_samples {
-        train_indices.truncate(max.max(1));
+        let rest = train_indices.split_off(max.max(1).min(train_indices.len()));
+        unlabelled_indices = rest;
     }
+    let wanted = cfg.physics.unlabelled_samples;
+    if unlabelled_indices.len() < wanted {
+        return Err(TrainError::Config(super::config::ConfigError::Invalid {
+            field: "physics.unlabelled_samples",
+            reason: format!(
+                "{wanted} unlabelled samples asked for but the training split of {} has {} beyond data.max_train_samples",
+                cfg.data.train.display(),
+                unlabelled_indices.len()
+            ),
+        }));
+    }
+    unlabelled_indices.truncate(wanted);
     let test_indices = match &test_file {
         Some(f) => f.select(&cfg.data.selection(Split::Test))?,
         None => train_file.select(&cfg.data.selection(Split::Test))?,
@@ -122,6 +140,7 @@ fn open_plan(cfg: &RunConfig) -> Result<Plan, TrainError> {
         train_file,
         test_file,
         train_indices,
+        unlabelled_indices,
         test_indices,
         steps,
     })
@@ -280,8 +299,21 @@ pub fn train(
         }
     })?;
 
+    let physics = if cfg.physics.active() {
+        Some(PhysicsTerm::new(
+            &cfg.physics,
+            &cfg.task,
+            &plan.train_file,
+            &cfg.data.resolution(),
+        )?)
+    } else {
+        None
+    };
+    let labelled: HashSet<usize> = plan.train_indices.iter().copied().collect();
+    let mut epoch_indices = plan.train_indices.clone();
+    epoch_indices.extend_from_slice(&plan.unlabelled_indices);
     let params = model.num_parameters();
-    let batches = plan.train_indices.len().div_ceil(cfg.train.batch_size);
+    let batches = epoch_indices.len().div_ceil(cfg.train.batch_size);
     progress.start(params, state.epoch, cfg.train.epochs, batches);
     let mut last = None;
     let backprop = match cfg.task {
@@ -297,7 +329,7 @@ pub fn train(
             cfg.train.warmup_epochs,
         );
         let train_plan = BatchPlan {
-            indices: plan.train_indices.clone(),
+            indices: epoch_indices.clone(),
             batch_size: cfg.train.batch_size,
             shuffle_seed: Some(cfg.train.seed),
             epoch,
@@ -314,7 +346,32 @@ pub fn train(
                 let x = normalizers.input.encode(&batch.input)?;
                 let y = normalizers.output.encode_stacked(&batch.target)?;
                 let pred = rollout(&model, &cfg.task, &x, plan.steps, backprop)?;
-                let l = loss(cfg.train.loss, &pred, &y)?;
+                let l = match &physics {
+                    None => loss(cfg.train.loss, &pred, &y)?,
+                    Some(term) => {
+                        let rows: Vec<u32> = (0..batch.indices.len() as u32)
+                            .filter(|&i| labelled.contains(&batch.indices[i as usize]))
+                            .collect();
+                        let mut total = Tensor::zeros((), pred.dtype(), pred.device())?;
+                        if !rows.is_empty() && cfg.physics.w_data > 0.0 {
+                            let rows = Tensor::new(rows.as_slice(), &device)?;
+                            let data = loss(
+                                cfg.train.loss,
+                                &pred.index_select(&rows, 0)?,
+                                &y.index_select(&rows, 0)?,
+                            )?;
+                            total = (total + (data * cfg.physics.w_data)?)?;
+                        }
+                        let p = term.losses(
+                            &model,
+                            &x,
+                            &batch.input,
+                            Some(&pred),
+                            &normalizers.output,
+                        )?;
+                        ((total + (p.pde * cfg.physics.w_pde)?)? + (p.ic * cfg.physics.w_ic)?)?
+                    }
+                };
                 let value = scalar(&l)?;
                 if !value.is_finite() {
                     return Err(TrainError::Diverged {

@@ -1,0 +1,222 @@
+//! `fno finetune`: test-time physics fine-tuning of one instance, with the
+//! error to the truth before and after, the residual curve, the fine-tuned
+//! prediction as HDF5 and plots.
+use super::device::DeviceArg;
+use anyhow::Context;
+use clap::Args;
+use fno::data::PdebenchFile;
+use fno::eval::{plot_field_2d, plot_loss_curve, plot_prediction_1d};
+use fno::finetune::{finetune, write_prediction, FinetuneOptions, FinetuneOutput};
+use fno::train::checkpoint::write_atomic;
+use fno::train::run::{Predictor, Weights};
+use ndarray::{ArrayD, Axis, Ix2};
+use std::path::{Path, PathBuf};
+
+/// Arguments of `fno finetune`.
+#[derive(Debug, Args)]
+pub struct FinetuneArgs {
+    /// Run directory written by `fno train` (left untouched: a copy of its
+    /// model is fine-tuned).
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// File holding the instance.
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Index of the instance in the file.
+    #[arg(long, value_name = "I")]
+    pub sample: usize,
+    /// Optimiser steps.
+    #[arg(long, default_value_t = 200)]
+    pub steps: usize,
+    /// AdamW learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Weight α of the anchor α·mean((G_θ(a) − G_θ0(a))²) to the pretrained
+    /// prediction (normalised units); 0 disables it.
+    #[arg(long, default_value_t = 0.0)]
+    pub anchor: f64,
+    /// Weight of the mean square PDE residual.
+    #[arg(long, default_value_t = 1.0)]
+    pub w_pde: f64,
+    /// Weight of the mean square initial-condition misfit.
+    #[arg(long, default_value_t = 10.0)]
+    pub w_ic: f64,
+    /// Evaluate the residual on a grid finer by these factors, one per
+    /// model axis (e.g. `2,2`) [default: the run's physics.pde_resolution].
+    #[arg(long, value_delimiter = ',', value_name = "F,..")]
+    pub pde_resolution: Option<Vec<usize>>,
+    /// Output directory [default: RUN/finetune-I].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print finetune.json to stdout instead of a summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the model runs.
+    #[command(flatten)]
+    pub device: DeviceArg,
+}
+
+/// Runs `fno finetune`.
+pub fn run(args: &FinetuneArgs) -> anyhow::Result<()> {
+    for (flag, v) in [
+        ("--lr", args.lr),
+        ("--anchor", args.anchor),
+        ("--w-pde", args.w_pde),
+        ("--w-ic", args.w_ic),
+    ] {
+        anyhow::ensure!(
+            v.is_finite() && v >= 0.0,
+            "{flag} {v}: must be a non-negative number"
+        );
+    }
+    anyhow::ensure!(args.lr > 0.0, "--lr must be positive");
+    anyhow::ensure!(
+        !args.pde_resolution.as_ref().is_some_and(|f| f.contains(&0)),
+        "--pde-resolution: factors must be at least 1"
+    );
+    let predictor = Predictor::load(&args.run, Weights::Best, &args.device.device()?)
+        .with_context(|| format!("loading the run in {}", args.run.display()))?;
+    let file = PdebenchFile::open(&args.data)
+        .with_context(|| format!("opening {}", args.data.display()))?;
+    let opts = FinetuneOptions {
+        steps: args.steps,
+        lr: args.lr,
+        anchor: args.anchor,
+        w_pde: args.w_pde,
+        w_ic: args.w_ic,
+        pde_resolution: args.pde_resolution.clone(),
+    };
+    let out = finetune(&predictor, &file, args.sample, &opts).with_context(|| {
+        format!(
+            "fine-tuning {} on sample {} of {}",
+            args.run.display(),
+            args.sample,
+            args.data.display()
+        )
+    })?;
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.run.join(format!("finetune-{}", args.sample)));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let h5 = dir.join("prediction.hdf5");
+    write_prediction(
+        &h5,
+        &out.after,
+        &predictor.config.task,
+        &file,
+        &predictor.config.data.resolution(),
+    )
+    .with_context(|| format!("writing {}", h5.display()))?;
+    let plots = plot(&dir, &out)?;
+    let json = serde_json::to_string_pretty(&out.report)?;
+    let path = dir.join("finetune.json");
+    write_atomic(&path, json.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    if args.json {
+        println!("{json}");
+    } else {
+        let r = &out.report;
+        println!(
+            "sample {} of {} ({}), {} steps",
+            r.sample,
+            r.data.display(),
+            r.pde,
+            r.steps
+        );
+        println!(
+            "relative L2 to the truth: {:.4e} -> {:.4e}",
+            r.rel_l2_before, r.rel_l2_after
+        );
+        println!(
+            "mean square residual:     {:.4e} -> {:.4e}",
+            r.residual_before, r.residual_after
+        );
+        println!("wrote {} and {}", h5.display(), path.display());
+        for p in plots {
+            println!("plot {}", p.display());
+        }
+    }
+    Ok(())
+}
+
+/// The last frame (space-time) or the field (one-shot) of channel 0.
+fn final_field(a: &ArrayD<f32>, space_time: bool) -> ArrayD<f64> {
+    let c0 = a.index_axis(Axis(0), 0);
+    let field = if space_time {
+        let t = c0.ndim() - 1;
+        c0.index_axis(Axis(t), c0.shape()[t] - 1).to_owned()
+    } else {
+        c0.to_owned()
+    };
+    field.mapv(f64::from)
+}
+
+fn flat(a: &ArrayD<f64>) -> Vec<f64> {
+    a.iter().copied().collect()
+}
+
+/// The residual and error curves, and the final frame against the truth.
+fn plot(dir: &Path, out: &FinetuneOutput) -> anyhow::Result<Vec<PathBuf>> {
+    let curve = |f: fn(&fno::finetune::FinetuneStep) -> f64| -> Vec<(f64, f64)> {
+        out.report
+            .curve
+            .iter()
+            .map(|s| (s.step as f64, f(s)))
+            .collect()
+    };
+    let curves = dir.join("residual_curve.png");
+    plot_loss_curve(
+        &curves,
+        &[
+            ("mean square residual", curve(|s| s.pde)),
+            ("initial-condition misfit", curve(|s| s.ic)),
+            ("relative L2 to the truth", curve(|s| s.rel_l2)),
+        ],
+    )
+    .with_context(|| format!("drawing {}", curves.display()))?;
+    let space_time = out.truth.ndim() >= 3 && out.report.pde != "darcy";
+    let after = final_field(&out.after, space_time);
+    let truth = final_field(&out.truth, space_time);
+    let field = dir.join("prediction.png");
+    match after.ndim() {
+        1 => {
+            let n = after.len();
+            let x: Vec<f64> = (0..n).map(|i| (i as f64 + 0.5) / n as f64).collect();
+            plot_prediction_1d(&field, &x, &flat(&after), &flat(&truth))
+        }
+        _ => {
+            let (a, t) = (
+                after.view().into_dimensionality::<Ix2>(),
+                truth.view().into_dimensionality::<Ix2>(),
+            );
+            match (a, t) {
+                (Ok(a), Ok(t)) => plot_field_2d(&field, a, t),
+                _ => return Ok(vec![curves]),
+            }
+        }
+    }
+    .with_context(|| format!("drawing {}", field.display()))?;
+    Ok(vec![curves, field])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: FinetuneArgs,
+    }
+
+    #[test]
+    fn defaults_and_required_flags() {
+        let w =
+            Wrap::try_parse_from(["x", "--run", "r", "--data", "d.h5", "--sample", "3"]).unwrap();
+        assert_eq!(w.args.sample, 3);
+        assert_eq!(w.args.steps, 200);
+        assert_eq!(w.args.anchor, 0.0);
+        assert!(Wrap::try_parse_from(["x", "--run", "r", "--data", "d.h5"]).is_err());
+    }
+}

@@ -1,0 +1,280 @@
+//! Test-time physics fine-tuning of one instance (PINO's "instance-wise
+//! fine-tuning"): a copy of a trained model is optimised on a single input
+//! with the PDE and initial-condition losses only, optionally anchored to
+//! the pretrained prediction by `α · mean((G_θ(a) − G_θ₀(a))²)` (normalised
+//! units). The truth, which every readable file holds, is used for
+//! reporting only, never in the loss.
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Tensor};
+use ndarray::ArrayD;
+use serde::Serialize;
+
+use crate::data::{PdebenchFile, Task};
+use crate::train::checkpoint::with_atomic_path;
+use crate::train::optim::{AdamW, AdamWConfig};
+use crate::train::physics::PhysicsTerm;
+use crate::train::run::Predictor;
+use crate::train::trainer::relative_l2_per_sample;
+use crate::train::TrainError;
+
+/// How to fine-tune.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinetuneOptions {
+    /// Optimiser steps.
+    pub steps: usize,
+    /// AdamW learning rate (constant).
+    pub lr: f64,
+    /// Weight α of the anchor to the pretrained prediction; 0 disables it.
+    pub anchor: f64,
+    /// Weight of the mean square PDE residual.
+    pub w_pde: f64,
+    /// Weight of the mean square initial-condition misfit.
+    pub w_ic: f64,
+    /// Residual grid as factors of the data grid per model axis; `None`
+    /// keeps the run's `physics.pde_resolution`.
+    pub pde_resolution: Option<Vec<usize>>,
+}
+
+/// One optimiser step of the curve.
+#[derive(Debug, Clone, Serialize)]
+pub struct FinetuneStep {
+    /// Step number, from 0 (the loss before the update of that step).
+    pub step: usize,
+    /// Total loss.
+    pub loss: f64,
+    /// Mean square PDE residual.
+    pub pde: f64,
+    /// Mean square initial-condition misfit.
+    pub ic: f64,
+    /// Relative L2 error to the truth.
+    pub rel_l2: f64,
+}
+
+/// What fine-tuning did.
+#[derive(Debug, Clone, Serialize)]
+pub struct FinetuneReport {
+    /// The file.
+    pub data: PathBuf,
+    /// The sample's index in the file.
+    pub sample: usize,
+    /// The options used.
+    pub steps: usize,
+    /// Learning rate.
+    pub lr: f64,
+    /// Anchor weight.
+    pub anchor: f64,
+    /// The equation.
+    pub pde: String,
+    /// Relative L2 to the truth of the pretrained prediction.
+    pub rel_l2_before: f64,
+    /// Relative L2 to the truth after fine-tuning.
+    pub rel_l2_after: f64,
+    /// Mean square residual before.
+    pub residual_before: f64,
+    /// Mean square residual after.
+    pub residual_after: f64,
+    /// Loss, residual and error at every step, and after the last.
+    pub curve: Vec<FinetuneStep>,
+}
+
+/// The fine-tuned prediction and the truth, physical units, in the task's
+/// layout without the batch axis (`[C, X.., T]` space-time, `[C, X..]`
+/// one-shot).
+pub struct FinetuneOutput {
+    /// The report.
+    pub report: FinetuneReport,
+    /// The pretrained prediction.
+    pub before: ArrayD<f32>,
+    /// The fine-tuned prediction.
+    pub after: ArrayD<f32>,
+    /// The truth.
+    pub truth: ArrayD<f32>,
+}
+
+fn scalar(t: &Tensor) -> Result<f64, TrainError> {
+    Ok(t.to_dtype(DType::F64)?.to_scalar::<f64>()?)
+}
+
+fn to_array(t: &Tensor) -> Result<ArrayD<f32>, TrainError> {
+    let t = t.squeeze(0)?.to_dtype(DType::F32)?;
+    let shape = t.dims().to_vec();
+    let data = t.flatten_all()?.to_vec1::<f32>()?;
+    ArrayD::from_shape_vec(shape, data).map_err(|e| TrainError::Checkpoint {
+        path: PathBuf::new(),
+        reason: format!("prediction shape: {e}"),
+    })
+}
+
+/// Fine-tunes `predictor` (which is modified: it is the copy) on sample
+/// `sample` of `file`.
+pub fn finetune(
+    predictor: &Predictor,
+    file: &PdebenchFile,
+    sample: usize,
+    opts: &FinetuneOptions,
+) -> Result<FinetuneOutput, TrainError> {
+    let cfg = &predictor.config;
+    let info = file.info();
+    if sample >= info.num_samples {
+        return Err(TrainError::Data(crate::data::DataError::InvalidOption {
+            option: "sample",
+            reason: format!(
+                "{} has {} samples; --sample {sample} is out of range",
+                info.path.display(),
+                info.num_samples
+            ),
+        }));
+    }
+    let res = cfg.data.resolution();
+    let mut physics = cfg.physics.clone();
+    if let Some(factors) = &opts.pde_resolution {
+        physics.pde_resolution = factors.clone();
+    }
+    let term = PhysicsTerm::new(&physics, &cfg.task, file, &res)?;
+    let ex = cfg.task.example(&file.read_sample(sample, &res)?)?;
+    let device = &predictor.device;
+    let batch = |a: ArrayD<f32>| -> Result<Tensor, TrainError> {
+        Ok(crate::data::loader::to_tensor(
+            a.insert_axis(ndarray::Axis(0)),
+            device,
+        )?)
+    };
+    let input = batch(ex.input)?;
+    let truth = batch(ex.target)?;
+    let norm = &predictor.normalizers;
+    let x = norm.input.encode(&input)?;
+    let model = &predictor.model;
+    let pretrained = model.forward(&x)?.detach();
+    let mut vars: Vec<(String, candle_core::Var)> = predictor
+        .varmap
+        .data()
+        .lock()
+        .map_err(|_| TrainError::Poisoned)?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut optimizer = AdamW::new(
+        vars,
+        AdamWConfig {
+            weight_decay: 0.0,
+            ..cfg.train.optimizer
+        },
+    )?;
+    let mut curve = Vec::with_capacity(opts.steps + 1);
+    let mut last_pred = pretrained.clone();
+    for step in 0..=opts.steps {
+        let pred = model.forward(&x)?;
+        let losses = term.losses(model, &x, &input, Some(&pred), &norm.output)?;
+        let mut total = ((losses.pde.clone() * opts.w_pde)? + (losses.ic.clone() * opts.w_ic)?)?;
+        if opts.anchor > 0.0 {
+            let anchor = (&pred - &pretrained)?.sqr()?.mean_all()?;
+            total = (total + (anchor * opts.anchor)?)?;
+        }
+        let value = scalar(&total)?;
+        if !value.is_finite() {
+            return Err(TrainError::Diverged {
+                epoch: 0,
+                step: step as u64,
+                loss: value,
+            });
+        }
+        let physical = norm.output.decode(&pred.detach())?;
+        curve.push(FinetuneStep {
+            step,
+            loss: value,
+            pde: scalar(&losses.pde)?,
+            ic: scalar(&losses.ic)?,
+            rel_l2: relative_l2_per_sample(&physical, &truth)?[0],
+        });
+        last_pred = pred.detach();
+        if step < opts.steps {
+            optimizer.step(&total.backward()?, opts.lr)?;
+        }
+    }
+    let before = norm.output.decode(&pretrained)?;
+    let after = norm.output.decode(&last_pred)?;
+    let (first, last) = (&curve[0], &curve[curve.len() - 1]);
+    let report = FinetuneReport {
+        data: info.path.clone(),
+        sample,
+        steps: opts.steps,
+        lr: opts.lr,
+        anchor: opts.anchor,
+        pde: term.pde().name().to_string(),
+        rel_l2_before: first.rel_l2,
+        rel_l2_after: last.rel_l2,
+        residual_before: first.pde,
+        residual_after: last.pde,
+        curve,
+    };
+    Ok(FinetuneOutput {
+        report,
+        before: to_array(&before)?,
+        after: to_array(&after)?,
+        truth: to_array(&truth)?,
+    })
+}
+
+/// Writes a prediction in PDEBench's layout, atomically: `tensor`
+/// `[1, T, X..]` for a single-channel space-time prediction (`[C, X.., T]`
+/// moved back to time-major), `[1, C, X..]` otherwise, with the file's
+/// `x-`, `y-`, `z-coordinate` and, for trajectories, `t-coordinate`.
+pub fn write_prediction(
+    path: &Path,
+    prediction: &ArrayD<f32>,
+    task: &Task,
+    file: &PdebenchFile,
+    res: &crate::data::Resolution,
+) -> Result<(), TrainError> {
+    let coords = file.coordinates(res)?;
+    let tensor = match task {
+        Task::SpaceTime if prediction.shape()[0] == 1 => {
+            // [1, X.., T] -> [T, X..].
+            let field = prediction.index_axis(ndarray::Axis(0), 0);
+            let time = field.ndim() - 1;
+            let mut order = vec![time];
+            order.extend(0..time);
+            field.permuted_axes(order).as_standard_layout().into_owned()
+        }
+        _ => prediction.clone(),
+    }
+    .insert_axis(ndarray::Axis(0));
+    let io = |e: hdf5::Error| TrainError::Checkpoint {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    };
+    with_atomic_path(path, |tmp| -> Result<(), TrainError> {
+        let out = hdf5::File::create(tmp).map_err(io)?;
+        out.new_dataset_builder()
+            .with_data(&tensor)
+            .create("tensor")
+            .map_err(io)?;
+        for (axis, name) in
+            coords
+                .space
+                .iter()
+                .zip(["x-coordinate", "y-coordinate", "z-coordinate"])
+        {
+            out.new_dataset_builder()
+                .with_data(&ndarray::Array1::from(axis.clone()))
+                .create(name)
+                .map_err(io)?;
+        }
+        if matches!(task, Task::SpaceTime) {
+            out.new_dataset_builder()
+                .with_data(&ndarray::Array1::from(coords.time.clone()))
+                .create("t-coordinate")
+                .map_err(io)?;
+        }
+        Ok(())
+    })
+    .map_err(|e| match e {
+        crate::train::checkpoint::AtomicError::Write(e) => e,
+        crate::train::checkpoint::AtomicError::Rename(source) => TrainError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    })
+}
