@@ -275,7 +275,9 @@ fn stack_time_as_channels(frames: &ArrayD<f32>) -> ArrayD<f32> {
         .unwrap_or_else(|e| unreachable!("a standard-layout reshape keeps the element count: {e}"))
 }
 
-fn resolve_frame(frame: i64, frames: usize) -> Result<usize, TaskError> {
+/// Resolves `task.output_frame` (negative counts from the end) against a
+/// trajectory of `frames` frames.
+pub(crate) fn resolve_frame(frame: i64, frames: usize) -> Result<usize, TaskError> {
     let resolved = if frame < 0 {
         frames as i64 + frame
     } else {

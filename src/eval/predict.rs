@@ -14,6 +14,7 @@
 use super::evaluate::{stride_for, to_btc, EvaluateError};
 use crate::data::loader::{for_each_batch, BatchPlan};
 use crate::data::mirror::MirrorWriter;
+use crate::data::task::resolve_frame;
 use crate::data::{Coordinates, PdebenchFile, Sample, Task};
 use crate::train::run::Predictor;
 use ndarray::{concatenate, ArrayD, Axis};
@@ -171,25 +172,11 @@ fn output_frames(
             input_frame,
             output_frame,
         } => {
-            let out = if output_frame < 0 {
-                frames as i64 + output_frame
-            } else {
-                output_frame
-            };
-            let pick = |i: i64| usize::try_from(i).ok().and_then(|i| time.get(i).copied());
-            match (pick(input_frame as i64), pick(out)) {
-                (Some(a), Some(b)) => (vec![a, b], 1),
-                _ => {
-                    return Err(crate::train::TrainError::from(
-                        crate::data::TaskError::FrameOutOfRange {
-                            setting: "output_frame",
-                            value: output_frame,
-                            frames,
-                        },
-                    )
-                    .into())
-                }
-            }
+            // `Task::validate` has checked both frames against `frames`.
+            let out =
+                resolve_frame(output_frame, frames).map_err(crate::train::TrainError::from)?;
+            let at = |i: usize| time.get(i).copied().unwrap_or_default();
+            (vec![at(input_frame), at(out)], 1)
         }
         Task::Autoregressive { initial_step, .. } => {
             (time.clone(), frames.saturating_sub(initial_step))
