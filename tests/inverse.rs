@@ -145,6 +145,42 @@ fn darcy_coefficient_is_recovered_within_bounds() {
         assert!(out_dir.join(f).exists(), "{f}");
     }
 
+    // The physics term: reported under its weight, of order one at the
+    // neutral start (the forcing's scale), and lowered by the descent.
+    let pde_dir = dir.path().join("inv-pde");
+    let with_pde = ok_json(&inverse(
+        &run,
+        DARCY,
+        &[
+            "--sample",
+            "1",
+            "--steps",
+            "20",
+            "--pde-weight",
+            "1",
+            "--out",
+            pde_dir.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    assert_eq!(with_pde["pde_weight"], 1.0);
+    let pde_values: Vec<f64> = std::fs::read_to_string(pde_dir.join("history.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let terms = v["values"]["terms"].as_array().unwrap().clone();
+            let pde = terms.iter().find(|t| t[0] == "pde").expect("a pde term");
+            assert_eq!(pde[1], 1.0);
+            pde[2].as_f64().unwrap()
+        })
+        .collect();
+    let (first, last) = (pde_values[0], *pde_values.last().unwrap());
+    assert!(
+        first.is_finite() && last.is_finite() && last < first,
+        "{first} -> {last}"
+    );
+
     // A learned inverse operator (coefficient from solution), alone and
     // refined through the forward run; refining lowers the misfit.
     let learned = train(dir.path(), "learned", "inverse", DARCY, 4, 10);
@@ -270,6 +306,9 @@ fn advection_initial_condition_and_bad_flags() {
         (&["--sample", "0", "--noise=-1"][..], "--noise"),
         (&["--sample", "0", "--lr", "0"][..], "--lr"),
         (&["--sample", "0", "--reg-weight=-1"][..], "--reg-weight"),
+        (&["--sample", "0", "--pde-weight=-1"][..], "--pde-weight"),
+        // An initial condition has no residual of a one-shot pair.
+        (&["--sample", "0", "--pde-weight", "1"][..], "stationary"),
         (
             &["--sample", "0", "--observe", "points:/nonexistent.csv"][..],
             "nonexistent.csv",

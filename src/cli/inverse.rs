@@ -70,6 +70,10 @@ pub struct InverseArgs {
     /// Weight of the regulariser [default: 1e-3 for tv, 0.1 for h1].
     #[arg(long, value_name = "W")]
     pub reg_weight: Option<f64>,
+    /// Weight of the physics residual of the (recovered input, predicted
+    /// output) pair, mean(R²) over the forcing's mean square; Darcy only.
+    #[arg(long, value_name = "W", default_value_t = 0.0)]
+    pub pde_weight: f64,
     /// Seed of the sparse points and the noise.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
@@ -98,6 +102,11 @@ pub fn run(args: &InverseArgs) -> anyhow::Result<()> {
             "--reg-weight {w}: must be a finite number ≥ 0"
         );
     }
+    anyhow::ensure!(
+        args.pde_weight.is_finite() && args.pde_weight >= 0.0,
+        "--pde-weight {}: must be a finite number ≥ 0",
+        args.pde_weight
+    );
     let learned = args.method == Method::Learned;
     anyhow::ensure!(
         learned || (args.forward_run.is_none() && args.finetune_steps == 0),
@@ -142,6 +151,7 @@ pub fn run(args: &InverseArgs) -> anyhow::Result<()> {
         },
         regularizer: args.reg,
         reg_weight: args.reg_weight,
+        pde_weight: args.pde_weight,
         out: args
             .out
             .clone()
@@ -187,6 +197,12 @@ fn print_summary(r: &InverseReport) {
         println!(
             "surrogate misfit {m:.3e} (from {m0:.3e}; true input: {mt:.3e}), recovery {:.1} s",
             r.recovery_seconds
+        );
+    }
+    if let Some(pde) = r.terms.as_ref().and_then(|t| t.get("pde")) {
+        println!(
+            "physics residual mean(R²)/mean(f²) {pde:.3e} (weight {})",
+            r.pde_weight
         );
     }
     if let Some(s) = &r.solver {

@@ -5,6 +5,7 @@
 //! constraint (for instance the PDE residual of the (input, prediction)
 //! pair) is one more [`LossTerm`] pushed onto the [`Objective`], and its
 //! value is reported under its name.
+use crate::physics::{Grid, Pde};
 use candle_core::{Result, Tensor};
 
 /// What a term sees at one iterate, all `[1, C, grid..]`.
@@ -72,6 +73,51 @@ impl LossTerm for Regularization {
             Some(p) => Ok(p),
             None => iterate.scaled.zeros_like()?.sum_all(),
         }
+    }
+}
+
+/// The physics residual of the (input, predicted output) pair:
+/// `mean(R(y, a)²) / mean(R(0, a₀)²)`.
+///
+/// The denominator is the mean square residual of the zero field at the
+/// starting input, i.e. of the forcing (β² for Darcy), so the term is of
+/// order one at the start whatever the equation's units, and a weight means
+/// the same across files.
+pub struct PdeResidual {
+    pde: Box<dyn Pde>,
+    grid: Grid,
+    scale: f64,
+}
+
+impl PdeResidual {
+    /// The residual of `pde` on `grid`, scaled by the forcing seen at
+    /// `start` (the starting input, `[1, C, grid..]`).
+    pub fn new(
+        pde: Box<dyn Pde>,
+        grid: Grid,
+        start: &Tensor,
+    ) -> std::result::Result<Self, crate::physics::PhysicsError> {
+        let forcing = pde.residual(&start.zeros_like()?, start, &grid)?;
+        let scale = f64::from(forcing.sqr()?.mean_all()?.to_scalar::<f32>()?);
+        Ok(Self {
+            pde,
+            grid,
+            scale: if scale > 0.0 { scale } else { 1.0 },
+        })
+    }
+}
+
+impl LossTerm for PdeResidual {
+    fn name(&self) -> &str {
+        "pde"
+    }
+
+    fn value(&self, iterate: &Iterate<'_>) -> Result<Tensor> {
+        let r = self
+            .pde
+            .residual(iterate.output, iterate.input, &self.grid)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        r.sqr()?.mean_all()? / self.scale
     }
 }
 
@@ -165,5 +211,41 @@ mod tests {
         assert_eq!(v.terms.len(), 2);
         assert!((total.to_scalar::<f32>().unwrap() as f64 - 1.45).abs() < 1e-5);
         assert!((v.total - 1.45).abs() < 1e-6);
+    }
+
+    #[test]
+    fn pde_term_is_zero_for_the_discrete_solution_and_one_for_zero() {
+        use crate::physics::Darcy;
+        use crate::solvers::darcy::solve;
+        let d = Device::Cpu;
+        let n = 12;
+        let a: Vec<f64> = (0..n * n)
+            .map(|i| if (i / n + i % n) % 3 == 0 { 12.0 } else { 3.0 })
+            .collect();
+        let u = solve(&a, n, n, 1.0, 1e-10, 10_000).unwrap();
+        let to_t = |v: &[f64]| {
+            Tensor::from_vec(
+                v.iter().map(|&x| x as f32).collect::<Vec<_>>(),
+                (1, 1, n, n),
+                &d,
+            )
+            .unwrap()
+        };
+        let (a, u) = (to_t(&a), to_t(&u));
+        let grid = Grid {
+            lengths: vec![1.0, 1.0],
+            dt: None,
+        };
+        let term = PdeResidual::new(Box::new(Darcy { beta: 1.0 }), grid, &a).unwrap();
+        let at = |output: &Tensor| {
+            let it = Iterate {
+                input: &a,
+                scaled: &a,
+                output,
+            };
+            term.value(&it).unwrap().to_scalar::<f32>().unwrap()
+        };
+        assert!(at(&u) < 1e-6, "exact solution: {}", at(&u));
+        assert!((at(&u.zeros_like().unwrap()) - 1.0).abs() < 1e-6);
     }
 }

@@ -1,15 +1,16 @@
 //! One inverse problem end to end: load, recover, score, check with the
 //! numerical solver, plot and write `inverse.json`.
-use super::objective::{Iterate, Misfit, Objective, Regularization, TermValues};
+use super::objective::{Iterate, Misfit, Objective, PdeResidual, Regularization, TermValues};
 use super::param::{Bounds, Parametrization};
 use super::problem::{relative_l2, Problem};
 use super::recover::{recover, FrozenOperator, HistoryPoint, RecoverConfig};
 use super::solver::{seconds_per_call, ForwardSolver};
 use super::{InverseError, Observe, Regularizer};
-use crate::data::{PdebenchFile, Task};
+use crate::data::{FileInfo, PdebenchFile, Task};
 use crate::eval::{
     plot_field_2d, plot_heatmaps, plot_iterations, plot_observations_1d, plot_prediction_1d,
 };
+use crate::physics::{Grid, PdeSpec, TimeOrder};
 use crate::train::checkpoint::write_atomic;
 use crate::train::run::Predictor;
 use candle_core::{Device, Tensor};
@@ -52,6 +53,10 @@ pub struct InverseOptions {
     pub regularizer: Option<Regularizer>,
     /// Its weight; `None` takes [`Regularizer::default_weight`].
     pub reg_weight: Option<f64>,
+    /// Weight of the physics residual of the (input, predicted output)
+    /// pair ([`PdeResidual`]); 0 leaves it out. Only stationary problems
+    /// with an input field (Darcy) have a residual of a one-shot pair.
+    pub pde_weight: f64,
     /// Output directory for the report and plots.
     pub out: PathBuf,
 }
@@ -102,6 +107,8 @@ pub struct InverseReport {
     pub regularizer: Regularizer,
     /// Its weight.
     pub reg_weight: f64,
+    /// Weight of the physics residual (0: not used).
+    pub pde_weight: f64,
     /// Optimiser settings.
     pub optimizer: RecoverConfig,
     /// Bounds of the input, where it is a bounded coefficient.
@@ -287,6 +294,12 @@ pub fn run(ops: Operators<'_>, opts: &InverseOptions) -> Result<InverseReport, I
         None => batch(&problem.truth, device)?.zeros_like()?,
     };
     let start_input = problem.param.physical(&z0)?;
+    if opts.pde_weight > 0.0 {
+        objective.push(
+            opts.pde_weight,
+            Box::new(pde_residual(file.info(), &start_input)?),
+        );
+    }
     let (initial_misfit, misfit_of_truth) = match &op {
         Some(op) => (
             Some(problem.misfit(&values(&op.forward(&start_input)?)?)),
@@ -387,6 +400,7 @@ pub fn run(ops: Operators<'_>, opts: &InverseOptions) -> Result<InverseReport, I
         seed: opts.seed,
         regularizer,
         reg_weight,
+        pde_weight: opts.pde_weight,
         optimizer: opts.recover,
         bounds: problem.param.bounds(),
         relative_l2: problem.input_error(&reported),
@@ -405,6 +419,31 @@ pub fn run(ops: Operators<'_>, opts: &InverseOptions) -> Result<InverseReport, I
     };
     write_report(&report_path, &report)?;
     Ok(report)
+}
+
+/// The physics term for a file: its catalogue equation, which must relate
+/// an input field to the output (a stationary problem such as Darcy); a
+/// one-shot pair of a time-dependent equation has no residual, since the
+/// frames between input and output are not predicted.
+fn pde_residual(info: &FileInfo, start: &Tensor) -> Result<PdeResidual, InverseError> {
+    let refuse = |reason: String| InverseError::Setting {
+        flag: "--pde-weight",
+        reason,
+    };
+    if info.input_fields.is_empty() {
+        return Err(refuse(format!(
+            "{}: the physics residual of an (input, output) pair needs a stationary equation with an input field (Darcy); this file's input is an initial condition, and the frames up to the output are not predicted",
+            info.path.display()
+        )));
+    }
+    let pde = PdeSpec::for_file(info)
+        .and_then(|spec| spec.build(info, TimeOrder::default()))
+        .map_err(|e| refuse(e.to_string()))?;
+    let grid = Grid {
+        lengths: info.domain.iter().map(|[lo, hi]| hi - lo).collect(),
+        dt: None,
+    };
+    PdeResidual::new(pde, grid, start).map_err(|e| refuse(e.to_string()))
 }
 
 /// Writes the report atomically.
