@@ -43,7 +43,13 @@ impl DeviceChoice {
 
 #[cfg(feature = "cuda")]
 fn open_cuda(ordinal: usize) -> anyhow::Result<Device> {
-    Device::new_cuda(ordinal).with_context(|| format!("opening CUDA device cuda:{ordinal}"))
+    let device =
+        Device::new_cuda(ordinal).with_context(|| format!("opening CUDA device cuda:{ordinal}"))?;
+    if let Device::Cuda(gpu) = &device {
+        fno::alloc::keep_freed_gpu_memory(gpu)
+            .with_context(|| format!("configuring CUDA device cuda:{ordinal}"))?;
+    }
+    Ok(device)
 }
 
 #[cfg(not(feature = "cuda"))]
