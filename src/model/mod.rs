@@ -30,6 +30,8 @@ pub mod grid;
 pub mod mlp;
 pub mod padding;
 pub mod pointwise;
+#[cfg(feature = "cuda")]
+mod pointwise_cuda;
 pub mod resample;
 
 pub use activation::Activation;

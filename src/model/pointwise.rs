@@ -21,9 +21,11 @@
 //! tensor (`cat` of the two, differentiable), because candle's custom ops
 //! take at most three tensors.
 //!
-//! The op is CPU code; on other devices (CUDA) the layer runs
-//! [`pointwise_linear_reference`], one batched matmul that candle hands to
-//! cuBLAS, with candle's `gelu_erf` for the fused activation.
+//! The op is CPU code. On CUDA the GEMM is one batched matmul that candle
+//! hands to cuBLAS, and the bias, skip and GELU run in one kernel of ours
+//! that also saves GELU's derivative (`pointwise_cuda.rs`); on other
+//! devices the layer runs [`pointwise_linear_reference`] and candle's
+//! `gelu_erf`.
 //!
 //! ```
 //! use candle_core::{DType, Device, Tensor};
@@ -69,6 +71,20 @@ impl PointwiseLinear {
         };
         let weight = vb.get_with_hints((out_channels, in_channels), "weight", init)?;
         let bias = vb.get_with_hints(out_channels, "bias", init)?;
+        Ok(Self { weight, bias })
+    }
+
+    /// The layer with the given `weight` `[C_out, C_in]` and `bias`
+    /// `[C_out]` (for instance variables made elsewhere).
+    pub fn from_parts(weight: Tensor, bias: Tensor) -> Result<Self> {
+        let (c_out, _) = weight.dims2()?;
+        if bias.dims() != [c_out] {
+            return Err(Error::ShapeMismatchBinaryOp {
+                lhs: weight.shape().clone(),
+                rhs: bias.shape().clone(),
+                op: "pointwise-linear-bias",
+            });
+        }
         Ok(Self { weight, bias })
     }
 
@@ -135,10 +151,15 @@ impl PointwiseLinear {
                 });
             }
         }
+        #[cfg(feature = "cuda")]
+        if x.device().is_cuda() {
+            let z = channel_matmul(x, &self.weight)?.reshape(out_dims)?;
+            return super::pointwise_cuda::epilogue(&z, &self.bias, skip, gelu);
+        }
         if !x.device().is_cpu() {
-            // The fused op's kernels are CPU GEMM blocks; on a GPU one
-            // batched matmul (cuBLAS) is the fast path, and the activation
-            // is candle's device kernel.
+            // The fused op's kernels are CPU GEMM blocks; elsewhere one
+            // batched matmul is the fast path, and the activation is
+            // candle's device kernel.
             let y = pointwise_linear_reference(x, &self.weight, &self.bias, skip)?;
             return if gelu { y.gelu_erf() } else { Ok(y) };
         }
@@ -667,6 +688,16 @@ impl CustomOp2 for GradWeightOp {
     }
 }
 
+/// `Σ_i W[o, i] x[b, i, p]` as one broadcast batched matmul, the grid
+/// flattened: `[batch, C_in, grid..]` → `[batch, C_out, points]`.
+fn channel_matmul(x: &Tensor, weight: &Tensor) -> Result<Tensor> {
+    let dims = x.dims();
+    let (batch, c_in) = (dims[0], dims[1]);
+    weight
+        .broadcast_left(batch)?
+        .matmul(&x.reshape((batch, c_in, ()))?)
+}
+
 /// Plain-tensor reference of [`PointwiseLinear::forward`], for the tests and
 /// the before/after measurement, and the implementation off the CPU: a
 /// broadcast batched matmul, as candle's `Conv1d` with a 1-wide kernel would
@@ -677,15 +708,10 @@ pub fn pointwise_linear_reference(
     bias: &Tensor,
     skip: Option<&Tensor>,
 ) -> Result<Tensor> {
-    let dims = x.dims();
-    let (batch, c_in) = (dims[0], dims[1]);
     let c_out = weight.dim(0)?;
-    let mut out_dims = dims.to_vec();
+    let mut out_dims = x.dims().to_vec();
     out_dims[1] = c_out;
-    let x = x.reshape((batch, c_in, ()))?;
-    let y = weight
-        .broadcast_left(batch)?
-        .matmul(&x)?
+    let y = channel_matmul(x, weight)?
         .broadcast_add(&bias.reshape((1, c_out, 1))?)?
         .reshape(out_dims)?;
     match skip {

@@ -22,7 +22,7 @@
 
 mod conv;
 #[cfg(feature = "cuda")]
-mod cuda;
+pub(crate) mod cuda;
 mod dense;
 mod error;
 pub mod fft;

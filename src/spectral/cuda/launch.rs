@@ -1,5 +1,6 @@
-//! Loading and launching the kernels of `kernels/spectral.cu`, and moving
-//! the small host tables they read (bin maps, weights) to the device.
+//! Loading and launching the kernels of `kernels/` (`spectral.cu` for the
+//! spectral ops, `pointwise.cu` for the pointwise layers' epilogue), and
+//! moving the small host tables they read (bin maps, weights) to the device.
 
 use std::sync::Arc;
 
@@ -13,8 +14,24 @@ mod ptx {
     include!(concat!(env!("OUT_DIR"), "/ptx.rs"));
 }
 
-/// Name under which candle caches our PTX module on each device.
-const MODULE: &str = "fno-spectral";
+/// The PTX modules of `kernels/`, each cached by candle per device under
+/// its own name.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Module {
+    /// `kernels/spectral.cu`.
+    Spectral,
+    /// `kernels/pointwise.cu`.
+    Pointwise,
+}
+
+impl Module {
+    fn name_and_ptx(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Spectral => ("fno-spectral", ptx::SPECTRAL),
+            Self::Pointwise => ("fno-pointwise", ptx::POINTWISE),
+        }
+    }
+}
 
 /// Threads per block: every kernel is a grid-stride loop with no shared
 /// memory, so any size works; 256 keeps several blocks per SM resident.
@@ -32,14 +49,24 @@ pub(crate) struct Kernel {
 }
 
 impl Kernel {
-    /// The kernel `fno_<name>_<f32|f64>` on `dev` (candle loads the module
-    /// on first use and caches it per device).
+    /// The spectral kernel `fno_<name>_<f32|f64>` on `dev` (candle loads
+    /// the module on first use and caches it per device).
     pub(crate) fn new<T: GpuReal>(
         dev: &CudaDevice,
         name: &'static str,
     ) -> candle_core::Result<Self> {
+        Self::from_module::<T>(dev, Module::Spectral, name)
+    }
+
+    /// The kernel `fno_<name>_<f32|f64>` of `module` on `dev`.
+    pub(crate) fn from_module<T: GpuReal>(
+        dev: &CudaDevice,
+        module: Module,
+        name: &'static str,
+    ) -> candle_core::Result<Self> {
+        let (module_name, ptx) = module.name_and_ptx();
         let func = dev
-            .get_or_load_custom_func(&format!("fno_{name}_{}", T::SUFFIX), MODULE, ptx::SPECTRAL)?
+            .get_or_load_custom_func(&format!("fno_{name}_{}", T::SUFFIX), module_name, ptx)?
             .into_cuda_function();
         Ok(Self {
             name,
