@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::data::{PdebenchFile, Task};
 use crate::train::checkpoint::with_atomic_path;
-use crate::train::optim::{AdamW, AdamWConfig};
+use crate::train::optim::{named_vars, AdamW, AdamWConfig};
 use crate::train::physics::PhysicsTerm;
 use crate::train::run::Predictor;
 use crate::train::trainer::relative_l2_per_sample;
@@ -146,17 +146,8 @@ pub fn finetune(
     let x = norm.input.encode(&input)?;
     let model = &predictor.model;
     let pretrained = model.forward(&x)?.detach();
-    let mut vars: Vec<(String, candle_core::Var)> = predictor
-        .varmap
-        .data()
-        .lock()
-        .map_err(|_| TrainError::Poisoned)?
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    vars.sort_by(|a, b| a.0.cmp(&b.0));
     let mut optimizer = AdamW::new(
-        vars,
+        named_vars(&predictor.varmap)?,
         AdamWConfig {
             weight_decay: 0.0,
             ..cfg.train.optimizer

@@ -233,7 +233,33 @@ fn contiguous<'a, T>(data: &'a [T], layout: &Layout, op: &'static str) -> Result
 /// allocate, fill and accumulate.
 struct PointwiseOp {
     gelu: bool,
-    saved_grad: Mutex<Option<Tensor>>,
+    saved_grad: SavedDerivative,
+}
+
+/// The activation's derivative, recorded by one forward pass of a fused op
+/// for its own backward pass (the op instance lives in the graph).
+#[derive(Default)]
+pub(super) struct SavedDerivative(Mutex<Option<Tensor>>);
+
+impl SavedDerivative {
+    /// Records the derivative at this forward pass's pre-activation.
+    pub(super) fn save(&self, derivative: Tensor) {
+        // A poisoned lock still holds a valid Option<Tensor>.
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(derivative);
+    }
+
+    /// The gradient of the pre-activation from the output's: `dy · σ′` with
+    /// the activation (`activated`), `dy` itself without one.
+    pub(super) fn chain(&self, dy: &Tensor, activated: bool, op: &'static str) -> Result<Tensor> {
+        if !activated {
+            return dy.contiguous();
+        }
+        let saved = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match saved.as_ref() {
+            Some(derivative) => dy.mul(derivative),
+            None => Err(Error::BackwardNotSupported { op }),
+        }
+    }
 }
 
 /// `(dy [B, Co, grid..], wb [Co, Ci + 1]) -> dx [B, Ci, grid..]`.
@@ -472,7 +498,7 @@ impl PointwiseOp {
     fn new(gelu: bool) -> Self {
         Self {
             gelu,
-            saved_grad: Mutex::new(None),
+            saved_grad: SavedDerivative::default(),
         }
     }
 
@@ -527,7 +553,7 @@ impl PointwiseOp {
                 let out = forward_kernel(xs, w, s, self.gelu.then_some(&mut deriv[..]), d);
                 if self.gelu {
                     let saved = Tensor::from_vec(deriv, shape.clone(), &Device::Cpu)?;
-                    *self.saved_grad.lock().unwrap_or_else(|e| e.into_inner()) = Some(saved);
+                    self.saved_grad.save(saved);
                 }
                 CpuStorage::$variant(out)
             }};
@@ -543,20 +569,11 @@ impl PointwiseOp {
     /// Gradients of `x`, of `wb` and of the affine output `z` (which is the
     /// gradient of `skip`).
     fn backward(&self, x: &Tensor, wb: &Tensor, dy: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
-        let dz = if self.gelu {
-            // A poisoned lock still holds a valid Option<Tensor>.
-            let saved = self.saved_grad.lock().unwrap_or_else(|e| e.into_inner());
-            match saved.as_ref() {
-                Some(deriv) => dy.mul(deriv)?,
-                None => {
-                    return Err(Error::BackwardNotSupported {
-                        op: "fno-pointwise-linear without a recorded forward pass",
-                    })
-                }
-            }
-        } else {
-            dy.contiguous()?
-        };
+        let dz = self.saved_grad.chain(
+            dy,
+            self.gelu,
+            "fno-pointwise-linear without a recorded forward pass",
+        )?;
         let dx = dz.apply_op2_no_bwd(wb, &GradInputOp)?;
         let dwb = dz.apply_op2_no_bwd(x, &GradWeightOp)?;
         Ok((dx, dwb, dz))

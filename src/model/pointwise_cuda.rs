@@ -8,8 +8,6 @@
 //! activation, about eight elementwise passes for GELU's derivative and a
 //! generic reduction, each over the full activation (see BENCHMARKS.md,
 //! "Where the batch-128 step goes").
-use std::sync::Mutex;
-
 use candle_core::backend::BackendStorage;
 use candle_core::op::BackpropOp;
 use candle_core::{
@@ -18,6 +16,7 @@ use candle_core::{
 };
 use cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
 
+use super::pointwise::SavedDerivative;
 use crate::spectral::cuda::launch::{config, u32_of, Kernel, Module};
 use crate::spectral::cuda::ops::view;
 use crate::spectral::cuda::plan::GpuReal;
@@ -48,14 +47,14 @@ const SUM_THREADS: u32 = 256;
 /// call's GELU derivative for its backward pass.
 struct EpilogueOp {
     gelu: bool,
-    derivative: Mutex<Option<Tensor>>,
+    derivative: SavedDerivative,
 }
 
 impl EpilogueOp {
     fn new(gelu: bool) -> Self {
         Self {
             gelu,
-            derivative: Mutex::new(None),
+            derivative: SavedDerivative::default(),
         }
     }
 
@@ -104,7 +103,7 @@ impl EpilogueOp {
         if let Some(d) = derivative {
             let saved =
                 Tensor::from_storage(Storage::Cuda(d), shape.clone(), BackpropOp::none(), false);
-            *self.derivative.lock().unwrap_or_else(|e| e.into_inner()) = Some(saved);
+            self.derivative.save(saved);
         }
         Ok((out, shape))
     }
@@ -112,20 +111,11 @@ impl EpilogueOp {
     /// The gradient of the affine value `z + bias + skip`, which is also
     /// the gradient of `z` and of `skip`, and the bias gradient.
     fn backward(&self, grad: &Tensor) -> Result<(Tensor, Tensor)> {
-        let dz = if self.gelu {
-            // A poisoned lock still holds a valid Option<Tensor>.
-            let saved = self.derivative.lock().unwrap_or_else(|e| e.into_inner());
-            match saved.as_ref() {
-                Some(d) => grad.mul(d)?,
-                None => {
-                    return Err(Error::BackwardNotSupported {
-                        op: "fno-pointwise-epilogue without a recorded forward pass",
-                    })
-                }
-            }
-        } else {
-            grad.contiguous()?
-        };
+        let dz = self.derivative.chain(
+            grad,
+            self.gelu,
+            "fno-pointwise-epilogue without a recorded forward pass",
+        )?;
         let dbias = dz.apply_op1_no_bwd(&ChannelSum)?;
         Ok((dz, dbias))
     }

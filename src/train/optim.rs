@@ -43,6 +43,22 @@ struct Slot {
     v: Var,
 }
 
+/// The variables of `varmap` with their names, in name order (a
+/// `VarMap` is a hash map, so its own order varies from run to run).
+pub fn named_vars(
+    varmap: &candle_nn::VarMap,
+) -> std::result::Result<Vec<(String, Var)>, super::TrainError> {
+    let mut vars: Vec<(String, Var)> = varmap
+        .data()
+        .lock()
+        .map_err(|_| super::TrainError::Poisoned)?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(vars)
+}
+
 /// AdamW over a set of named variables.
 pub struct AdamW {
     slots: Vec<Slot>,

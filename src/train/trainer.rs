@@ -3,7 +3,7 @@
 use super::checkpoint::{with_atomic_path, write_atomic, RunState, RUN_FORMAT_VERSION};
 use super::config::{LossKind, RunConfig};
 use super::init::seeded_var_builder;
-use super::optim::{clip_grad_norm, AdamW};
+use super::optim::{clip_grad_norm, named_vars, AdamW};
 use super::physics::PhysicsTerm;
 use super::run::{files, rollout, Normalizers};
 use super::TrainError;
@@ -241,14 +241,7 @@ pub fn train(
         &cfg.model,
         seeded_var_builder(&varmap, cfg.train.seed, DType::F32, &device),
     )?;
-    let mut vars: Vec<(String, candle_core::Var)> = varmap
-        .data()
-        .lock()
-        .map_err(|_| TrainError::Poisoned)?
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    let vars = named_vars(&varmap)?;
     let var_list: Vec<candle_core::Var> = vars.iter().map(|(_, v)| v.clone()).collect();
     let mut optimizer = AdamW::new(vars, cfg.train.optimizer)?;
 
