@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use fno::inverse::recover::RecoverConfig;
 use fno::inverse::session::{run as run_inverse, InverseOptions, InverseReport, Operators};
-use fno::inverse::{Observe, Regularizer};
+use fno::inverse::{Observe, PdeOutput, Regularizer};
 use fno::train::run::{Predictor, Weights};
 use std::path::PathBuf;
 
@@ -63,6 +63,12 @@ pub struct InverseArgs {
     /// Adam's initial learning rate (cosine decay to 1% of it).
     #[arg(long, value_name = "X", default_value_t = 0.05)]
     pub lr: f64,
+    /// Final sharpness of a two-valued coefficient's sigmoid: from the
+    /// halfway point of the Adam steps the sigmoid's argument is multiplied
+    /// by a factor rising to this, so the recovered field ends nearly
+    /// binary instead of being rounded afterwards; 1 turns it off.
+    #[arg(long, value_name = "K", default_value_t = 16.0)]
+    pub sharpen: f64,
     /// Regulariser: `tv` (total variation), `h1` or `none`. Default: `tv`
     /// for a bounded coefficient, `h1` for an initial condition.
     #[arg(long, value_name = "KIND")]
@@ -74,6 +80,12 @@ pub struct InverseArgs {
     /// output) pair, mean(R²) over the forcing's mean square; Darcy only.
     #[arg(long, value_name = "W", default_value_t = 0.0)]
     pub pde_weight: f64,
+    /// Output field the physics residual reads: `predicted` (the forward
+    /// operator's output) or `observed` (the observations where given, the
+    /// prediction elsewhere; exact for full, noise-free observations,
+    /// since noise is amplified by the equation's derivatives).
+    #[arg(long, value_name = "WHICH", default_value = "predicted")]
+    pub pde_output: PdeOutput,
     /// Seed of the sparse points and the noise.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
@@ -96,6 +108,11 @@ pub fn run(args: &InverseArgs) -> anyhow::Result<()> {
         "--lr {}: must be a finite number > 0",
         args.lr
     );
+    anyhow::ensure!(
+        args.sharpen.is_finite() && args.sharpen >= 1.0,
+        "--sharpen {}: must be a finite number ≥ 1 (1 turns sharpening off)",
+        args.sharpen
+    );
     if let Some(w) = args.reg_weight {
         anyhow::ensure!(
             w.is_finite() && w >= 0.0,
@@ -106,6 +123,10 @@ pub fn run(args: &InverseArgs) -> anyhow::Result<()> {
         args.pde_weight.is_finite() && args.pde_weight >= 0.0,
         "--pde-weight {}: must be a finite number ≥ 0",
         args.pde_weight
+    );
+    anyhow::ensure!(
+        args.pde_output == PdeOutput::Predicted || args.pde_weight > 0.0,
+        "--pde-output observed has no effect without --pde-weight W > 0"
     );
     let learned = args.method == Method::Learned;
     anyhow::ensure!(
@@ -148,10 +169,12 @@ pub fn run(args: &InverseArgs) -> anyhow::Result<()> {
             },
             lbfgs_steps: args.lbfgs_steps,
             lr: args.lr,
+            sharpen: args.sharpen,
         },
         regularizer: args.reg,
         reg_weight: args.reg_weight,
         pde_weight: args.pde_weight,
+        pde_output: args.pde_output,
         out: args
             .out
             .clone()
@@ -201,8 +224,12 @@ fn print_summary(r: &InverseReport) {
     }
     if let Some(pde) = r.terms.as_ref().and_then(|t| t.get("pde")) {
         println!(
-            "physics residual mean(R²)/mean(f²) {pde:.3e} (weight {})",
-            r.pde_weight
+            "physics residual mean(R²)/mean(f²) {pde:.3e} (weight {}, on the {} output)",
+            r.pde_weight,
+            match r.pde_output {
+                PdeOutput::Predicted => "predicted",
+                PdeOutput::Observed => "observed",
+            }
         );
     }
     if let Some(s) = &r.solver {

@@ -28,6 +28,7 @@ pub mod regularize;
 pub mod session;
 pub mod solver;
 
+pub use objective::PdeOutput;
 pub use observe::Observe;
 pub use param::{Bounds, Parametrization};
 pub use recover::FrozenOperator;

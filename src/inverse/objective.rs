@@ -76,8 +76,36 @@ impl LossTerm for Regularization {
     }
 }
 
-/// The physics residual of the (input, predicted output) pair:
-/// `mean(R(y, a)²) / mean(R(0, a₀)²)`.
+/// Which output field the physics residual is evaluated on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PdeOutput {
+    /// The forward operator's prediction for the recovered input.
+    #[default]
+    Predicted,
+    /// The observations where there are some, the prediction elsewhere.
+    /// With a full, noise-free observation this is the equation-error
+    /// method: the residual of the true coefficient is zero up to the
+    /// data's discretisation, whatever the surrogate's error. Noise is
+    /// amplified by the equation's derivatives, so it suits clean data.
+    Observed,
+}
+
+impl std::str::FromStr for PdeOutput {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "predicted" => Ok(Self::Predicted),
+            "observed" => Ok(Self::Observed),
+            _ => Err(format!("`{s}`: expected predicted or observed")),
+        }
+    }
+}
+
+/// The physics residual of the (input, output) pair:
+/// `mean(R(y, a)²) / mean(R(0, a₀)²)`, with `y` the predicted output or,
+/// where observed, the observation ([`PdeOutput`]).
 ///
 /// The denominator is the mean square residual of the zero field at the
 /// starting input, i.e. of the forcing (β² for Darcy), so the term is of
@@ -87,11 +115,14 @@ pub struct PdeResidual {
     pde: Box<dyn Pde>,
     grid: Grid,
     scale: f64,
+    /// `(M·y_obs, 1 − M)` when the residual reads the observations.
+    observed: Option<(Tensor, Tensor)>,
 }
 
 impl PdeResidual {
     /// The residual of `pde` on `grid`, scaled by the forcing seen at
-    /// `start` (the starting input, `[1, C, grid..]`).
+    /// `start` (the starting input, `[1, C, grid..]`), on the predicted
+    /// output.
     pub fn new(
         pde: Box<dyn Pde>,
         grid: Grid,
@@ -103,7 +134,15 @@ impl PdeResidual {
             pde,
             grid,
             scale: if scale > 0.0 { scale } else { 1.0 },
+            observed: None,
         })
+    }
+
+    /// The same term on the observations where the 0/1 `mask` is set, the
+    /// prediction elsewhere.
+    pub fn on_observations(mut self, observed: &Tensor, mask: &Tensor) -> Result<Self> {
+        self.observed = Some(((observed * mask)?, mask.affine(-1.0, 1.0)?));
+        Ok(self)
     }
 }
 
@@ -113,9 +152,17 @@ impl LossTerm for PdeResidual {
     }
 
     fn value(&self, iterate: &Iterate<'_>) -> Result<Tensor> {
+        let blended;
+        let output = match &self.observed {
+            Some((known, unobserved)) => {
+                blended = ((iterate.output * unobserved)? + known)?;
+                &blended
+            }
+            None => iterate.output,
+        };
         let r = self
             .pde
-            .residual(iterate.output, iterate.input, &self.grid)
+            .residual(output, iterate.input, &self.grid)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         r.sqr()?.mean_all()? / self.scale
     }
@@ -232,11 +279,11 @@ mod tests {
             .unwrap()
         };
         let (a, u) = (to_t(&a), to_t(&u));
-        let grid = Grid {
+        let grid_of = || Grid {
             lengths: vec![1.0, 1.0],
             dt: None,
         };
-        let term = PdeResidual::new(Box::new(Darcy { beta: 1.0 }), grid, &a).unwrap();
+        let term = PdeResidual::new(Box::new(Darcy { beta: 1.0 }), grid_of(), &a).unwrap();
         let at = |output: &Tensor| {
             let it = Iterate {
                 input: &a,
@@ -247,5 +294,27 @@ mod tests {
         };
         assert!(at(&u) < 1e-6, "exact solution: {}", at(&u));
         assert!((at(&u.zeros_like().unwrap()) - 1.0).abs() < 1e-6);
+
+        // On full observations of the solution, the prediction is ignored;
+        // on an empty mask, the observations are.
+        let zero = u.zeros_like().unwrap();
+        let ones = u.ones_like().unwrap();
+        let term = |observed: &Tensor, mask: &Tensor| {
+            PdeResidual::new(Box::new(Darcy { beta: 1.0 }), grid_of(), &a)
+                .unwrap()
+                .on_observations(observed, mask)
+                .unwrap()
+        };
+        let value = |t: &PdeResidual, output: &Tensor| {
+            let it = Iterate {
+                input: &a,
+                scaled: &a,
+                output,
+            };
+            t.value(&it).unwrap().to_scalar::<f32>().unwrap()
+        };
+        assert!(value(&term(&u, &ones), &zero) < 1e-6);
+        assert!((value(&term(&u, &zero), &zero) - 1.0).abs() < 1e-6);
+        assert!(value(&term(&zero, &zero), &u) < 1e-6);
     }
 }

@@ -60,6 +60,9 @@ pub struct RecoverConfig {
     pub lbfgs_steps: usize,
     /// Adam's initial learning rate, decayed by a cosine to 1% of it.
     pub lr: f64,
+    /// Final sharpness of a two-valued coefficient's sigmoid
+    /// ([`Parametrization::sharpness`]); 1 keeps the plain sigmoid.
+    pub sharpen: f64,
 }
 
 /// One point of the optimisation history.
@@ -82,15 +85,17 @@ pub struct Recovery {
     pub history: Vec<HistoryPoint>,
 }
 
-/// Evaluates the objective for the unconstrained `z`.
+/// Evaluates the objective for the unconstrained `z` at a sigmoid
+/// sharpness.
 pub fn evaluate(
     op: &FrozenOperator,
     param: &Parametrization,
     objective: &Objective,
     z: &Tensor,
+    sharpness: f64,
 ) -> Result<(Tensor, TermValues), InverseError> {
-    let input = param.physical(z)?;
-    let scaled = param.scaled(z)?;
+    let input = param.physical(z, sharpness)?;
+    let scaled = param.scaled(z, sharpness)?;
     let output = op.forward(&input)?;
     Ok(objective.evaluate(&Iterate {
         input: &input,
@@ -116,8 +121,10 @@ pub fn recover(
             ..AdamWConfig::default()
         },
     )?;
+    let sharpness_at =
+        |step: usize| param.sharpness(step as f64 / config.steps.max(1) as f64, config.sharpen);
     for step in 0..config.steps {
-        let (loss, values) = evaluate(op, param, objective, z.as_tensor())?;
+        let (loss, values) = evaluate(op, param, objective, z.as_tensor(), sharpness_at(step))?;
         if !values.total.is_finite() {
             return Err(InverseError::Diverged {
                 iteration: step,
@@ -133,7 +140,11 @@ pub fn recover(
         let progress = step as f64 / config.steps.max(1) as f64;
         let lr = config.lr * (0.01 + 0.99 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()));
         adam.step(&grads, lr)?;
+        if let Some(limit) = param.z_limit() {
+            z.set(&z.as_tensor().clamp(-limit, limit)?)?;
+        }
     }
+    let last_sharpness = sharpness_at(config.steps);
     if config.lbfgs_steps > 0 {
         let shape = z.dims().to_vec();
         let device = z.device().clone();
@@ -148,7 +159,7 @@ pub fn recover(
             let t = Var::from_tensor(
                 &Tensor::from_slice(v, shape.as_slice(), &device)?.to_dtype(DType::F32)?,
             )?;
-            let (loss, values) = evaluate(op, param, objective, t.as_tensor())?;
+            let (loss, values) = evaluate(op, param, objective, t.as_tensor(), last_sharpness)?;
             let grads = loss.backward()?;
             let g = grads
                 .get(&t)
@@ -178,7 +189,7 @@ pub fn recover(
         z.set(&Tensor::from_slice(&x, shape.as_slice(), &device)?.to_dtype(DType::F32)?)?;
     }
     Ok(Recovery {
-        input: param.physical(z.as_tensor())?,
+        input: param.physical(z.as_tensor(), last_sharpness)?,
         history,
     })
 }

@@ -1,6 +1,8 @@
 //! One inverse problem end to end: load, recover, score, check with the
 //! numerical solver, plot and write `inverse.json`.
-use super::objective::{Iterate, Misfit, Objective, PdeResidual, Regularization, TermValues};
+use super::objective::{
+    Iterate, Misfit, Objective, PdeOutput, PdeResidual, Regularization, TermValues,
+};
 use super::param::{Bounds, Parametrization};
 use super::problem::{relative_l2, Problem};
 use super::recover::{recover, FrozenOperator, HistoryPoint, RecoverConfig};
@@ -57,6 +59,8 @@ pub struct InverseOptions {
     /// pair ([`PdeResidual`]); 0 leaves it out. Only stationary problems
     /// with an input field (Darcy) have a residual of a one-shot pair.
     pub pde_weight: f64,
+    /// Which output the physics residual reads.
+    pub pde_output: PdeOutput,
     /// Output directory for the report and plots.
     pub out: PathBuf,
 }
@@ -109,6 +113,8 @@ pub struct InverseReport {
     pub reg_weight: f64,
     /// Weight of the physics residual (0: not used).
     pub pde_weight: f64,
+    /// Which output the physics residual reads.
+    pub pde_output: PdeOutput,
     /// Optimiser settings.
     pub optimizer: RecoverConfig,
     /// Bounds of the input, where it is a bounded coefficient.
@@ -293,12 +299,16 @@ pub fn run(ops: Operators<'_>, opts: &InverseOptions) -> Result<InverseReport, I
             .unconstrained(&learned_estimate(learned, &problem, device)?)?,
         None => batch(&problem.truth, device)?.zeros_like()?,
     };
-    let start_input = problem.param.physical(&z0)?;
+    let start_input = problem.param.physical(&z0, 1.0)?;
     if opts.pde_weight > 0.0 {
-        objective.push(
-            opts.pde_weight,
-            Box::new(pde_residual(file.info(), &start_input)?),
-        );
+        let mut term = pde_residual(file.info(), &start_input)?;
+        if opts.pde_output == PdeOutput::Observed {
+            term = term.on_observations(
+                &batch(&problem.observed, device)?,
+                &batch(&problem.mask, device)?,
+            )?;
+        }
+        objective.push(opts.pde_weight, Box::new(term));
     }
     let (initial_misfit, misfit_of_truth) = match &op {
         Some(op) => (
@@ -328,7 +338,7 @@ pub fn run(ops: Operators<'_>, opts: &InverseOptions) -> Result<InverseReport, I
                 input: &reported_t,
                 scaled: &problem
                     .param
-                    .scaled(&problem.param.unconstrained(&reported_t)?)?,
+                    .scaled(&problem.param.unconstrained(&reported_t)?, 1.0)?,
                 output: &output,
             })?;
             (
@@ -401,6 +411,7 @@ pub fn run(ops: Operators<'_>, opts: &InverseOptions) -> Result<InverseReport, I
         regularizer,
         reg_weight,
         pde_weight: opts.pde_weight,
+        pde_output: opts.pde_output,
         optimizer: opts.recover,
         bounds: problem.param.bounds(),
         relative_l2: problem.input_error(&reported),
