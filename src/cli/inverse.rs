@@ -225,11 +225,7 @@ fn print_summary(r: &InverseReport) {
     if let Some(pde) = r.terms.as_ref().and_then(|t| t.get("pde")) {
         println!(
             "physics residual mean(R²)/mean(f²) {pde:.3e} (weight {}, on the {} output)",
-            r.pde_weight,
-            match r.pde_output {
-                PdeOutput::Predicted => "predicted",
-                PdeOutput::Observed => "observed",
-            }
+            r.pde_weight, r.pde_output
         );
     }
     if let Some(s) = &r.solver {

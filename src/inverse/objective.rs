@@ -91,6 +91,15 @@ pub enum PdeOutput {
     Observed,
 }
 
+impl std::fmt::Display for PdeOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Predicted => "predicted",
+            Self::Observed => "observed",
+        })
+    }
+}
+
 impl std::str::FromStr for PdeOutput {
     type Err = String;
 

@@ -121,10 +121,11 @@ pub fn recover(
             ..AdamWConfig::default()
         },
     )?;
-    let sharpness_at =
-        |step: usize| param.sharpness(step as f64 / config.steps.max(1) as f64, config.sharpen);
+    let progress_at = |step: usize| step as f64 / config.steps.max(1) as f64;
     for step in 0..config.steps {
-        let (loss, values) = evaluate(op, param, objective, z.as_tensor(), sharpness_at(step))?;
+        let progress = progress_at(step);
+        let sharpness = param.sharpness(progress, config.sharpen);
+        let (loss, values) = evaluate(op, param, objective, z.as_tensor(), sharpness)?;
         if !values.total.is_finite() {
             return Err(InverseError::Diverged {
                 iteration: step,
@@ -137,14 +138,13 @@ pub fn recover(
             values,
         });
         let grads = loss.backward()?;
-        let progress = step as f64 / config.steps.max(1) as f64;
         let lr = config.lr * (0.01 + 0.99 * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()));
         adam.step(&grads, lr)?;
         if let Some(limit) = param.z_limit() {
             z.set(&z.as_tensor().clamp(-limit, limit)?)?;
         }
     }
-    let last_sharpness = sharpness_at(config.steps);
+    let last_sharpness = param.sharpness(progress_at(config.steps), config.sharpen);
     if config.lbfgs_steps > 0 {
         let shape = z.dims().to_vec();
         let device = z.device().clone();
