@@ -13,10 +13,10 @@
 use std::time::{Duration, Instant};
 
 use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{VarBuilder, VarMap};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use fno::model::activation::gelu;
-use fno::model::bench::train_step;
+use fno::model::bench::{optimizer, train_step, LEARNING_RATE};
 use fno::model::pointwise::{pointwise_linear_reference, PointwiseLinear};
 use fno::model::{Fno, ModelConfig};
 
@@ -144,7 +144,7 @@ fn model(c: &mut Criterion) {
         let shape = [&[BATCH, 1][..], &vec![case.size; case.dims]].concat();
         let x = Tensor::randn(0f32, 1.0, shape.as_slice(), &device).expect("input");
         let y = Tensor::randn(0f32, 1.0, shape.as_slice(), &device).expect("target");
-        let mut opt = AdamW::new(map.all_vars(), ParamsAdamW::default()).expect("optimizer");
+        let mut opt = optimizer(&map).expect("optimizer");
         let mut group = c.benchmark_group(case.name);
         group.throughput(Throughput::Elements(x.elem_count() as u64));
         group.bench_function("forward", |b| {
@@ -153,7 +153,7 @@ fn model(c: &mut Criterion) {
         group.bench_function("train_step", |b| {
             b.iter_custom(|n| {
                 time(n, || {
-                    train_step(&fno, &mut opt, &x, &y).expect("step");
+                    train_step(&fno, &mut opt, LEARNING_RATE, &x, &y).expect("step");
                 })
             })
         });

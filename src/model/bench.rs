@@ -1,15 +1,21 @@
 //! Timing of the forward pass and of one training step, behind `fno bench`.
 //!
-//! The training step is deliberately minimal (MSE loss, candle's AdamW with
-//! PyTorch's default hyper-parameters) so that it measures the model, not a
-//! trainer: forward, backward, optimizer update.
+//! The training step is deliberately minimal (MSE loss, the AdamW update
+//! `fno train` runs, with `torch.optim.AdamW`'s default hyper-parameters) so
+//! that it measures the model, not a trainer: forward, backward, optimizer
+//! update.
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{VarBuilder, VarMap};
 use serde::Serialize;
 
 use super::{Fno, ModelConfig, ModelError};
+use crate::train::optim::{AdamW, AdamWConfig};
+
+/// `torch.optim.AdamW`'s default learning rate, which the reference
+/// benchmark uses.
+pub const LEARNING_RATE: f64 = 1e-3;
 
 /// What to time: a model, a problem size and how many repetitions.
 #[derive(Debug, Clone)]
@@ -40,15 +46,40 @@ pub struct BenchReport {
     pub peak_rss_mb: Option<f64>,
 }
 
-/// One optimisation step on the MSE between `model(x)` and `y`; returns the
-/// loss before the update.
+/// The AdamW that `fno train` steps with, over every variable of `map`,
+/// with `torch.optim.AdamW`'s defaults (weight decay 0.01) so that the
+/// update does the same work as the reference's.
+pub fn optimizer(map: &VarMap) -> Result<AdamW, ModelError> {
+    // Names only order the optimizer's saved state, which a benchmark never
+    // writes.
+    let vars = map
+        .all_vars()
+        .into_iter()
+        .enumerate()
+        .map(|(i, var)| (format!("{i:04}"), var))
+        .collect();
+    let config = AdamWConfig {
+        weight_decay: 0.01,
+        ..AdamWConfig::default()
+    };
+    Ok(AdamW::new(vars, config)?)
+}
+
+/// One optimisation step at learning rate `lr` on the MSE between
+/// `model(x)` and `y`; returns the loss before the update.
 ///
 /// # Shapes
 /// - `x`: `[batch, in_channels, x, (y, (z))]`
 /// - `y`: `[batch, out_channels, x, (y, (z))]`
-pub fn train_step(model: &Fno, opt: &mut AdamW, x: &Tensor, y: &Tensor) -> Result<f32, ModelError> {
+pub fn train_step(
+    model: &Fno,
+    opt: &mut AdamW,
+    lr: f64,
+    x: &Tensor,
+    y: &Tensor,
+) -> Result<f32, ModelError> {
     let loss = candle_nn::loss::mse(&model.forward(x)?, y)?;
-    opt.backward_step(&loss)?;
+    opt.step(&loss.backward()?, lr)?;
     Ok(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?)
 }
 
@@ -93,11 +124,11 @@ pub fn run(cfg: &BenchConfig, device: &Device) -> Result<BenchReport, ModelError
         }
     }
 
-    let mut opt = AdamW::new(map.all_vars(), ParamsAdamW::default())?;
+    let mut opt = optimizer(&map)?;
     let mut train = Vec::with_capacity(cfg.steps);
     for i in 0..cfg.warmup + cfg.steps {
         let start = Instant::now();
-        train_step(&model, &mut opt, &x, &y)?;
+        train_step(&model, &mut opt, LEARNING_RATE, &x, &y)?;
         device.synchronize()?;
         if i >= cfg.warmup {
             train.push(start.elapsed().as_secs_f64() * 1e3);
@@ -178,15 +209,11 @@ mod tests {
         .unwrap();
         let x = Tensor::randn(0f32, 1.0, (4, 1, 32), &Device::Cpu).unwrap();
         let y = (x.clone() * 0.5).unwrap();
-        let params = ParamsAdamW {
-            lr: 1e-2,
-            ..ParamsAdamW::default()
-        };
-        let mut opt = AdamW::new(map.all_vars(), params).unwrap();
-        let first = train_step(&model, &mut opt, &x, &y).unwrap();
+        let mut opt = optimizer(&map).unwrap();
+        let first = train_step(&model, &mut opt, 1e-2, &x, &y).unwrap();
         let mut last = first;
         for _ in 0..20 {
-            last = train_step(&model, &mut opt, &x, &y).unwrap();
+            last = train_step(&model, &mut opt, 1e-2, &x, &y).unwrap();
         }
         assert!(last < first, "loss went from {first} to {last}");
     }

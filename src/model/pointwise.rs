@@ -37,6 +37,7 @@
 //! let x = Tensor::zeros((2, 3, 16, 16), DType::F32, &Device::Cpu).unwrap();
 //! assert_eq!(layer.forward(&x, None).unwrap().dims(), &[2, 5, 16, 16]);
 //! ```
+use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
 use candle_core::backend::BackendStorage;
@@ -305,21 +306,25 @@ fn dims_of(x: &Layout, wb: &Layout, op: &'static str) -> Result<Dims> {
     })
 }
 
-/// `W x + bias (+ skip)`, then GELU in place when `deriv` is given, which
-/// receives `gelu'` of the pre-activation at the same positions.
+/// `W x + bias (+ skip)`, then, with `gelu`, GELU in place; the second
+/// result is then `gelu'` of the pre-activation at the same positions.
 fn forward_kernel<T: WithDType + GeluInPlace>(
     x: &[T],
     wb: &[T],
     skip: Option<&[T]>,
-    deriv: Option<&mut [T]>,
+    gelu: bool,
     d: Dims,
-) -> Vec<T> {
+) -> (Vec<T>, Option<Vec<T>>) {
     let len = d.batch * d.c_out * d.points;
     // Left uninitialised: the tasks below write every element before it is
-    // read, which saves a memset of the whole tensor.
+    // read, which saves a memset of the whole tensor (and of the
+    // derivative).
     let mut out = Vec::<T>::with_capacity(len);
     let dst = SharedMut(out.as_mut_ptr());
-    let deriv = deriv.map(|v| SharedMut(v.as_mut_ptr()));
+    let mut deriv_buf = gelu.then(|| Vec::<T>::with_capacity(len));
+    let deriv = deriv_buf
+        .as_mut()
+        .map(|v| SharedMut(v.as_mut_ptr().cast::<MaybeUninit<T>>()));
     let ld = d.c_in + 1;
     (0..d.batch * d.blocks()).into_par_iter().for_each(|t| {
         let (b, col, width) = d.task(t);
@@ -373,9 +378,15 @@ fn forward_kernel<T: WithDType + GeluInPlace>(
             }
         }
     });
-    // SAFETY: every (batch, row, column) was written by exactly one task.
-    unsafe { out.set_len(len) };
-    out
+    // SAFETY: every (batch, row, column) of both buffers was written by
+    // exactly one task.
+    unsafe {
+        out.set_len(len);
+        if let Some(v) = deriv_buf.as_mut() {
+            v.set_len(len);
+        }
+    }
+    (out, deriv_buf)
 }
 
 fn grad_input_kernel<T: WithDType>(dy: &[T], wb: &[T], d: Dims) -> Vec<T> {
@@ -451,12 +462,7 @@ fn grad_weight_kernel<T: WithDType>(dy: &[T], x: &[T], d: Dims) -> Vec<T> {
                 );
             }
             for o in 0..d.c_out {
-                let row = &dy[dy_blk + o * d.points..][..width];
-                let mut sum = T::zero();
-                for &v in row {
-                    sum += v;
-                }
-                acc[o * ld + d.c_in] += sum;
+                acc[o * ld + d.c_in] += row_sum(&dy[dy_blk + o * d.points..][..width]);
             }
             acc
         })
@@ -466,6 +472,26 @@ fn grad_weight_kernel<T: WithDType>(dy: &[T], x: &[T], d: Dims) -> Vec<T> {
             }
             a
         })
+}
+
+/// Sum of a row with eight independent partial sums: a single running sum
+/// is one long dependency chain of adds (the compiler may not reorder
+/// floating-point additions), which made the bias gradient cost as much as
+/// a GEMM.
+fn row_sum<T: WithDType>(row: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let chunks = row.chunks_exact(8);
+    let tail = chunks.remainder();
+    for chunk in chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    let mut sum = tail.iter().fold(T::zero(), |s, &v| s + v);
+    for lane in lanes {
+        sum += lane;
+    }
+    sum
 }
 
 /// Runs `f` on the f32 or f64 slices behind two storages.
@@ -545,13 +571,8 @@ impl PointwiseOp {
                         })
                     }
                 };
-                let mut deriv: Vec<$t> = if self.gelu {
-                    vec![0.0; shape.elem_count()]
-                } else {
-                    Vec::new()
-                };
-                let out = forward_kernel(xs, w, s, self.gelu.then_some(&mut deriv[..]), d);
-                if self.gelu {
+                let (out, deriv) = forward_kernel(xs, w, s, self.gelu, d);
+                if let Some(deriv) = deriv {
                     let saved = Tensor::from_vec(deriv, shape.clone(), &Device::Cpu)?;
                     self.saved_grad.save(saved);
                 }
@@ -568,15 +589,36 @@ impl PointwiseOp {
 
     /// Gradients of `x`, of `wb` and of the affine output `z` (which is the
     /// gradient of `skip`).
-    fn backward(&self, x: &Tensor, wb: &Tensor, dy: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+    /// Gradients of `x`, `wb` and the skip (the pre-activation's), each
+    /// `None` where the argument neither is nor derives from a variable:
+    /// candle would accumulate and then drop them, and the input of the
+    /// first lifting layer (data) or frozen weights (inverse problems,
+    /// fine-tuning's residual) would cost a GEMM each for nothing.
+    fn backward(
+        &self,
+        x: &Tensor,
+        wb: &Tensor,
+        skip: Option<&Tensor>,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let want_skip = skip.is_some_and(Tensor::track_op);
+        if !x.track_op() && !wb.track_op() && !want_skip {
+            return Ok((None, None, None));
+        }
         let dz = self.saved_grad.chain(
             dy,
             self.gelu,
             "fno-pointwise-linear without a recorded forward pass",
         )?;
-        let dx = dz.apply_op2_no_bwd(wb, &GradInputOp)?;
-        let dwb = dz.apply_op2_no_bwd(x, &GradWeightOp)?;
-        Ok((dx, dwb, dz))
+        let dx = match x.track_op() {
+            true => Some(dz.apply_op2_no_bwd(wb, &GradInputOp)?),
+            false => None,
+        };
+        let dwb = match wb.track_op() {
+            true => Some(dz.apply_op2_no_bwd(x, &GradWeightOp)?),
+            false => None,
+        };
+        Ok((dx, dwb, want_skip.then_some(dz)))
     }
 }
 
@@ -602,8 +644,8 @@ impl CustomOp2 for PointwiseOp {
         _res: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let (dx, dwb, _) = self.backward(x, wb, dy)?;
-        Ok((Some(dx), Some(dwb)))
+        let (dx, dwb, _) = self.backward(x, wb, None, dy)?;
+        Ok((dx, dwb))
     }
 }
 
@@ -628,12 +670,11 @@ impl CustomOp3 for PointwiseOp {
         &self,
         x: &Tensor,
         wb: &Tensor,
-        _skip: &Tensor,
+        skip: &Tensor,
         _res: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (dx, dwb, dz) = self.backward(x, wb, dy)?;
-        Ok((Some(dx), Some(dwb), Some(dz)))
+        self.backward(x, wb, Some(skip), dy)
     }
 }
 
