@@ -131,6 +131,12 @@ impl PointwiseLinear {
         }
     }
 
+    /// Weight and bias as the one `[C_out, C_in + 1]` tensor the CPU ops
+    /// take (differentiable: candle splits the gradient back).
+    pub(super) fn packed(&self) -> Result<Tensor> {
+        Tensor::cat(&[&self.weight, &self.bias.unsqueeze(1)?], 1)
+    }
+
     fn apply(&self, x: &Tensor, skip: Option<&Tensor>, gelu: bool) -> Result<Tensor> {
         let (c_out, c_in) = self.weight.dims2()?;
         let dims = x.dims();
@@ -168,7 +174,7 @@ impl PointwiseLinear {
         // node enters the graph (each would cost a full gradient copy in
         // candle's backward pass).
         let x = x.contiguous()?;
-        let wb = Tensor::cat(&[&self.weight, &self.bias.unsqueeze(1)?], 1)?;
+        let wb = self.packed()?;
         match skip {
             None => x.apply_op2(&wb, PointwiseOp::new(gelu)),
             Some(skip) => x.apply_op3(&wb, &skip.contiguous()?, PointwiseOp::new(gelu)),
@@ -182,11 +188,11 @@ const BLOCK: usize = 1024;
 
 /// Problem sizes: batch, input and output channels, grid points.
 #[derive(Debug, Clone, Copy)]
-struct Dims {
-    batch: usize,
-    c_in: usize,
-    c_out: usize,
-    points: usize,
+pub(super) struct Dims {
+    pub(super) batch: usize,
+    pub(super) c_in: usize,
+    pub(super) c_out: usize,
+    pub(super) points: usize,
 }
 
 impl Dims {
@@ -216,7 +222,12 @@ impl<T> SharedMut<T> {
     }
 }
 
-fn contiguous<'a, T>(data: &'a [T], layout: &Layout, op: &'static str) -> Result<&'a [T]> {
+/// The values behind a contiguous layout; an error naming `op` otherwise.
+pub(super) fn contiguous<'a, T>(
+    data: &'a [T],
+    layout: &Layout,
+    op: &'static str,
+) -> Result<&'a [T]> {
     match layout.contiguous_offsets() {
         Some((start, end)) => Ok(&data[start..end]),
         None => Err(Error::RequiresContiguous { op }),
@@ -264,10 +275,10 @@ impl SavedDerivative {
 }
 
 /// `(dy [B, Co, grid..], wb [Co, Ci + 1]) -> dx [B, Ci, grid..]`.
-struct GradInputOp;
+pub(super) struct GradInputOp;
 
 /// `(dy [B, Co, grid..], x [B, Ci, grid..]) -> dwb [Co, Ci + 1]`.
-struct GradWeightOp;
+pub(super) struct GradWeightOp;
 
 /// Reads a `[batch, channels, grid...]` shape as `(batch, channels, points)`.
 fn split_dims(shape: &Shape) -> Result<(usize, usize, usize)> {
@@ -282,13 +293,15 @@ fn split_dims(shape: &Shape) -> Result<(usize, usize, usize)> {
 }
 
 /// `shape` with its channel axis set to `channels`.
-fn with_channels(shape: &Shape, channels: usize) -> Shape {
+pub(super) fn with_channels(shape: &Shape, channels: usize) -> Shape {
     let mut dims = shape.dims().to_vec();
     dims[1] = channels;
     Shape::from(dims)
 }
 
-fn dims_of(x: &Layout, wb: &Layout, op: &'static str) -> Result<Dims> {
+/// The sizes of `x · wb`, checking that `wb` is `[C_out, C_in + 1]` for
+/// the `C_in` channels of `x`.
+pub(super) fn dims_of(x: &Layout, wb: &Layout, op: &'static str) -> Result<Dims> {
     let (batch, c_in, points) = split_dims(x.shape())?;
     let (c_out, c_in1) = wb.shape().dims2()?;
     if c_in1 != c_in + 1 {
@@ -308,7 +321,7 @@ fn dims_of(x: &Layout, wb: &Layout, op: &'static str) -> Result<Dims> {
 
 /// `W x + bias (+ skip)`, then, with `gelu`, GELU in place; the second
 /// result is then `gelu'` of the pre-activation at the same positions.
-fn forward_kernel<T: WithDType + GeluInPlace>(
+pub(super) fn forward_kernel<T: WithDType + GeluInPlace>(
     x: &[T],
     wb: &[T],
     skip: Option<&[T]>,
@@ -587,8 +600,6 @@ impl PointwiseOp {
         Ok((out, shape))
     }
 
-    /// Gradients of `x`, of `wb` and of the affine output `z` (which is the
-    /// gradient of `skip`).
     /// Gradients of `x`, `wb` and the skip (the pre-activation's), each
     /// `None` where the argument neither is nor derives from a variable:
     /// candle would accumulate and then drop them, and the input of the

@@ -227,12 +227,14 @@ fn real_forward<T: Real>(x: &[T], n: usize, weights: &[f64]) -> Vec<T> {
 fn real_inverse<T: Real>(y: &[T], rows: usize, n: usize, weights: &[f64]) -> Vec<T> {
     let w: Vec<T> = weights.iter().map(|&v| T::of(v)).collect();
     let keep = w.len();
-    let mut out = vec![T::zero(); rows * n];
-    if keep == 0 {
-        return out;
+    if keep == 0 || n == 0 {
+        return vec![T::zero(); rows * n];
     }
     let plan = Plan::<T>::new(n, FftDirection::Inverse);
-    out.par_chunks_mut(ROWS_PER_TASK * n)
+    // Not zeroed: `c2r_rows` writes every value of the whole rows it gets.
+    let mut out = Vec::<T>::with_capacity(rows * n);
+    out.spare_capacity_mut()[..rows * n]
+        .par_chunks_mut(ROWS_PER_TASK * n)
         .zip(y.par_chunks(ROWS_PER_TASK * keep * 2))
         .for_each_init(
             || (Vec::new(), Vec::new(), Vec::new()),
@@ -242,6 +244,9 @@ fn real_inverse<T: Real>(y: &[T], rows: usize, n: usize, weights: &[f64]) -> Vec
                 c2r_rows(spec, &w, out, &plan, work, scratch);
             },
         );
+    // SAFETY: the chunks cover all `rows * n` values, each a whole number of
+    // rows of `n`, and `c2r_rows` wrote all of them.
+    unsafe { out.set_len(rows * n) };
     out
 }
 

@@ -13,6 +13,8 @@
 //! `w_k conj(Y_k) / 2` at bin `n - k`, so two rows again share one FFT (the
 //! second one rides on the imaginary part).
 
+use std::mem::MaybeUninit;
+
 use rustfft::num_complex::Complex;
 use rustfft::FftDirection;
 
@@ -105,13 +107,16 @@ pub(crate) fn rfft_rows<T: Real>(
 
 /// Real inverse transform of consecutive rows of `weights.len()` bins in
 /// `spec` onto `plan.len()` points: `out[t] = Re(sum_k w_k Y_k e^{2πikt/n})`.
+/// `out` (a whole number of rows) may be uninitialised: every value is
+/// written, which lets callers skip zeroing a buffer the size of the
+/// output.
 /// Needs `weights.len() <= n/2 + 1`, so a bin and its mirror never collide
 /// except at the zero and Nyquist bins, where the formula takes the real part
 /// (the imaginary parts there are dropped, which is the Hermitian symmetry).
 pub(crate) fn c2r_rows<T: Real>(
     spec: &[Complex<T>],
     weights: &[T],
-    out: &mut [T],
+    out: &mut [MaybeUninit<T>],
     plan: &Plan<T>,
     work: &mut Vec<Complex<T>>,
     scratch: &mut Vec<Complex<T>>,
@@ -121,9 +126,10 @@ pub(crate) fn c2r_rows<T: Real>(
     if n == 0 {
         return;
     }
+    debug_assert_eq!(out.len() % n, 0, "c2r_rows writes whole rows");
     let rows = out.len() / n;
     if keep == 0 {
-        out.fill(T::zero());
+        out.fill(MaybeUninit::new(T::zero()));
         return;
     }
     let pairs = rows.div_ceil(2);
@@ -145,11 +151,11 @@ pub(crate) fn c2r_rows<T: Real>(
     plan.run(buf, scratch);
     for (p, chunk) in buf.chunks_exact(n).enumerate() {
         for (t, z) in chunk.iter().enumerate() {
-            out[2 * p * n + t] = z.re;
+            out[2 * p * n + t].write(z.re);
         }
         if 2 * p + 1 < rows {
             for (t, z) in chunk.iter().enumerate() {
-                out[(2 * p + 1) * n + t] = z.im;
+                out[(2 * p + 1) * n + t].write(z.im);
             }
         }
     }
@@ -289,7 +295,12 @@ impl<T: Real> GridTransform<T> {
     /// Inverse transform of kept modes `spec` (`modes()` values) onto the
     /// grid: `out` (`points()` values). Needs a plan built with
     /// `FftDirection::Inverse`.
-    pub(crate) fn synthesis(&self, spec: &[Complex<T>], out: &mut [T], ws: &mut Workspace<T>) {
+    pub(crate) fn synthesis(
+        &self,
+        spec: &[Complex<T>],
+        out: &mut [MaybeUninit<T>],
+        ws: &mut Workspace<T>,
+    ) {
         let d = self.grid.len();
         ws.ping.clear();
         ws.ping.extend_from_slice(spec);
@@ -398,7 +409,7 @@ mod tests {
             let raw = lcg(100 + n as u64, 2 * rows * keep);
             let spec: Vec<_> = raw.chunks(2).map(|c| Complex::new(c[0], c[1])).collect();
             let weights: Vec<f64> = (0..keep).map(|k| 1.0 + k as f64).collect();
-            let mut out = vec![0.0; rows * n];
+            let mut out = vec![MaybeUninit::new(0.0); rows * n];
             let plan = Plan::new(n, FftDirection::Inverse);
             c2r_rows(
                 &spec,
@@ -416,7 +427,9 @@ mod tests {
                             (spec[r * keep + k] * weights[k] * Complex::new(th.cos(), th.sin())).re
                         })
                         .sum();
-                    assert!((out[r * n + t] - want).abs() < 1e-12, "n={n} r={r} t={t}");
+                    // SAFETY: the buffer was initialised before the call.
+                    let got = unsafe { out[r * n + t].assume_init() };
+                    assert!((got - want).abs() < 1e-12, "n={n} r={r} t={t}");
                 }
             }
         }
