@@ -171,11 +171,18 @@ pub(crate) trait GeluInPlace: Sized {
     /// `z <- gelu(z)`, `deriv <- gelu'(z)` (for the input `z`). `deriv` may
     /// be uninitialised: every element is written, none is read.
     fn gelu_in_place(z: &mut [Self], deriv: &mut [MaybeUninit<Self>]);
+
+    /// `z <- gelu(z)`, keeping no derivative (inference).
+    fn gelu_only_in_place(z: &mut [Self]);
 }
 
 impl GeluInPlace for f32 {
     fn gelu_in_place(z: &mut [f32], deriv: &mut [MaybeUninit<f32>]) {
         f32_kernels::gelu_in_place(z, deriv)
+    }
+
+    fn gelu_only_in_place(z: &mut [f32]) {
+        f32_kernels::gelu_only_in_place(z)
     }
 }
 
@@ -183,6 +190,12 @@ impl GeluInPlace for f64 {
     fn gelu_in_place(z: &mut [f64], deriv: &mut [MaybeUninit<f64>]) {
         for (z, d) in z.iter_mut().zip(deriv) {
             d.write(gelu_grad_f64(*z));
+            *z = gelu_f64(*z);
+        }
+    }
+
+    fn gelu_only_in_place(z: &mut [f64]) {
+        for z in z {
             *z = gelu_f64(*z);
         }
     }
@@ -304,6 +317,29 @@ mod f32_kernels {
             *z = x * cdf;
             d.write(fma::<FUSED>(x, pdf, cdf));
         }
+    }
+
+    #[inline(always)]
+    fn gelu_only_in_place_generic<const FUSED: bool>(z: &mut [f32]) {
+        for z in z {
+            *z *= cdf_pdf::<FUSED>(*z).0;
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn gelu_only_in_place_avx2(z: &mut [f32]) {
+        gelu_only_in_place_generic::<true>(z)
+    }
+
+    /// `z <- gelu(z)`, elementwise.
+    pub(super) fn gelu_only_in_place(z: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2() {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            return unsafe { gelu_only_in_place_avx2(z) };
+        }
+        gelu_only_in_place_generic::<false>(z)
     }
 
     #[cfg(target_arch = "x86_64")]

@@ -113,7 +113,8 @@ pub fn run(cfg: &BenchConfig, device: &Device) -> Result<BenchReport, ModelError
     let mut forward = Vec::with_capacity(cfg.steps);
     for i in 0..cfg.warmup + cfg.steps {
         let start = Instant::now();
-        let out = model.forward(&x)?;
+        // As the reference's forward pass runs under `torch.no_grad()`.
+        let out = super::inference(|| model.forward(&x))?;
         // GPU work is asynchronous: wait for it before reading the clock
         // (a no-op on the CPU).
         device.synchronize()?;

@@ -274,6 +274,37 @@ mod tests {
         Tensor::randn(0f32, 1.0, shape, &Device::Cpu).unwrap()
     }
 
+    /// Inside an inference scope the model gives the same output, keeps
+    /// nothing for a backward pass, and says so if one is attempted.
+    #[test]
+    fn inference_scope_matches_and_refuses_backward() {
+        let cfg = small(2, vec![0.25, 0.0]);
+        let (_map, model) = build(&cfg);
+        let x = input(&cfg, 2, &[16, 16]);
+        let recorded = model.forward(&x).unwrap();
+        let plain = crate::model::inference(|| model.forward(&x)).unwrap();
+        let diff: f32 = (&recorded - &plain)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        assert_eq!(diff, 0.0);
+        let err = plain
+            .sqr()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("without a recorded forward pass"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn every_parameter_gets_a_gradient() {
         for cfg in [small(1, vec![0.25]), small(2, vec![0.25, 0.0])] {

@@ -14,7 +14,7 @@ use candle_nn::VarBuilder;
 
 use super::activation::{Activation, GeluInPlace};
 use super::pointwise::{
-    contiguous, dims_of, forward_kernel, with_channels, Dims, GradInputOp, GradWeightOp,
+    contiguous, dims_of, forward_kernel, with_channels, Dims, Epilogue, GradInputOp, GradWeightOp,
     PointwiseLinear,
 };
 
@@ -56,7 +56,7 @@ impl ChannelMlp {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         if x.device().is_cpu() && self.activation == Activation::Gelu {
             let x = x.contiguous()?;
-            return x.apply_op3(&self.fc1.packed()?, &self.fc2.packed()?, MlpOp::default());
+            return x.apply_op3(&self.fc1.packed()?, &self.fc2.packed()?, MlpOp::new());
         }
         let h = self.fc1.forward_activated(x, None, self.activation)?;
         self.fc2.forward(&h, None)
@@ -66,9 +66,11 @@ impl ChannelMlp {
 /// `(x [B, Ci, grid..], wb1 [H, Ci + 1], wb2 [Co, H + 1]) -> [B, Co, grid..]`:
 /// `wb2 · gelu(wb1 · x)` with the biases in the last columns. The forward
 /// pass keeps the hidden activation and GELU's derivative for the backward
-/// pass (the op instance lives in the graph).
-#[derive(Default)]
+/// pass (the op instance lives in the graph), except inside
+/// [`super::inference`].
 struct MlpOp {
+    /// Chosen when the op is built, on the thread that builds the graph.
+    first: Epilogue,
     saved: Mutex<Option<Hidden>>,
 }
 
@@ -82,27 +84,21 @@ struct Hidden {
 
 const NAME: &str = "fno-channel-mlp";
 
-/// Both layers on host slices: returns the output, the hidden activation
-/// and GELU's derivative there.
-fn forward_both<T: WithDType + GeluInPlace>(
-    x: &[T],
-    wb1: &[T],
-    wb2: &[T],
-    first: Dims,
-    second: Dims,
-) -> (Vec<T>, Vec<T>, Vec<T>) {
-    let (hidden, derivative) = forward_kernel(x, wb1, None, true, first);
-    let (out, _) = forward_kernel(&hidden, wb2, None, false, second);
-    (out, hidden, derivative.unwrap_or_default())
-}
-
 impl MlpOp {
+    fn new() -> Self {
+        Self {
+            first: Epilogue::new(true),
+            saved: Mutex::new(None),
+        }
+    }
+
     fn save(&self, hidden: Hidden) {
         // A poisoned lock still holds a valid Option.
         *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = Some(hidden);
     }
 
-    /// Runs [`forward_both`] for one dtype and records the hidden state.
+    /// Both layers for one dtype; records the hidden state when the first
+    /// layer's epilogue keeps GELU's derivative.
     fn run<T: WithDType + GeluInPlace>(
         &self,
         x: &[T],
@@ -112,11 +108,14 @@ impl MlpOp {
         second: Dims,
         hidden_shape: Shape,
     ) -> Result<Vec<T>> {
-        let (out, hidden, derivative) = forward_both(x, wb1, wb2, first, second);
-        self.save(Hidden {
-            activation: Tensor::from_vec(hidden, hidden_shape.clone(), &Device::Cpu)?,
-            derivative: Tensor::from_vec(derivative, hidden_shape, &Device::Cpu)?,
-        });
+        let (hidden, derivative) = forward_kernel(x, wb1, None, self.first, first);
+        let (out, _) = forward_kernel(&hidden, wb2, None, Epilogue::Affine, second);
+        if let Some(derivative) = derivative {
+            self.save(Hidden {
+                activation: Tensor::from_vec(hidden, hidden_shape.clone(), &Device::Cpu)?,
+                derivative: Tensor::from_vec(derivative, hidden_shape, &Device::Cpu)?,
+            });
+        }
         Ok(out)
     }
 }
@@ -296,7 +295,7 @@ mod tests {
             .collect();
         let r = Tensor::randn(0f64, 1.0, (2, 2, 6), &dev).unwrap();
         let loss = |t: &[Tensor]| {
-            t[0].apply_op3(&t[1], &t[2], MlpOp::default())
+            t[0].apply_op3(&t[1], &t[2], MlpOp::new())
                 .unwrap()
                 .mul(&r)
                 .unwrap()

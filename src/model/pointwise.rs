@@ -245,6 +245,9 @@ pub(super) fn contiguous<'a, T>(
 /// allocate, fill and accumulate.
 struct PointwiseOp {
     gelu: bool,
+    /// Chosen when the op is built, on the thread that builds the graph
+    /// (candle may run the forward kernel elsewhere).
+    epilogue: Epilogue,
     saved_grad: SavedDerivative,
 }
 
@@ -319,13 +322,37 @@ pub(super) fn dims_of(x: &Layout, wb: &Layout, op: &'static str) -> Result<Dims>
     })
 }
 
-/// `W x + bias (+ skip)`, then, with `gelu`, GELU in place; the second
-/// result is then `gelu'` of the pre-activation at the same positions.
+/// What the forward kernel applies to `W x + bias (+ skip)` while each
+/// block is in cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Epilogue {
+    /// Nothing: the layer is affine.
+    Affine,
+    /// GELU, keeping nothing (inside [`super::inference`]).
+    Gelu,
+    /// GELU, also returning its derivative for the backward pass.
+    GeluWithDerivative,
+}
+
+impl Epilogue {
+    /// The epilogue of a layer with or without GELU, keeping the derivative
+    /// unless the op is built inside an inference scope.
+    pub(super) fn new(gelu: bool) -> Self {
+        match (gelu, super::inference::recording()) {
+            (false, _) => Self::Affine,
+            (true, false) => Self::Gelu,
+            (true, true) => Self::GeluWithDerivative,
+        }
+    }
+}
+
+/// `W x + bias (+ skip)`, then the epilogue; the second result is `gelu'`
+/// of the pre-activation at the same positions when the epilogue keeps it.
 pub(super) fn forward_kernel<T: WithDType + GeluInPlace>(
     x: &[T],
     wb: &[T],
     skip: Option<&[T]>,
-    gelu: bool,
+    epilogue: Epilogue,
     d: Dims,
 ) -> (Vec<T>, Option<Vec<T>>) {
     let len = d.batch * d.c_out * d.points;
@@ -334,7 +361,8 @@ pub(super) fn forward_kernel<T: WithDType + GeluInPlace>(
     // derivative).
     let mut out = Vec::<T>::with_capacity(len);
     let dst = SharedMut(out.as_mut_ptr());
-    let mut deriv_buf = gelu.then(|| Vec::<T>::with_capacity(len));
+    let mut deriv_buf =
+        (epilogue == Epilogue::GeluWithDerivative).then(|| Vec::<T>::with_capacity(len));
     let deriv = deriv_buf
         .as_mut()
         .map(|v| SharedMut(v.as_mut_ptr().cast::<MaybeUninit<T>>()));
@@ -381,12 +409,17 @@ pub(super) fn forward_kernel<T: WithDType + GeluInPlace>(
                 Parallelism::None,
             );
             // The block is still in cache: apply the activation now.
-            if let Some(deriv) = deriv {
+            if epilogue != Epilogue::Affine {
                 for o in 0..d.c_out {
                     let at = base + o * d.points;
                     let z = std::slice::from_raw_parts_mut(dst.ptr().add(at), width);
-                    let g = std::slice::from_raw_parts_mut(deriv.ptr().add(at), width);
-                    T::gelu_in_place(z, g);
+                    match deriv {
+                        Some(deriv) => T::gelu_in_place(
+                            z,
+                            std::slice::from_raw_parts_mut(deriv.ptr().add(at), width),
+                        ),
+                        None => T::gelu_only_in_place(z),
+                    }
                 }
             }
         }
@@ -537,6 +570,7 @@ impl PointwiseOp {
     fn new(gelu: bool) -> Self {
         Self {
             gelu,
+            epilogue: Epilogue::new(gelu),
             saved_grad: SavedDerivative::default(),
         }
     }
@@ -584,7 +618,7 @@ impl PointwiseOp {
                         })
                     }
                 };
-                let (out, deriv) = forward_kernel(xs, w, s, self.gelu, d);
+                let (out, deriv) = forward_kernel(xs, w, s, self.epilogue, d);
                 if let Some(deriv) = deriv {
                     let saved = Tensor::from_vec(deriv, shape.clone(), &Device::Cpu)?;
                     self.saved_grad.save(saved);

@@ -7,7 +7,7 @@
 use super::config::RunConfig;
 use super::TrainError;
 use crate::data::{Normalizer, Task};
-use crate::model::Fno;
+use crate::model::{inference, Fno};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
@@ -140,13 +140,16 @@ impl Predictor {
     /// Autoregressive runs roll out `steps` frames and return them stacked
     /// time-major as channels `[B, steps * C, grid..]`.
     ///
+    /// Runs in an [`inference`] scope: nothing is kept for a backward pass,
+    /// so the result cannot be differentiated.
+    ///
     /// The first time a grid is too small for the model's Fourier modes,
     /// a warning naming the modes kept goes to stderr; the prediction then
     /// uses the modes the grid holds.
     pub fn predict(&self, input: &Tensor, steps: usize) -> Result<Tensor, TrainError> {
         self.warn_if_clipped(input.dims().get(2..).unwrap_or(&[]));
         let x = self.normalizers.input.encode(input)?;
-        let y = rollout(&self.model, &self.config.task, &x, steps, None)?;
+        let y = inference(|| rollout(&self.model, &self.config.task, &x, steps, None))?;
         Ok(self.normalizers.output.decode_stacked(&y)?)
     }
 }

@@ -9,7 +9,7 @@ use super::run::{files, rollout, Normalizers};
 use super::TrainError;
 use crate::data::loader::{for_each_batch, BatchPlan};
 use crate::data::{Normalizer, NormalizerFit, PdebenchFile, Split, Task};
-use crate::model::{Fno, ModelConfig};
+use crate::model::{inference, Fno, ModelConfig};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
 use serde::{Deserialize, Serialize};
@@ -454,7 +454,8 @@ fn evaluate_normalised(
         |batch| -> Result<(), TrainError> {
             let x = normalizers.input.encode(&batch.input)?;
             let y = normalizers.output.encode_stacked(&batch.target)?;
-            let pred = rollout(model, &cfg.task, &x, plan.steps, None)?.detach();
+            // Validation never differentiates: keep nothing for a backward pass.
+            let pred = inference(|| rollout(model, &cfg.task, &x, plan.steps, None))?.detach();
             let b = batch.indices.len();
             loss_sum += scalar(&loss(cfg.train.loss, &pred, &y)?)? * b as f64;
             let physical = normalizers.output.decode_stacked(&pred)?;
