@@ -27,6 +27,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
 use super::activation::Activation;
+use super::block_op::BlockOp;
 use super::config::ModelConfig;
 use super::error::ModelError;
 use super::grid::grid_channels;
@@ -34,7 +35,7 @@ use super::mlp::ChannelMlp;
 use super::padding::{pad, padding_amounts, unpad};
 use super::pointwise::PointwiseLinear;
 use super::resample::fourier_resample;
-use crate::spectral::{ModeClip, SpectralConv, SpectralConvConfig};
+use crate::spectral::{ModeClip, SpectralBackend, SpectralConv, SpectralConvConfig};
 
 /// One Fourier block: `σ(K v + W v + b)`, or `K v + W v + b` for the last.
 ///
@@ -81,6 +82,26 @@ impl FnoBlock {
         out_grid: Option<&[usize]>,
         activation: Option<Activation>,
     ) -> Result<Tensor, ModelError> {
+        let same_grid = out_grid.is_none_or(|grid| Some(grid) == v.dims().get(2..));
+        let gelu = match activation {
+            None => Some(false),
+            Some(Activation::Gelu) => Some(true),
+            Some(_) => None,
+        };
+        let fused_backward = super::inference::recording()
+            && v.device().is_cpu()
+            && self.spectral.backend_for(v.device()) == SpectralBackend::Fft;
+        if let (true, Some(gelu), true) = (same_grid, gelu, fused_backward) {
+            // One op for the whole block, which saves gradient passes (see
+            // `block_op`); without a backward pass to come (inference), the
+            // separate ops are faster as they need no stacked weight copy.
+            let weights =
+                Tensor::stack(&[self.spectral.weight_re(), self.spectral.weight_im()], 0)?;
+            let op = BlockOp::new(&self.spectral.config().modes, gelu);
+            return Ok(v
+                .contiguous()?
+                .apply_op3(&weights, &self.pointwise.packed()?, op)?);
+        }
         let (k, v) = match out_grid {
             Some(grid) if Some(grid) != v.dims().get(2..) => (
                 self.spectral.forward_to(v, grid)?,
@@ -272,6 +293,82 @@ mod tests {
         let mut shape = vec![batch, cfg.in_channels];
         shape.extend_from_slice(grid);
         Tensor::randn(0f32, 1.0, shape, &Device::Cpu).unwrap()
+    }
+
+    /// The fused block op against the spectral convolution and the
+    /// pointwise layer run as separate ops: same output and same gradients
+    /// for the input and all five parameter tensors, in f64, with and
+    /// without the activation, on odd and even grids.
+    #[test]
+    fn fused_block_matches_the_separate_ops() {
+        for (dims, grid, act) in [
+            (1, vec![15], Some(Activation::Gelu)),
+            (2, vec![12, 9], Some(Activation::Gelu)),
+            (2, vec![8, 8], None),
+        ] {
+            let cfg = ModelConfig {
+                dims,
+                modes: vec![3; dims],
+                width: 4,
+                ..ModelConfig::default()
+            };
+            let map = VarMap::new();
+            let vb = VarBuilder::from_varmap(&map, DType::F64, &Device::Cpu);
+            let block = FnoBlock::new(&cfg, vb).unwrap();
+            let shape = [&[2, 4][..], &grid].concat();
+            let v = candle_core::Var::from_tensor(
+                &Tensor::randn(0f64, 1.0, shape.as_slice(), &Device::Cpu).unwrap(),
+            )
+            .unwrap();
+            let r = Tensor::randn(0f64, 1.0, shape.as_slice(), &Device::Cpu).unwrap();
+            let fused = block.forward_to(v.as_tensor(), None, act).unwrap();
+            let k = block.spectral.forward(v.as_tensor()).unwrap();
+            let plain = match act {
+                Some(a) => block
+                    .pointwise
+                    .forward_activated(v.as_tensor(), Some(&k), a),
+                None => block.pointwise.forward(v.as_tensor(), Some(&k)),
+            }
+            .unwrap();
+            let diff = |a: &Tensor, b: &Tensor| -> f64 {
+                (a - b)
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .max_all()
+                    .unwrap()
+                    .to_scalar()
+                    .unwrap()
+            };
+            assert!(diff(&fused, &plain) < 1e-12, "{grid:?}: outputs differ");
+            let g_fused = (&fused * &r)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let g_plain = (&plain * &r)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let vars = map.all_vars();
+            assert_eq!(vars.len(), 4);
+            for var in vars
+                .iter()
+                .map(candle_core::Var::as_tensor)
+                .chain([v.as_tensor()])
+            {
+                let (a, b) = (g_fused.get(var).unwrap(), g_plain.get(var).unwrap());
+                let scale: f64 = b.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+                assert!(
+                    diff(a, b) <= 1e-10 * scale.max(1.0),
+                    "{grid:?}: gradient of {:?}",
+                    var.dims()
+                );
+            }
+        }
     }
 
     /// Inside an inference scope the model gives the same output, keeps

@@ -23,6 +23,7 @@
 //! ```
 pub mod activation;
 pub mod bench;
+mod block_op;
 pub mod config;
 mod error;
 pub mod fno;

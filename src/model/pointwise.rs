@@ -435,7 +435,8 @@ pub(super) fn forward_kernel<T: WithDType + GeluInPlace>(
     (out, deriv_buf)
 }
 
-fn grad_input_kernel<T: WithDType>(dy: &[T], wb: &[T], d: Dims) -> Vec<T> {
+/// `Wᵀ dy` per block: the input gradient of `W x + bias`.
+pub(super) fn grad_input_kernel<T: WithDType>(dy: &[T], wb: &[T], d: Dims) -> Vec<T> {
     let len = d.batch * d.c_in * d.points;
     // Uninitialised: with `read_dst = false` the GEMMs overwrite every block.
     let mut dx = Vec::<T>::with_capacity(len);

@@ -161,7 +161,7 @@ impl Geometry {
 }
 
 /// Mode-major planar spectra: `re[k][row][ch]`, `im` alike.
-struct Planar<T> {
+pub(crate) struct Planar<T> {
     re: Vec<T>,
     im: Vec<T>,
 }
@@ -392,7 +392,7 @@ fn mix_adjoint<T: Real>(
 
 /// Forward pass on host slices; also returns the input's kept spectrum,
 /// which the weight gradient needs.
-fn forward<T: Real>(
+pub(crate) fn forward<T: Real>(
     geo: &Geometry,
     x: &[T],
     w_re: &[T],
@@ -425,19 +425,19 @@ fn forward<T: Real>(
 
 /// Which gradients the backward pass computes, and the input spectrum kept
 /// from the forward pass if there is one.
-struct Wanted<T> {
-    x: bool,
-    weights: bool,
-    spectrum: Option<Planar<T>>,
+pub(crate) struct Wanted<T> {
+    pub(crate) x: bool,
+    pub(crate) weights: bool,
+    pub(crate) spectrum: Option<Planar<T>>,
 }
 
 /// Gradients with respect to `x` and to (`w_re`, `w_im`), `None` where not
 /// wanted.
-type Gradients<T> = (Option<Vec<T>>, Option<(Vec<T>, Vec<T>)>);
+pub(crate) type Gradients<T> = (Option<Vec<T>>, Option<(Vec<T>, Vec<T>)>);
 
 /// Gradients of `sum(y * grad)` with respect to `x` and the weights (`None`
 /// where not wanted).
-fn backward<T: Real>(
+pub(crate) fn backward<T: Real>(
     geo: &Geometry,
     x: &[T],
     w_re: &[T],
@@ -506,13 +506,13 @@ fn backward<T: Real>(
 
 /// The input spectrum kept by the forward pass for the backward pass, in
 /// the op's dtype.
-enum Spectrum {
+pub(crate) enum Spectrum {
     F32(Planar<f32>),
     F64(Planar<f64>),
 }
 
 /// Moves a [`Planar`] in and out of a [`Spectrum`].
-trait Cached: Real {
+pub(crate) trait Cached: Real {
     fn wrap(p: Planar<Self>) -> Spectrum;
     fn unwrap(s: Spectrum) -> Option<Planar<Self>>;
 }
