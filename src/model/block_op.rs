@@ -1,15 +1,20 @@
-//! A whole Fourier block `σ(K v + W v + b)` as one CPU op with its own
-//! backward pass.
+//! The stack of Fourier blocks `v ← σ(K v + W v + b)` as one CPU op with its
+//! own backward pass, for training on the input grid.
 //!
-//! As two ops (the spectral convolution, then the pointwise layer taking
-//! `K v` as its skip), candle's backward pass gives `K v` a gradient of its
-//! own (a zero tensor plus an addition) and sums the two contributions to
-//! `v`'s gradient in another addition: three passes over an
-//! activation-sized tensor per block and step, which the fused op replaces
-//! by one in-place sum. The spectral weights enter as one stacked
-//! `[2, C_in, C_out, modes..]` tensor (real, imaginary) because candle's
-//! custom ops take at most three tensors; the stack is a small copy of the
-//! weights, not of activations.
+//! As separate ops (per block, the spectral convolution, then the pointwise
+//! layer taking `K v` as its skip), candle's backward pass gives every
+//! intermediate tensor its gradient by allocating a zero tensor and adding
+//! each contribution into it: `K v`'s, two into each block input, one into
+//! each block output. Those are memory passes over activation-sized tensors
+//! that do no arithmetic the model needs. Here the blocks hand gradients to
+//! each other directly and the two contributions to a block input are
+//! summed in place; candle sees one node.
+//!
+//! candle's custom ops take at most three tensors, so the weights enter
+//! stacked: the spectral ones as `[2L, C, C, modes..]` (block `l`'s real part
+//! at `2l`, imaginary part at `2l + 1`) and the packed pointwise ones as
+//! `[L, C, C + 1]`. Stacking copies the weights (not activations) once per
+//! step, and candle splits their gradients back.
 use std::sync::Mutex;
 
 use candle_core::backend::BackendStorage;
@@ -18,137 +23,200 @@ use rayon::prelude::*;
 
 use super::activation::GeluInPlace;
 use super::pointwise::{
-    contiguous, dims_of, forward_kernel, grad_input_kernel, Epilogue, GradWeightOp, SavedDerivative,
+    contiguous, forward_kernel, grad_input_kernel, grad_weight_kernel, Dims, Epilogue,
 };
 use crate::spectral::{
-    check_dtypes, fused_backward, fused_forward, Cached, Geometry, HostView, Wanted,
+    check_dtypes, fused_backward, fused_forward, Cached, Geometry, HostView, Spectrum, Wanted,
 };
 
-const NAME: &str = "fno-fourier-block";
+const NAME: &str = "fno-fourier-blocks";
 
-/// Host gradients of the block input and of the stacked spectral weights,
-/// `None` where not wanted.
-type BlockGradients<T> = (Option<Vec<T>>, Option<Vec<T>>);
-
-/// `(v [B, C, grid..], w [2, C, C, modes..], wb [C, C + 1]) -> [B, C, grid..]`
-/// on the input grid, with GELU when `gelu`.
-pub(super) struct BlockOp {
+/// `(v [B, C, grid..], w [2L, C, C, modes..], wb [L, C, C + 1]) -> [B, C, grid..]`:
+/// `L` Fourier blocks on the input grid, GELU after every block but the
+/// last.
+pub(super) struct BlocksOp {
     modes: Vec<usize>,
-    gelu: bool,
-    /// Chosen when the op is built, on the thread that builds the graph,
-    /// as is `record` (keep the input spectrum for the backward pass).
-    epilogue: Epilogue,
+    /// Chosen when the op is built, on the thread that builds the graph
+    /// (inside [`super::inference`] nothing is kept).
     record: bool,
-    spectrum: Mutex<Option<crate::spectral::Spectrum>>,
-    derivative: SavedDerivative,
+    saved: Mutex<Option<Vec<Layer>>>,
 }
 
-impl BlockOp {
-    pub(super) fn new(modes: &[usize], gelu: bool) -> Self {
+/// What one block's forward pass keeps for the backward pass.
+struct Layer {
+    /// The block input; `None` for the first block, whose input is the op's
+    /// argument.
+    input: Option<Tensor>,
+    /// `gelu'` at the pre-activation; `None` for the last block.
+    derivative: Option<Tensor>,
+    /// The input's kept modes.
+    spectrum: Option<Spectrum>,
+}
+
+/// The sizes every block shares, checked against the stacked weights.
+struct Stack {
+    layers: usize,
+    geometry: Geometry,
+    pointwise: Dims,
+    /// Scalars in one block's real (or imaginary) spectral weight.
+    spectral_len: usize,
+    /// Scalars in one block's packed pointwise weight.
+    pointwise_len: usize,
+}
+
+impl BlocksOp {
+    pub(super) fn new(modes: &[usize]) -> Self {
         Self {
             modes: modes.to_vec(),
-            gelu,
-            epilogue: Epilogue::new(gelu),
             record: super::inference::recording(),
-            spectrum: Mutex::new(None),
-            derivative: SavedDerivative::default(),
+            saved: Mutex::new(None),
         }
     }
 
-    /// The spectral geometry for an input of `v_dims` and stacked weights
-    /// of `w_dims`, on the input's own grid.
-    fn geometry(&self, v_dims: &[usize], w_dims: &[usize]) -> Result<Geometry> {
-        let weight = w_dims.get(1..).unwrap_or(&[]);
-        if w_dims.first() != Some(&2) {
+    fn stack(&self, v: &[usize], w: &[usize], wb: &[usize]) -> Result<Stack> {
+        let layers = wb.first().copied().unwrap_or(0);
+        let width = v.get(1).copied().unwrap_or(0);
+        if layers == 0 || wb != [layers, width, width + 1] || w.first() != Some(&(2 * layers)) {
             return Err(Error::Msg(format!(
-                "{NAME}: stacked spectral weights must be [2, C_in, C_out, modes..], got {w_dims:?}"
+                "{NAME}: for input {v:?}, expected stacked weights [2L, C, C, modes..] and \
+                 [L, C, C + 1], got {w:?} and {wb:?}"
             )));
         }
-        let grid = v_dims.get(2..).unwrap_or(&[]);
-        Ok(Geometry::new(
-            NAME,
-            v_dims,
-            weight,
-            weight,
-            &self.modes,
-            grid,
-        )?)
+        let weight = &w[1..];
+        let grid = &v[2..];
+        let geometry = Geometry::new(NAME, v, weight, weight, &self.modes, grid)?;
+        Ok(Stack {
+            layers,
+            pointwise: Dims {
+                batch: v[0],
+                c_in: width,
+                c_out: width,
+                points: grid.iter().product(),
+            },
+            geometry,
+            spectral_len: weight.iter().product(),
+            pointwise_len: width * (width + 1),
+        })
     }
 
     fn forward<T: Cached + GeluInPlace>(
         &self,
-        geo: &Geometry,
-        (v, v_layout): (&[T], &Layout),
+        s: &Stack,
+        v: &[T],
         w: &[T],
-        (wb, wb_layout): (&[T], &Layout),
+        wb: &[T],
     ) -> Result<Vec<T>> {
-        let (w_re, w_im) = w.split_at(w.len() / 2);
-        let (k, spectrum) = fused_forward(geo, v, w_re, w_im);
-        let dims = dims_of(v_layout, wb_layout, NAME)?;
-        let (out, derivative) = forward_kernel(v, wb, Some(&k), self.epilogue, dims);
-        if let Some(derivative) = derivative {
-            let shape = v_layout.shape().clone();
-            self.derivative
-                .save(Tensor::from_vec(derivative, shape, &Device::Cpu)?);
+        let mut kept = Vec::with_capacity(s.layers);
+        let mut current: Option<Vec<T>> = None;
+        for l in 0..s.layers {
+            let input = current.as_deref().unwrap_or(v);
+            let w_re = &w[2 * l * s.spectral_len..][..s.spectral_len];
+            let w_im = &w[(2 * l + 1) * s.spectral_len..][..s.spectral_len];
+            let wb = &wb[l * s.pointwise_len..][..s.pointwise_len];
+            let (k, spectrum) = fused_forward(&s.geometry, input, w_re, w_im);
+            let last = l + 1 == s.layers;
+            let epilogue = match (last, self.record) {
+                (true, _) => Epilogue::Affine,
+                (false, true) => Epilogue::GeluWithDerivative,
+                (false, false) => Epilogue::Gelu,
+            };
+            let (out, derivative) = forward_kernel(input, wb, Some(&k), epilogue, s.pointwise);
+            if self.record {
+                let shape = s.geometry.in_shape();
+                kept.push(Layer {
+                    input: current
+                        .take()
+                        .map(|v| Tensor::from_vec(v, shape.clone(), &Device::Cpu))
+                        .transpose()?,
+                    derivative: derivative
+                        .map(|d| Tensor::from_vec(d, shape, &Device::Cpu))
+                        .transpose()?,
+                    spectrum: spectrum.map(T::wrap),
+                });
+            }
+            current = Some(out);
         }
         if self.record {
-            *self.spectrum.lock().unwrap_or_else(|e| e.into_inner()) = spectrum.map(T::wrap);
+            *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = Some(kept);
         }
-        Ok(out)
+        Ok(current.unwrap_or_default())
     }
 
-    /// `dv` and `dw` (stacked) from the pre-activation gradient `dz`.
+    /// Gradients of `v`, `w` and `wb` from the output's, through the blocks
+    /// in reverse.
     fn backward<T: Cached>(
         &self,
-        geo: &Geometry,
-        [v, w, wb, dz]: [&HostView; 4],
-        want_v: bool,
-        want_w: bool,
-    ) -> Result<BlockGradients<T>> {
-        let (v, w, wb, dz) = (
-            v.slice::<T>()?,
-            w.slice::<T>()?,
-            wb.slice::<T>()?,
-            dz.slice::<T>()?,
-        );
-        let (w_re, w_im) = w.split_at(w.len() / 2);
-        let spectrum = self
-            .spectrum
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-            .and_then(T::unwrap);
-        let wanted = Wanted {
-            x: want_v,
-            weights: want_w,
-            spectrum,
-        };
-        let (spectral_dv, dw) = fused_backward(geo, v, w_re, w_im, dz, wanted);
-        let dv = match spectral_dv {
-            Some(mut dv) => {
-                let dims = super::pointwise::Dims {
-                    batch: geo.batch,
-                    c_in: geo.c_in,
-                    c_out: geo.c_out,
-                    points: geo.in_grid.iter().product(),
-                };
-                let pointwise_dv = grad_input_kernel(dz, wb, dims);
-                dv.par_chunks_mut(4096)
-                    .zip(pointwise_dv.par_chunks(4096))
-                    .for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(a, &b)| *a += b));
-                Some(dv)
+        s: &Stack,
+        [v, w, wb, dy]: [&HostView; 4],
+        mut layers: Vec<Layer>,
+    ) -> Result<(Vec<T>, Vec<T>, Vec<T>)> {
+        let (v, w, wb) = (v.slice::<T>()?, w.slice::<T>()?, wb.slice::<T>()?);
+        let mut grad_w = vec![T::zero(); w.len()];
+        let mut grad_wb = vec![T::zero(); wb.len()];
+        let dy = dy.slice::<T>()?;
+        // The gradient of the current block's output; `None`: the op's own.
+        let mut grad: Option<Vec<T>> = None;
+        for l in (0..s.layers).rev() {
+            let layer = layers.pop().ok_or_else(|| {
+                Error::Msg(format!("{NAME}: the forward pass kept {l} blocks too few"))
+            })?;
+            let input_view = layer
+                .input
+                .as_ref()
+                .map(|t| HostView::new(NAME, t))
+                .transpose()?;
+            let input = match &input_view {
+                Some(view) => view.slice::<T>()?,
+                None => v,
+            };
+            let output_grad = grad.as_deref().unwrap_or(dy);
+            let chained: Option<Vec<T>> = match &layer.derivative {
+                Some(derivative) => {
+                    let view = HostView::new(NAME, derivative)?;
+                    Some(
+                        output_grad
+                            .par_iter()
+                            .zip(view.slice::<T>()?.par_iter())
+                            .map(|(&g, &d)| g * d)
+                            .collect(),
+                    )
+                }
+                None => None,
+            };
+            // The pre-activation's gradient.
+            let dz = chained.as_deref().unwrap_or(output_grad);
+            let wb_l = &wb[l * s.pointwise_len..][..s.pointwise_len];
+            grad_wb[l * s.pointwise_len..][..s.pointwise_len].copy_from_slice(&grad_weight_kernel(
+                dz,
+                input,
+                s.pointwise,
+            ));
+            let w_re = &w[2 * l * s.spectral_len..][..s.spectral_len];
+            let w_im = &w[(2 * l + 1) * s.spectral_len..][..s.spectral_len];
+            let wanted = Wanted {
+                x: true,
+                weights: true,
+                spectrum: layer.spectrum.and_then(T::unwrap),
+            };
+            let (spectral_dx, spectral_dw) =
+                fused_backward(&s.geometry, input, w_re, w_im, dz, wanted);
+            if let Some((re, im)) = spectral_dw {
+                grad_w[2 * l * s.spectral_len..][..s.spectral_len].copy_from_slice(&re);
+                grad_w[(2 * l + 1) * s.spectral_len..][..s.spectral_len].copy_from_slice(&im);
             }
-            None => None,
-        };
-        let dw = dw.map(|(mut re, im)| {
-            re.extend_from_slice(&im);
-            re
-        });
-        Ok((dv, dw))
+            let mut dx = grad_input_kernel(dz, wb_l, s.pointwise);
+            if let Some(spectral_dx) = spectral_dx {
+                dx.par_chunks_mut(4096)
+                    .zip(spectral_dx.par_chunks(4096))
+                    .for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(a, &b)| *a += b));
+            }
+            grad = Some(dx);
+        }
+        Ok((grad.unwrap_or_default(), grad_w, grad_wb))
     }
 }
 
-impl CustomOp3 for BlockOp {
+impl CustomOp3 for BlocksOp {
     fn name(&self) -> &'static str {
         NAME
     }
@@ -163,22 +231,22 @@ impl CustomOp3 for BlockOp {
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         check_dtypes(s1.dtype(), s2.dtype(), s3.dtype())?;
-        let geo = self.geometry(l1.dims(), l2.dims())?;
+        let stack = self.stack(l1.dims(), l2.dims(), l3.dims())?;
         let out = match (s1, s2, s3) {
             (CpuStorage::F32(v), CpuStorage::F32(w), CpuStorage::F32(wb)) => {
                 CpuStorage::F32(self.forward(
-                    &geo,
-                    (contiguous(v, l1, NAME)?, l1),
+                    &stack,
+                    contiguous(v, l1, NAME)?,
                     contiguous(w, l2, NAME)?,
-                    (contiguous(wb, l3, NAME)?, l3),
+                    contiguous(wb, l3, NAME)?,
                 )?)
             }
             (CpuStorage::F64(v), CpuStorage::F64(w), CpuStorage::F64(wb)) => {
                 CpuStorage::F64(self.forward(
-                    &geo,
-                    (contiguous(v, l1, NAME)?, l1),
+                    &stack,
+                    contiguous(v, l1, NAME)?,
                     contiguous(w, l2, NAME)?,
-                    (contiguous(wb, l3, NAME)?, l3),
+                    contiguous(wb, l3, NAME)?,
                 )?)
             }
             (a, _, _) => return Err(Error::UnsupportedDTypeForOp(a.dtype(), NAME)),
@@ -186,6 +254,9 @@ impl CustomOp3 for BlockOp {
         Ok((out, l1.shape().clone()))
     }
 
+    /// All three gradients are computed whenever any is wanted: the chain
+    /// through the blocks needs the input gradients anyway, and the weight
+    /// gradients are small.
     fn bwd(
         &self,
         v: &Tensor,
@@ -194,50 +265,48 @@ impl CustomOp3 for BlockOp {
         _res: &Tensor,
         dy: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let (want_v, want_w, want_wb) = (v.track_op(), w.track_op(), wb.track_op());
-        if !want_v && !want_w && !want_wb {
+        if !v.track_op() && !w.track_op() && !wb.track_op() {
             return Ok((None, None, None));
         }
-        let dz = self.derivative.chain(
-            dy,
-            self.gelu,
-            "fno-fourier-block without a recorded forward pass",
-        )?;
-        let dwb = match want_wb {
-            true => Some(dz.apply_op2_no_bwd(v, &GradWeightOp)?),
-            false => None,
-        };
-        if !want_v && !want_w {
-            return Ok((None, None, dwb));
-        }
-        let geo = self.geometry(v.dims(), w.dims())?;
+        let layers = self
+            .saved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or(Error::BackwardNotSupported {
+                op: "fno-fourier-blocks without a recorded forward pass",
+            })?;
+        let stack = self.stack(v.dims(), w.dims(), wb.dims())?;
+        let dy = dy.contiguous()?;
         let views = [
             HostView::new(NAME, v)?,
             HostView::new(NAME, w)?,
             HostView::new(NAME, wb)?,
-            HostView::new(NAME, &dz)?,
+            HostView::new(NAME, &dy)?,
         ];
         let views = [&views[0], &views[1], &views[2], &views[3]];
-        let (dv, dw) = match v.dtype() {
+        let (dv, dw, dwb) = match v.dtype() {
             DType::F32 => {
-                let (dv, dw) = self.backward::<f32>(&geo, views, want_v, want_w)?;
+                let (dv, dw, dwb) = self.backward::<f32>(&stack, views, layers)?;
                 (
-                    dv.map(|g| Tensor::from_vec(g, v.shape(), v.device()))
-                        .transpose()?,
-                    dw.map(|g| Tensor::from_vec(g, w.shape(), w.device()))
-                        .transpose()?,
+                    Tensor::from_vec(dv, v.shape(), v.device())?,
+                    Tensor::from_vec(dw, w.shape(), w.device())?,
+                    Tensor::from_vec(dwb, wb.shape(), wb.device())?,
                 )
             }
             _ => {
-                let (dv, dw) = self.backward::<f64>(&geo, views, want_v, want_w)?;
+                let (dv, dw, dwb) = self.backward::<f64>(&stack, views, layers)?;
                 (
-                    dv.map(|g| Tensor::from_vec(g, v.shape(), v.device()))
-                        .transpose()?,
-                    dw.map(|g| Tensor::from_vec(g, w.shape(), w.device()))
-                        .transpose()?,
+                    Tensor::from_vec(dv, v.shape(), v.device())?,
+                    Tensor::from_vec(dw, w.shape(), w.device())?,
+                    Tensor::from_vec(dwb, wb.shape(), wb.device())?,
                 )
             }
         };
-        Ok((dv, dw, dwb))
+        Ok((
+            v.track_op().then_some(dv),
+            w.track_op().then_some(dw),
+            wb.track_op().then_some(dwb),
+        ))
     }
 }

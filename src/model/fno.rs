@@ -27,7 +27,7 @@ use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
 use super::activation::Activation;
-use super::block_op::BlockOp;
+use super::block_op::BlocksOp;
 use super::config::ModelConfig;
 use super::error::ModelError;
 use super::grid::grid_channels;
@@ -82,26 +82,6 @@ impl FnoBlock {
         out_grid: Option<&[usize]>,
         activation: Option<Activation>,
     ) -> Result<Tensor, ModelError> {
-        let same_grid = out_grid.is_none_or(|grid| Some(grid) == v.dims().get(2..));
-        let gelu = match activation {
-            None => Some(false),
-            Some(Activation::Gelu) => Some(true),
-            Some(_) => None,
-        };
-        let fused_backward = super::inference::recording()
-            && v.device().is_cpu()
-            && self.spectral.backend_for(v.device()) == SpectralBackend::Fft;
-        if let (true, Some(gelu), true) = (same_grid, gelu, fused_backward) {
-            // One op for the whole block, which saves gradient passes (see
-            // `block_op`); without a backward pass to come (inference), the
-            // separate ops are faster as they need no stacked weight copy.
-            let weights =
-                Tensor::stack(&[self.spectral.weight_re(), self.spectral.weight_im()], 0)?;
-            let op = BlockOp::new(&self.spectral.config().modes, gelu);
-            return Ok(v
-                .contiguous()?
-                .apply_op3(&weights, &self.pointwise.packed()?, op)?);
-        }
         let (k, v) = match out_grid {
             Some(grid) if Some(grid) != v.dims().get(2..) => (
                 self.spectral.forward_to(v, grid)?,
@@ -233,7 +213,7 @@ impl Fno {
         } else {
             x.clone()
         };
-        let mut v = pad(
+        let v = pad(
             &self.lifting.forward(&x)?,
             &padding_amounts(in_grid, &cfg.padding),
         )?;
@@ -242,15 +222,58 @@ impl Fno {
             .zip(padding_amounts(out_grid, &cfg.padding))
             .map(|(n, p)| n + p)
             .collect();
+        let fused = cfg.activation == Activation::Gelu
+            && super::inference::recording()
+            && v.device().is_cpu()
+            && v.dims().get(2..) == Some(&padded_out[..])
+            && self
+                .blocks
+                .iter()
+                .all(|b| b.spectral.backend_for(v.device()) == SpectralBackend::Fft);
+        let v = match fused {
+            true => self.blocks_fused(&v)?,
+            false => self.blocks_one_by_one(v, &padded_out)?,
+        };
+        Ok(self.projection.forward(&unpad(&v, out_grid)?)?)
+    }
+
+    /// The Fourier blocks as separate ops, the last one onto `padded_out`.
+    fn blocks_one_by_one(&self, mut v: Tensor, padded_out: &[usize]) -> Result<Tensor, ModelError> {
         let last = self.blocks.len() - 1;
         for (i, block) in self.blocks.iter().enumerate() {
             v = if i == last {
-                block.forward_to(&v, Some(&padded_out), None)?
+                block.forward_to(&v, Some(padded_out), None)?
             } else {
-                block.forward_to(&v, None, Some(cfg.activation))?
+                block.forward_to(&v, None, Some(self.cfg.activation))?
             };
         }
-        Ok(self.projection.forward(&unpad(&v, out_grid)?)?)
+        Ok(v)
+    }
+
+    /// All Fourier blocks as one op on the input grid (CPU training; see
+    /// `block_op` for why), with their weights stacked.
+    fn blocks_fused(&self, v: &Tensor) -> Result<Tensor, ModelError> {
+        let spectral: Vec<Tensor> = self
+            .blocks
+            .iter()
+            .flat_map(|b| {
+                [
+                    b.spectral.weight_re().clone(),
+                    b.spectral.weight_im().clone(),
+                ]
+            })
+            .collect();
+        let pointwise = self
+            .blocks
+            .iter()
+            .map(|b| b.pointwise.packed())
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let op = BlocksOp::new(&self.cfg.modes);
+        Ok(v.contiguous()?.apply_op3(
+            &Tensor::stack(&spectral, 0)?,
+            &Tensor::stack(&pointwise, 0)?,
+            op,
+        )?)
     }
 }
 
@@ -295,41 +318,35 @@ mod tests {
         Tensor::randn(0f32, 1.0, shape, &Device::Cpu).unwrap()
     }
 
-    /// The fused block op against the spectral convolution and the
-    /// pointwise layer run as separate ops: same output and same gradients
-    /// for the input and all five parameter tensors, in f64, with and
-    /// without the activation, on odd and even grids.
+    /// The fused stack of blocks against the blocks run as separate ops:
+    /// same output and same gradients for the block input and every block
+    /// parameter, in f64, on odd and even grids, one to three blocks.
     #[test]
-    fn fused_block_matches_the_separate_ops() {
-        for (dims, grid, act) in [
-            (1, vec![15], Some(Activation::Gelu)),
-            (2, vec![12, 9], Some(Activation::Gelu)),
-            (2, vec![8, 8], None),
-        ] {
+    fn fused_blocks_match_the_separate_ops() {
+        for (dims, grid, layers) in [(1, vec![15], 3), (2, vec![12, 9], 2), (2, vec![8, 8], 1)] {
             let cfg = ModelConfig {
                 dims,
                 modes: vec![3; dims],
                 width: 4,
+                layers,
                 ..ModelConfig::default()
             };
             let map = VarMap::new();
-            let vb = VarBuilder::from_varmap(&map, DType::F64, &Device::Cpu);
-            let block = FnoBlock::new(&cfg, vb).unwrap();
+            let model = Fno::new(
+                &cfg,
+                VarBuilder::from_varmap(&map, DType::F64, &Device::Cpu),
+            )
+            .unwrap();
             let shape = [&[2, 4][..], &grid].concat();
             let v = candle_core::Var::from_tensor(
                 &Tensor::randn(0f64, 1.0, shape.as_slice(), &Device::Cpu).unwrap(),
             )
             .unwrap();
             let r = Tensor::randn(0f64, 1.0, shape.as_slice(), &Device::Cpu).unwrap();
-            let fused = block.forward_to(v.as_tensor(), None, act).unwrap();
-            let k = block.spectral.forward(v.as_tensor()).unwrap();
-            let plain = match act {
-                Some(a) => block
-                    .pointwise
-                    .forward_activated(v.as_tensor(), Some(&k), a),
-                None => block.pointwise.forward(v.as_tensor(), Some(&k)),
-            }
-            .unwrap();
+            let fused = model.blocks_fused(v.as_tensor()).unwrap();
+            let plain = model
+                .blocks_one_by_one(v.as_tensor().clone(), &grid)
+                .unwrap();
             let diff = |a: &Tensor, b: &Tensor| -> f64 {
                 (a - b)
                     .unwrap()
@@ -353,21 +370,22 @@ mod tests {
                 .unwrap()
                 .backward()
                 .unwrap();
-            let vars = map.all_vars();
-            assert_eq!(vars.len(), 4);
-            for var in vars
-                .iter()
-                .map(candle_core::Var::as_tensor)
-                .chain([v.as_tensor()])
-            {
+            let mut checked = 0;
+            for (name, var) in map.data().lock().unwrap().iter() {
+                if !name.starts_with("blocks") {
+                    continue;
+                }
                 let (a, b) = (g_fused.get(var).unwrap(), g_plain.get(var).unwrap());
                 let scale: f64 = b.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
                 assert!(
                     diff(a, b) <= 1e-10 * scale.max(1.0),
-                    "{grid:?}: gradient of {:?}",
-                    var.dims()
+                    "{grid:?}: gradient of {name}"
                 );
+                checked += 1;
             }
+            assert_eq!(checked, 4 * layers);
+            let (a, b) = (g_fused.get(&v).unwrap(), g_plain.get(&v).unwrap());
+            assert!(diff(a, b) < 1e-10, "{grid:?}: input gradient");
         }
     }
 

@@ -475,7 +475,9 @@ pub(super) fn grad_input_kernel<T: WithDType>(dy: &[T], wb: &[T], d: Dims) -> Ve
     dx
 }
 
-fn grad_weight_kernel<T: WithDType>(dy: &[T], x: &[T], d: Dims) -> Vec<T> {
+/// `Σ dy xᵀ` (and `Σ dy` in the last column) over all blocks: the gradient
+/// of the packed `[C_out, C_in + 1]` weight.
+pub(super) fn grad_weight_kernel<T: WithDType>(dy: &[T], x: &[T], d: Dims) -> Vec<T> {
     let ld = d.c_in + 1;
     let zeros = || vec![T::zero(); d.c_out * ld];
     (0..d.batch * d.blocks())

@@ -138,6 +138,11 @@ impl Geometry {
         self.modes.kept_total() == 0 || self.batch == 0 || self.c_in == 0 || self.c_out == 0
     }
 
+    /// `[batch, C_in, in_grid..]`.
+    pub(crate) fn in_shape(&self) -> Vec<usize> {
+        [&[self.batch, self.c_in][..], &self.in_grid].concat()
+    }
+
     fn out_shape(&self) -> Vec<usize> {
         let mut s = vec![self.batch, self.c_out];
         s.extend(&self.out_grid);
