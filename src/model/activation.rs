@@ -454,14 +454,7 @@ mod tests {
         let x = Tensor::randn(0f32, 3.0, (7, 1000), &Device::Cpu).unwrap();
         let ours = gelu(&x).unwrap();
         let theirs = x.gelu_erf().unwrap();
-        let diff: f32 = (ours - theirs)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap();
+        let diff = crate::model::testutil::max_abs_diff(&ours, &theirs);
         assert!(diff < 1e-6, "max difference {diff}");
     }
 

@@ -289,6 +289,7 @@ impl Module for Fno {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::testutil::{max_abs, max_abs_diff as diff};
     use candle_core::{DType, Device};
     use candle_nn::VarMap;
 
@@ -347,16 +348,6 @@ mod tests {
             let plain = model
                 .blocks_one_by_one(v.as_tensor().clone(), &grid)
                 .unwrap();
-            let diff = |a: &Tensor, b: &Tensor| -> f64 {
-                (a - b)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .max_all()
-                    .unwrap()
-                    .to_scalar()
-                    .unwrap()
-            };
             assert!(diff(&fused, &plain) < 1e-12, "{grid:?}: outputs differ");
             let g_fused = (&fused * &r)
                 .unwrap()
@@ -376,7 +367,7 @@ mod tests {
                     continue;
                 }
                 let (a, b) = (g_fused.get(var).unwrap(), g_plain.get(var).unwrap());
-                let scale: f64 = b.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+                let scale = max_abs(b);
                 assert!(
                     diff(a, b) <= 1e-10 * scale.max(1.0),
                     "{grid:?}: gradient of {name}"
@@ -398,15 +389,7 @@ mod tests {
         let x = input(&cfg, 2, &[16, 16]);
         let recorded = model.forward(&x).unwrap();
         let plain = crate::model::inference(|| model.forward(&x)).unwrap();
-        let diff: f32 = (&recorded - &plain)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar()
-            .unwrap();
-        assert_eq!(diff, 0.0);
+        assert_eq!(diff(&recorded, &plain), 0.0);
         let err = plain
             .sqr()
             .unwrap()

@@ -217,6 +217,7 @@ impl CustomOp3 for MlpOp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::testutil::max_abs_diff as diff;
     use candle_core::{DType, Var};
     use candle_nn::VarMap;
 
@@ -243,16 +244,6 @@ mod tests {
             .forward_activated(x.as_tensor(), None, Activation::Gelu)
             .unwrap();
         let plain = mlp.fc2.forward(&h, None).unwrap();
-        let diff = |a: &Tensor, b: &Tensor| -> f64 {
-            (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar()
-                .unwrap()
-        };
         assert!(diff(&fused, &plain) < 1e-12);
         let g_fused = fused
             .mul(&w)

@@ -35,6 +35,8 @@ pub mod pointwise;
 #[cfg(feature = "cuda")]
 mod pointwise_cuda;
 pub mod resample;
+#[cfg(test)]
+mod testutil;
 
 pub use activation::Activation;
 pub use config::ModelConfig;
