@@ -17,16 +17,14 @@
 //! step, and candle splits their gradients back.
 use std::sync::Mutex;
 
-use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, DType, Device, Error, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::activation::GeluInPlace;
-use super::pointwise::{
-    contiguous, forward_kernel, grad_input_kernel, grad_weight_kernel, Dims, Epilogue,
-};
+use super::host_kernel::{run_on_host, HostKernel3};
+use super::pointwise::{forward_kernel, grad_input_kernel, grad_weight_kernel, Dims, Epilogue};
 use crate::spectral::{
-    check_dtypes, fused_backward, fused_forward, Cached, Geometry, HostView, Spectrum, Wanted,
+    fused_backward, fused_forward, Cached, Geometry, HostView, Spectrum, Wanted,
 };
 
 const NAME: &str = "fno-fourier-blocks";
@@ -147,13 +145,42 @@ impl BlocksOp {
     fn backward<T: Cached>(
         &self,
         s: &Stack,
-        [v, w, wb, dy]: [&HostView; 4],
+        [v, w, wb, dy]: [&Tensor; 4],
         mut layers: Vec<Layer>,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let views = [
+            HostView::new(NAME, v)?,
+            HostView::new(NAME, w)?,
+            HostView::new(NAME, wb)?,
+            HostView::new(NAME, dy)?,
+        ];
+        let (grad_v, grad_w, grad_wb) = self.backward_host(
+            s,
+            [
+                views[0].slice::<T>()?,
+                views[1].slice::<T>()?,
+                views[2].slice::<T>()?,
+                views[3].slice::<T>()?,
+            ],
+            &mut layers,
+        )?;
+        Ok((
+            Tensor::from_vec(grad_v, v.shape(), v.device())?,
+            Tensor::from_vec(grad_w, w.shape(), w.device())?,
+            Tensor::from_vec(grad_wb, wb.shape(), wb.device())?,
+        ))
+    }
+
+    /// [`BlocksOp::backward`] on host values; takes the kept layers from
+    /// the back of `layers`.
+    fn backward_host<T: Cached>(
+        &self,
+        s: &Stack,
+        [v, w, wb, dy]: [&[T]; 4],
+        layers: &mut Vec<Layer>,
     ) -> Result<(Vec<T>, Vec<T>, Vec<T>)> {
-        let (v, w, wb) = (v.slice::<T>()?, w.slice::<T>()?, wb.slice::<T>()?);
         let mut grad_w = vec![T::zero(); w.len()];
         let mut grad_wb = vec![T::zero(); wb.len()];
-        let dy = dy.slice::<T>()?;
         // The gradient of the current block's output; `None`: the op's own.
         let mut grad: Option<Vec<T>> = None;
         for l in (0..s.layers).rev() {
@@ -216,6 +243,19 @@ impl BlocksOp {
     }
 }
 
+/// The forward pass of one [`BlocksOp`] call, with the sizes read from
+/// the layouts.
+struct BlocksForward<'a> {
+    op: &'a BlocksOp,
+    stack: Stack,
+}
+
+impl HostKernel3 for BlocksForward<'_> {
+    fn run<T: Cached + GeluInPlace>(&self, v: &[T], w: &[T], wb: &[T]) -> Result<Vec<T>> {
+        self.op.forward(&self.stack, v, w, wb)
+    }
+}
+
 impl CustomOp3 for BlocksOp {
     fn name(&self) -> &'static str {
         NAME
@@ -230,27 +270,9 @@ impl CustomOp3 for BlocksOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        check_dtypes(s1.dtype(), s2.dtype(), s3.dtype())?;
         let stack = self.stack(l1.dims(), l2.dims(), l3.dims())?;
-        let out = match (s1, s2, s3) {
-            (CpuStorage::F32(v), CpuStorage::F32(w), CpuStorage::F32(wb)) => {
-                CpuStorage::F32(self.forward(
-                    &stack,
-                    contiguous(v, l1, NAME)?,
-                    contiguous(w, l2, NAME)?,
-                    contiguous(wb, l3, NAME)?,
-                )?)
-            }
-            (CpuStorage::F64(v), CpuStorage::F64(w), CpuStorage::F64(wb)) => {
-                CpuStorage::F64(self.forward(
-                    &stack,
-                    contiguous(v, l1, NAME)?,
-                    contiguous(w, l2, NAME)?,
-                    contiguous(wb, l3, NAME)?,
-                )?)
-            }
-            (a, _, _) => return Err(Error::UnsupportedDTypeForOp(a.dtype(), NAME)),
-        };
+        let kernel = BlocksForward { op: self, stack };
+        let out = run_on_host(NAME, &kernel, (s1, l1), (s2, l2), (s3, l3))?;
         Ok((out, l1.shape().clone()))
     }
 
@@ -278,30 +300,10 @@ impl CustomOp3 for BlocksOp {
             })?;
         let stack = self.stack(v.dims(), w.dims(), wb.dims())?;
         let dy = dy.contiguous()?;
-        let views = [
-            HostView::new(NAME, v)?,
-            HostView::new(NAME, w)?,
-            HostView::new(NAME, wb)?,
-            HostView::new(NAME, &dy)?,
-        ];
-        let views = [&views[0], &views[1], &views[2], &views[3]];
+        let args = [v, w, wb, &dy];
         let (dv, dw, dwb) = match v.dtype() {
-            DType::F32 => {
-                let (dv, dw, dwb) = self.backward::<f32>(&stack, views, layers)?;
-                (
-                    Tensor::from_vec(dv, v.shape(), v.device())?,
-                    Tensor::from_vec(dw, w.shape(), w.device())?,
-                    Tensor::from_vec(dwb, wb.shape(), wb.device())?,
-                )
-            }
-            _ => {
-                let (dv, dw, dwb) = self.backward::<f64>(&stack, views, layers)?;
-                (
-                    Tensor::from_vec(dv, v.shape(), v.device())?,
-                    Tensor::from_vec(dw, w.shape(), w.device())?,
-                    Tensor::from_vec(dwb, wb.shape(), wb.device())?,
-                )
-            }
+            DType::F32 => self.backward::<f32>(&stack, args, layers)?,
+            _ => self.backward::<f64>(&stack, args, layers)?,
         };
         Ok((
             v.track_op().then_some(dv),

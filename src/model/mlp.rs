@@ -8,15 +8,16 @@
 //! gradient straight from the second layer's backward to the first's.
 use std::sync::Mutex;
 
-use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, CustomOp3, Device, Error, Layout, Result, Shape, Tensor, WithDType};
+use candle_core::{CpuStorage, CustomOp3, Device, Error, Layout, Result, Shape, Tensor};
 use candle_nn::VarBuilder;
 
 use super::activation::{Activation, GeluInPlace};
+use super::host_kernel::{run_on_host, HostKernel3};
 use super::pointwise::{
-    contiguous, dims_of, forward_kernel, with_channels, Dims, Epilogue, GradInputOp, GradWeightOp,
+    dims_of, forward_kernel, with_channels, Dims, Epilogue, GradInputOp, GradWeightOp,
     PointwiseLinear,
 };
+use crate::spectral::Cached;
 
 /// `fc2(σ(fc1(x)))`, pointwise over the grid: neuraloperator's `ChannelMLP`
 /// with two layers. Parameters live under `fc1` and `fc2`.
@@ -96,24 +97,28 @@ impl MlpOp {
         // A poisoned lock still holds a valid Option.
         *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = Some(hidden);
     }
+}
 
-    /// Both layers for one dtype; records the hidden state when the first
-    /// layer's epilogue keeps GELU's derivative.
-    fn run<T: WithDType + GeluInPlace>(
-        &self,
-        x: &[T],
-        wb1: &[T],
-        wb2: &[T],
-        first: Dims,
-        second: Dims,
-        hidden_shape: Shape,
-    ) -> Result<Vec<T>> {
-        let (hidden, derivative) = forward_kernel(x, wb1, None, self.first, first);
-        let (out, _) = forward_kernel(&hidden, wb2, None, Epilogue::Affine, second);
+/// The forward pass of one [`MlpOp`] call, with the sizes read from the
+/// layouts.
+struct MlpForward<'a> {
+    op: &'a MlpOp,
+    first: Dims,
+    second: Dims,
+    hidden_shape: Shape,
+}
+
+impl HostKernel3 for MlpForward<'_> {
+    /// Both layers; records the hidden state when the first layer's
+    /// epilogue keeps GELU's derivative.
+    fn run<T: Cached + GeluInPlace>(&self, x: &[T], wb1: &[T], wb2: &[T]) -> Result<Vec<T>> {
+        let (hidden, derivative) = forward_kernel(x, wb1, None, self.op.first, self.first);
+        let (out, _) = forward_kernel(&hidden, wb2, None, Epilogue::Affine, self.second);
         if let Some(derivative) = derivative {
-            self.save(Hidden {
-                activation: Tensor::from_vec(hidden, hidden_shape.clone(), &Device::Cpu)?,
-                derivative: Tensor::from_vec(derivative, hidden_shape, &Device::Cpu)?,
+            let shape = &self.hidden_shape;
+            self.op.save(Hidden {
+                activation: Tensor::from_vec(hidden, shape.clone(), &Device::Cpu)?,
+                derivative: Tensor::from_vec(derivative, shape.clone(), &Device::Cpu)?,
             });
         }
         Ok(out)
@@ -138,39 +143,13 @@ impl CustomOp3 for MlpOp {
         let hidden_shape = with_channels(l1.shape(), first.c_out);
         let second = dims_of(&Layout::contiguous(hidden_shape.clone()), l3, NAME)?;
         let out_shape = with_channels(l1.shape(), second.c_out);
-        let out = match (s1, s2, s3) {
-            (CpuStorage::F32(x), CpuStorage::F32(w1), CpuStorage::F32(w2)) => {
-                CpuStorage::F32(self.run(
-                    contiguous(x, l1, NAME)?,
-                    contiguous(w1, l2, NAME)?,
-                    contiguous(w2, l3, NAME)?,
-                    first,
-                    second,
-                    hidden_shape,
-                )?)
-            }
-            (CpuStorage::F64(x), CpuStorage::F64(w1), CpuStorage::F64(w2)) => {
-                CpuStorage::F64(self.run(
-                    contiguous(x, l1, NAME)?,
-                    contiguous(w1, l2, NAME)?,
-                    contiguous(w2, l3, NAME)?,
-                    first,
-                    second,
-                    hidden_shape,
-                )?)
-            }
-            (a, b, c) => {
-                let other = [b, c].into_iter().find(|s| s.dtype() != a.dtype());
-                return Err(match other {
-                    Some(other) => Error::DTypeMismatchBinaryOp {
-                        lhs: a.dtype(),
-                        rhs: other.dtype(),
-                        op: NAME,
-                    },
-                    None => Error::UnsupportedDTypeForOp(a.dtype(), NAME),
-                });
-            }
+        let kernel = MlpForward {
+            op: self,
+            first,
+            second,
+            hidden_shape,
         };
+        let out = run_on_host(NAME, &kernel, (s1, l1), (s2, l2), (s3, l3))?;
         Ok((out, out_shape))
     }
 
@@ -221,21 +200,21 @@ mod tests {
     use candle_core::{DType, Var};
     use candle_nn::VarMap;
 
+    /// A GELU MLP `[in, hidden, out]` with fresh variables of `dtype`.
+    fn gelu_mlp([i, h, o]: [usize; 3], dtype: DType) -> (VarMap, ChannelMlp) {
+        let map = VarMap::new();
+        let vb = VarBuilder::from_varmap(&map, dtype, &Device::Cpu);
+        let mlp = ChannelMlp::new(i, h, o, Activation::Gelu, vb).unwrap();
+        (map, mlp)
+    }
+
     /// The fused op against the two layers run as separate ops: same output
     /// and same gradients for the input and all four parameter tensors, in
     /// f64 on a 2D grid.
     #[test]
     fn fused_op_matches_the_layer_by_layer_mlp() {
         let dev = Device::Cpu;
-        let map = VarMap::new();
-        let mlp = ChannelMlp::new(
-            3,
-            8,
-            2,
-            Activation::Gelu,
-            VarBuilder::from_varmap(&map, DType::F64, &dev),
-        )
-        .unwrap();
+        let (map, mlp) = gelu_mlp([3, 8, 2], DType::F64);
         let x = Var::from_tensor(&Tensor::randn(0f64, 1.0, (2, 3, 5, 7), &dev).unwrap()).unwrap();
         let w = Tensor::randn(0f64, 1.0, (2, 2, 5, 7), &dev).unwrap();
         let fused = mlp.forward(x.as_tensor()).unwrap();
@@ -329,15 +308,7 @@ mod tests {
     #[test]
     fn constant_input_gets_no_gradient() {
         let dev = Device::Cpu;
-        let map = VarMap::new();
-        let mlp = ChannelMlp::new(
-            2,
-            4,
-            1,
-            Activation::Gelu,
-            VarBuilder::from_varmap(&map, DType::F32, &dev),
-        )
-        .unwrap();
+        let (map, mlp) = gelu_mlp([2, 4, 1], DType::F32);
         let x = Tensor::randn(0f32, 1.0, (2, 2, 16), &dev).unwrap();
         let grads = mlp
             .forward(&x)

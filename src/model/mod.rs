@@ -28,6 +28,7 @@ pub mod config;
 mod error;
 pub mod fno;
 pub mod grid;
+mod host_kernel;
 mod inference;
 pub mod mlp;
 pub mod padding;

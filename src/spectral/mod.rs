@@ -37,8 +37,7 @@ mod testutil;
 pub use conv::{SpectralBackend, SpectralConv, SpectralConvConfig};
 pub use error::SpectralError;
 pub(crate) use fused::{
-    backward as fused_backward, check_dtypes, forward as fused_forward, Cached, Geometry, Spectrum,
-    Wanted,
+    backward as fused_backward, forward as fused_forward, Cached, Geometry, Spectrum, Wanted,
 };
 pub(crate) use host::HostView;
 pub use modes::ModeClip;
