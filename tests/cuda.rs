@@ -14,6 +14,7 @@ use candle_nn::{VarBuilder, VarMap};
 use fno::model::{Fno, ModelConfig};
 use fno::spectral::fft::{fft, ifft, irfft, rfft};
 use fno::spectral::{SpectralBackend, SpectralConv, SpectralConvConfig};
+use fno::train::optim::{AdamW, AdamWConfig};
 use rand::{Rng, SeedableRng};
 
 const TOL: f64 = 1e-4;
@@ -203,9 +204,9 @@ fn cuda_dense_spectral_conv_matches_cpu() {
     compare_conv(SpectralBackend::Dft);
 }
 
-/// The same FNO (same weights) on both devices: output and the gradient of
-/// every parameter.
-fn compare_fno(cfg: &ModelConfig, grid: &[usize]) {
+/// The same FNO (same weights) on both devices, evaluated on `out_grid`:
+/// output and the gradient of every parameter.
+fn compare_fno(cfg: &ModelConfig, grid: &[usize], out_grid: &[usize]) {
     let map = VarMap::new();
     Fno::new(cfg, VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu)).expect("cpu model");
     let mut names: Vec<(String, Tensor)> = map
@@ -221,37 +222,66 @@ fn compare_fno(cfg: &ModelConfig, grid: &[usize]) {
     xs.extend(grid);
     let mut inputs = vec![random(7, &xs, DType::F32)];
     inputs.extend(weights);
-    compare(&format!("FNO {}D {grid:?}", cfg.dims), &inputs, |a| {
-        let tensors: HashMap<String, Tensor> = names
-            .iter()
-            .zip(&a[1..])
-            .map(|((k, _), t)| (k.clone(), t.clone()))
-            .collect();
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, a[0].device());
-        let model = Fno::new(cfg, vb).map_err(candle_core::Error::wrap)?;
-        model.forward(&a[0]).map_err(candle_core::Error::wrap)
-    });
+    compare(
+        &format!("FNO {}D {grid:?} -> {out_grid:?}", cfg.dims),
+        &inputs,
+        |a| {
+            let tensors: HashMap<String, Tensor> = names
+                .iter()
+                .zip(&a[1..])
+                .map(|((k, _), t)| (k.clone(), t.clone()))
+                .collect();
+            let vb = VarBuilder::from_tensors(tensors, DType::F32, a[0].device());
+            let model = Fno::new(cfg, vb).map_err(candle_core::Error::wrap)?;
+            model
+                .forward_to(&a[0], out_grid)
+                .map_err(candle_core::Error::wrap)
+        },
+    );
 }
 
-#[test]
-#[ignore = "needs a CUDA GPU: cargo test --features cuda -- --ignored"]
-fn cuda_fno_forward_and_backward_match_cpu() {
-    for (dims, modes, grid, padding) in [
-        (1, vec![8], vec![64], vec![0.25]),
-        (2, vec![6, 6], vec![24, 20], vec![0.25, 0.0]),
-        (3, vec![3, 3, 3], vec![10, 8, 8], vec![0.0, 0.0, 0.0]),
-    ] {
+/// Small models, 1D to 3D, with and without domain padding.
+fn fno_cases() -> Vec<(ModelConfig, Vec<usize>)> {
+    [
+        (1, vec![8], vec![64], vec![0.25], 2),
+        (2, vec![6, 6], vec![24, 20], vec![0.25, 0.0], 4),
+        (3, vec![3, 3, 3], vec![10, 8, 8], vec![0.0, 0.0, 0.0], 2),
+    ]
+    .into_iter()
+    .map(|(dims, modes, grid, padding, layers)| {
         let cfg = ModelConfig {
             dims,
             modes,
             width: 8,
-            layers: 2,
+            layers,
             in_channels: 2,
             out_channels: 1,
             padding,
             ..ModelConfig::default()
         };
-        compare_fno(&cfg, &grid);
+        (cfg, grid)
+    })
+    .collect()
+}
+
+/// On the input grid a recorded forward pass runs the whole stack of
+/// Fourier blocks as one op with its own backward pass on both devices.
+#[test]
+#[ignore = "needs a CUDA GPU: cargo test --features cuda -- --ignored"]
+fn cuda_fno_forward_and_backward_match_cpu() {
+    for (cfg, grid) in fno_cases() {
+        compare_fno(&cfg, &grid, &grid);
+    }
+}
+
+/// On another output grid the blocks run as separate ops (spectral
+/// convolution, pointwise layer and epilogue).
+#[test]
+#[ignore = "needs a CUDA GPU: cargo test --features cuda -- --ignored"]
+fn cuda_fno_on_another_grid_matches_cpu() {
+    for (cfg, grid) in fno_cases() {
+        let finer: Vec<usize> = grid.iter().map(|n| n + n / 2).collect();
+        compare_fno(&cfg, &grid, &finer);
     }
 }
 
@@ -294,5 +324,38 @@ fn cuda_pointwise_layer_matches_cpu() {
                 );
             }
         }
+    }
+}
+
+/// AdamW's in-place kernels on CUDA against the CPU's passes: three steps
+/// on the same parameters and loss, f32 and f64, with weight decay.
+#[test]
+#[ignore = "needs a CUDA GPU: cargo test --features cuda -- --ignored"]
+fn cuda_adamw_matches_cpu() {
+    for dtype in [DType::F32, DType::F64] {
+        let start = random(11, &[5, 37], dtype);
+        let target = random(12, &[5, 37], dtype);
+        let run = |device: &Device| {
+            let var = Var::from_tensor(&start.to_device(device).expect("copy")).expect("var");
+            let target = target.to_device(device).expect("copy");
+            let config = AdamWConfig {
+                weight_decay: 0.01,
+                ..AdamWConfig::default()
+            };
+            let mut opt = AdamW::new(vec![("w".into(), var.clone())], config).expect("adamw");
+            for _ in 0..3 {
+                let loss = (var.as_tensor() - &target)
+                    .and_then(|d| d.sqr())
+                    .and_then(|d| d.sum_all())
+                    .expect("loss");
+                opt.step(&loss.backward().expect("backward"), 0.05)
+                    .expect("step");
+            }
+            var.as_tensor().clone()
+        };
+        let (cpu, gpu) = (run(&Device::Cpu), run(&gpu()));
+        assert!(gpu.device().is_cuda(), "the parameter left the GPU");
+        let e = rel_err(&gpu, &cpu);
+        assert!(e < TOL, "AdamW {dtype:?}: rel. error {e}");
     }
 }

@@ -41,25 +41,28 @@ pub(super) struct BlocksOp {
 }
 
 /// What one block's forward pass keeps for the backward pass.
-struct Layer {
+pub(super) struct Layer {
     /// The block input; `None` for the first block, whose input is the op's
     /// argument.
-    input: Option<Tensor>,
+    pub(super) input: Option<Tensor>,
     /// `gelu'` at the pre-activation; `None` for the last block.
-    derivative: Option<Tensor>,
-    /// The input's kept modes.
-    spectrum: Option<Spectrum>,
+    pub(super) derivative: Option<Tensor>,
+    /// The input's kept modes (CPU).
+    pub(super) spectrum: Option<Spectrum>,
+    /// The input's kept modes on the GPU, interleaved complex, flat.
+    #[cfg(feature = "cuda")]
+    pub(super) device_spectrum: Option<Tensor>,
 }
 
 /// The sizes every block shares, checked against the stacked weights.
-struct Stack {
-    layers: usize,
-    geometry: Geometry,
-    pointwise: Dims,
+pub(super) struct Stack {
+    pub(super) layers: usize,
+    pub(super) geometry: Geometry,
+    pub(super) pointwise: Dims,
     /// Scalars in one block's real (or imaginary) spectral weight.
-    spectral_len: usize,
+    pub(super) spectral_len: usize,
     /// Scalars in one block's packed pointwise weight.
-    pointwise_len: usize,
+    pub(super) pointwise_len: usize,
 }
 
 impl BlocksOp {
@@ -130,14 +133,21 @@ impl BlocksOp {
                         .map(|d| Tensor::from_vec(d, shape, &Device::Cpu))
                         .transpose()?,
                     spectrum: spectrum.map(T::wrap),
+                    #[cfg(feature = "cuda")]
+                    device_spectrum: None,
                 });
             }
             current = Some(out);
         }
-        if self.record {
-            *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = Some(kept);
-        }
+        self.keep(kept);
         Ok(current.unwrap_or_default())
+    }
+
+    /// Keeps the layers for the backward pass when recording.
+    fn keep(&self, layers: Vec<Layer>) {
+        if self.record {
+            *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = Some(layers);
+        }
     }
 
     /// Gradients of `v`, `w` and `wb` from the output's, through the blocks
@@ -276,6 +286,22 @@ impl CustomOp3 for BlocksOp {
         Ok((out, l1.shape().clone()))
     }
 
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+        s3: &candle_core::CudaStorage,
+        l3: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let stack = self.stack(l1.dims(), l2.dims(), l3.dims())?;
+        let (out, layers) = super::block_cuda::forward(&stack, (s1, l1), (s2, l2), (s3, l3))?;
+        self.keep(layers);
+        Ok((out, l1.shape().clone()))
+    }
+
     /// All three gradients are computed whenever any is wanted: the chain
     /// through the blocks needs the input gradients anyway, and the weight
     /// gradients are small.
@@ -301,6 +327,15 @@ impl CustomOp3 for BlocksOp {
         let stack = self.stack(v.dims(), w.dims(), wb.dims())?;
         let dy = dy.contiguous()?;
         let args = [v, w, wb, &dy];
+        #[cfg(feature = "cuda")]
+        if v.device().is_cuda() {
+            let (dv, dw, dwb) = super::block_cuda::backward(&stack, args, layers)?;
+            return Ok((
+                v.track_op().then_some(dv),
+                w.track_op().then_some(dw),
+                wb.track_op().then_some(dwb),
+            ));
+        }
         let (dv, dw, dwb) = match v.dtype() {
             DType::F32 => self.backward::<f32>(&stack, args, layers)?,
             _ => self.backward::<f64>(&stack, args, layers)?,

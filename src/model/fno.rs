@@ -224,7 +224,7 @@ impl Fno {
             .collect();
         let fused = cfg.activation == Activation::Gelu
             && super::inference::recording()
-            && v.device().is_cpu()
+            && (v.device().is_cpu() || v.device().is_cuda())
             && v.dims().get(2..) == Some(&padded_out[..])
             && self
                 .blocks
@@ -250,8 +250,9 @@ impl Fno {
         Ok(v)
     }
 
-    /// All Fourier blocks as one op on the input grid (CPU training; see
-    /// `block_op` for why), with their weights stacked.
+    /// All Fourier blocks as one op on the input grid (training on the CPU
+    /// or CUDA; see `block_op` and `block_cuda` for why), with their
+    /// weights stacked.
     fn blocks_fused(&self, v: &Tensor) -> Result<Tensor, ModelError> {
         let spectral: Vec<Tensor> = self
             .blocks

@@ -1,7 +1,7 @@
 //! The two-layer channel MLP used for lifting and projection.
 //!
-//! On the CPU, with GELU, the two layers run as one op ([`MlpOp`]) with its
-//! own backward pass. As two ops, the hidden activation (twice the width,
+//! On the CPU and on CUDA, with GELU, the two layers run as one op
+//! ([`MlpOp`]) with its own backward pass. As two ops, the hidden activation (twice the width,
 //! the largest tensor of the model) would get its gradient the way candle
 //! accumulates every gradient: a zero tensor, then an addition, two extra
 //! passes over it on every training step. The fused op hands the hidden
@@ -55,7 +55,8 @@ impl ChannelMlp {
     /// - `x`: `[batch, in_channels, x, (y, (z))]`
     /// - returns `[batch, out_channels, x, (y, (z))]`
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if x.device().is_cpu() && self.activation == Activation::Gelu {
+        let fused_device = x.device().is_cpu() || x.device().is_cuda();
+        if fused_device && self.activation == Activation::Gelu {
             let x = x.contiguous()?;
             return x.apply_op3(&self.fc1.packed()?, &self.fc2.packed()?, MlpOp::new());
         }
@@ -151,6 +152,35 @@ impl CustomOp3 for MlpOp {
         };
         let out = run_on_host(NAME, &kernel, (s1, l1), (s2, l2), (s3, l3))?;
         Ok((out, out_shape))
+    }
+
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+        s3: &candle_core::CudaStorage,
+        l3: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let first = dims_of(l1, l2, NAME)?;
+        let hidden_shape = with_channels(l1.shape(), first.c_out);
+        let second = dims_of(&Layout::contiguous(hidden_shape.clone()), l3, NAME)?;
+        let out_shape = with_channels(l1.shape(), second.c_out);
+        let result = super::gemm_cuda::mlp_forward(
+            [(s1, l1), (s2, l2), (s3, l3)],
+            (first, second),
+            self.first,
+            hidden_shape.dims(),
+        )?;
+        if let Some((activation, derivative)) = result.hidden {
+            self.save(Hidden {
+                activation,
+                derivative,
+            });
+        }
+        Ok((result.out, out_shape))
     }
 
     /// Gradients of `x`, `wb1` and `wb2`, each `None` where the argument

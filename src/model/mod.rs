@@ -23,10 +23,14 @@
 //! ```
 pub mod activation;
 pub mod bench;
+#[cfg(feature = "cuda")]
+mod block_cuda;
 mod block_op;
 pub mod config;
 mod error;
 pub mod fno;
+#[cfg(feature = "cuda")]
+mod gemm_cuda;
 pub mod grid;
 mod host_kernel;
 mod inference;

@@ -726,6 +726,46 @@ impl CustomOp3 for PointwiseOp {
     }
 }
 
+/// The sizes of [`GradInputOp`] from `dy` `[B, Co, grid..]` and `wb`
+/// `[Co, Ci + 1]`.
+fn grad_input_dims(dy: &Layout, wb: &Layout, op: &'static str) -> Result<Dims> {
+    let (batch, c_out, points) = split_dims(dy.shape())?;
+    let (c_out_w, c_in1) = wb.shape().dims2()?;
+    if c_out_w != c_out || c_in1 == 0 {
+        return Err(Error::ShapeMismatchBinaryOp {
+            lhs: dy.shape().clone(),
+            rhs: wb.shape().clone(),
+            op,
+        });
+    }
+    Ok(Dims {
+        batch,
+        c_in: c_in1 - 1,
+        c_out,
+        points,
+    })
+}
+
+/// The sizes of [`GradWeightOp`] from `dy` `[B, Co, grid..]` and `x`
+/// `[B, Ci, grid..]`.
+fn grad_weight_dims(dy: &Layout, x: &Layout, op: &'static str) -> Result<Dims> {
+    let (batch, c_out, points) = split_dims(dy.shape())?;
+    let (batch_x, c_in, points_x) = split_dims(x.shape())?;
+    if batch_x != batch || points_x != points {
+        return Err(Error::ShapeMismatchBinaryOp {
+            lhs: dy.shape().clone(),
+            rhs: x.shape().clone(),
+            op,
+        });
+    }
+    Ok(Dims {
+        batch,
+        c_in,
+        c_out,
+        points,
+    })
+}
+
 impl CustomOp2 for GradInputOp {
     fn name(&self) -> &'static str {
         "fno-pointwise-linear-grad-input"
@@ -738,24 +778,22 @@ impl CustomOp2 for GradInputOp {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (batch, c_out, points) = split_dims(l1.shape())?;
-        let (c_out_w, c_in1) = l2.shape().dims2()?;
-        if c_out_w != c_out || c_in1 == 0 {
-            return Err(Error::ShapeMismatchBinaryOp {
-                lhs: l1.shape().clone(),
-                rhs: l2.shape().clone(),
-                op: self.name(),
-            });
-        }
-        let d = Dims {
-            batch,
-            c_in: c_in1 - 1,
-            c_out,
-            points,
-        };
+        let d = grad_input_dims(l1, l2, self.name())?;
         let out = dispatch2!(self.name(), s1, l1, s2, l2, |dy, wb| grad_input_kernel(
             dy, wb, d
         ));
+        Ok((out, with_channels(l1.shape(), d.c_in)))
+    }
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let d = grad_input_dims(l1, l2, self.name())?;
+        let out = super::gemm_cuda::grad_input((s1, l1), (s2, l2), d)?;
         Ok((out, with_channels(l1.shape(), d.c_in)))
     }
 }
@@ -772,25 +810,23 @@ impl CustomOp2 for GradWeightOp {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (batch, c_out, points) = split_dims(l1.shape())?;
-        let (batch_x, c_in, points_x) = split_dims(l2.shape())?;
-        if batch_x != batch || points_x != points {
-            return Err(Error::ShapeMismatchBinaryOp {
-                lhs: l1.shape().clone(),
-                rhs: l2.shape().clone(),
-                op: self.name(),
-            });
-        }
-        let d = Dims {
-            batch,
-            c_in,
-            c_out,
-            points,
-        };
+        let d = grad_weight_dims(l1, l2, self.name())?;
         let out = dispatch2!(self.name(), s1, l1, s2, l2, |dy, x| grad_weight_kernel(
             dy, x, d
         ));
-        Ok((out, Shape::from((c_out, c_in + 1))))
+        Ok((out, Shape::from((d.c_out, d.c_in + 1))))
+    }
+    #[cfg(feature = "cuda")]
+    fn cuda_fwd(
+        &self,
+        s1: &candle_core::CudaStorage,
+        l1: &Layout,
+        s2: &candle_core::CudaStorage,
+        l2: &Layout,
+    ) -> Result<(candle_core::CudaStorage, Shape)> {
+        let d = grad_weight_dims(l1, l2, self.name())?;
+        let out = super::gemm_cuda::grad_weight((s1, l1), (s2, l2), d)?;
+        Ok((out, Shape::from((d.c_out, d.c_in + 1))))
     }
 }
 

@@ -10,13 +10,14 @@
 //! "Where the batch-128 step goes").
 use candle_core::backend::BackendStorage;
 use candle_core::op::BackpropOp;
+use candle_core::CudaDevice;
 use candle_core::{
     CpuStorage, CudaStorage, CustomOp1, CustomOp2, CustomOp3, DType, Error, Layout, Result, Shape,
     Storage, Tensor,
 };
-use cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
+use cudarc::driver::{CudaSlice, CudaView, CudaViewMut, LaunchConfig, PushKernelArg};
 
-use super::pointwise::SavedDerivative;
+use super::pointwise::{Epilogue, SavedDerivative};
 use crate::spectral::cuda::launch::{config, u32_of, Kernel, Module};
 use crate::spectral::cuda::ops::view;
 use crate::spectral::cuda::plan::GpuReal;
@@ -40,20 +41,23 @@ pub(crate) fn epilogue(
 
 const OP: &str = "fno-pointwise-epilogue";
 
-/// Threads per block of `channel_sum`: its shared array has this size.
+/// Threads per block of `channel_sum` (its shared array has this size) and
+/// of `epilogue`.
 const SUM_THREADS: u32 = 256;
 
 /// The epilogue as a candle op; one instance per forward call, holding that
 /// call's GELU derivative for its backward pass.
 struct EpilogueOp {
-    gelu: bool,
+    /// Chosen when the op is built: inside [`super::inference`] GELU's
+    /// derivative is not kept.
+    epilogue: Epilogue,
     derivative: SavedDerivative,
 }
 
 impl EpilogueOp {
     fn new(gelu: bool) -> Self {
         Self {
-            gelu,
+            epilogue: Epilogue::new(gelu),
             derivative: SavedDerivative::default(),
         }
     }
@@ -85,14 +89,14 @@ impl EpilogueOp {
         let dev = z.0.device().clone();
         let (out, derivative) = match z.0.dtype() {
             DType::F32 => {
-                let (o, d) = forward_t::<f32>(z, bias, skip, self.gelu)?;
+                let (o, d) = forward_t::<f32>(z, bias, skip, self.epilogue)?;
                 (
                     CudaStorage::wrap_cuda_slice(o, dev.clone()),
                     d.map(|d| CudaStorage::wrap_cuda_slice(d, dev.clone())),
                 )
             }
             DType::F64 => {
-                let (o, d) = forward_t::<f64>(z, bias, skip, self.gelu)?;
+                let (o, d) = forward_t::<f64>(z, bias, skip, self.epilogue)?;
                 (
                     CudaStorage::wrap_cuda_slice(o, dev.clone()),
                     d.map(|d| CudaStorage::wrap_cuda_slice(d, dev.clone())),
@@ -113,7 +117,7 @@ impl EpilogueOp {
     fn backward(&self, grad: &Tensor) -> Result<(Tensor, Tensor)> {
         let dz = self.derivative.chain(
             grad,
-            self.gelu,
+            self.epilogue != Epilogue::Affine,
             "fno-pointwise-epilogue without a recorded forward pass",
         )?;
         let dbias = dz.apply_op1_no_bwd(&ChannelSum)?;
@@ -245,17 +249,45 @@ fn forward_t<T: GpuReal>(
     z: (&CudaStorage, &Layout),
     bias: (&CudaStorage, &Layout),
     skip: Option<(&CudaStorage, &Layout)>,
-    gelu: bool,
+    epilogue: Epilogue,
 ) -> Result<(CudaSlice<T>, Option<CudaSlice<T>>)> {
-    let dev = z.0.device();
-    let (_, channels, inner) = split(z.1.shape().dims());
-    let total = z.1.shape().elem_count();
     let zv = view::<T>(OP, z.0, z.1)?;
     let bv = view::<T>(OP, bias.0, bias.1)?;
     let sv = skip.map(|(s, l)| view::<T>(OP, s, l)).transpose()?;
+    let bias = Bias {
+        values: &bv,
+        stride: 1,
+    };
+    launch_epilogue(
+        z.0.device(),
+        &zv,
+        bias,
+        sv.as_ref(),
+        epilogue,
+        split(z.1.dims()),
+    )
+}
+
+/// A per-channel bias: channel `c`'s value at `values[c * stride]`.
+pub(super) struct Bias<'a, 'b, T> {
+    pub(super) values: &'a CudaView<'b, T>,
+    pub(super) stride: u32,
+}
+
+/// `σ(z + bias (+ skip))` and, when `epilogue` keeps it, GELU's `σ′` at the
+/// same point, for `z` `[batch, channels, inner]` (`sizes`).
+pub(super) fn launch_epilogue<T: GpuReal>(
+    dev: &CudaDevice,
+    z: &CudaView<'_, T>,
+    bias: Bias<'_, '_, T>,
+    skip: Option<&CudaView<'_, T>>,
+    epilogue: Epilogue,
+    (batch, channels, inner): (usize, usize, usize),
+) -> Result<(CudaSlice<T>, Option<CudaSlice<T>>)> {
+    let total = batch * channels * inner;
     // SAFETY: the kernel writes every element of both buffers.
     let mut out = unsafe { dev.alloc::<T>(total)? };
-    let mut derivative = if gelu {
+    let mut derivative = if epilogue == Epilogue::GeluWithDerivative {
         Some(unsafe { dev.alloc::<T>(total)? })
     } else {
         None
@@ -264,13 +296,16 @@ fn forward_t<T: GpuReal>(
         return Ok((out, derivative));
     }
     let kernel = Kernel::from_module::<T>(dev, Module::Pointwise, "epilogue")?;
-    let (total64, channels32, inner64) =
-        (total as u64, u32_of("channels", channels)?, inner as u64);
+    let (rows, channels32, inner64) = (
+        u32_of("batch x channels", batch * channels)?,
+        u32_of("channels", channels)?,
+        inner as u64,
+    );
     // The kernel reads a null pointer as "no skip" / "no derivative".
     let null: u64 = 0;
     let mut args = kernel.args();
-    args.arg(&zv).arg(&bv);
-    match &sv {
+    args.arg(z).arg(bias.values);
+    match skip {
         Some(s) => args.arg(s),
         None => args.arg(&null),
     };
@@ -279,39 +314,131 @@ fn forward_t<T: GpuReal>(
         Some(d) => args.arg(d),
         None => args.arg(&null),
     };
-    args.arg(&total64).arg(&channels32).arg(&inner64);
-    // SAFETY: the argument list matches fno_epilogue's signature, and every
-    // buffer holds `total` elements (bias: `channels`).
-    unsafe { args.launch(config(total64)) }.map_err(|e| kernel.error(e))?;
+    let gelu = u32::from(epilogue != Epilogue::Affine);
+    args.arg(&rows)
+        .arg(&channels32)
+        .arg(&inner64)
+        .arg(&bias.stride)
+        .arg(&gelu);
+    // Blocks along x take rows (both loops of the kernel stride, so any
+    // grid within the limits covers everything).
+    let cfg = LaunchConfig {
+        grid_dim: (
+            rows.min(i32::MAX as u32),
+            inner64.div_ceil(u64::from(SUM_THREADS)).clamp(1, 65_535) as u32,
+            1,
+        ),
+        block_dim: (SUM_THREADS, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    // SAFETY: the argument list matches fno_epilogue's signature, every
+    // buffer holds `total` elements and the bias `channels` strided ones
+    // (the callers' shapes).
+    unsafe { args.launch(cfg) }.map_err(|e| kernel.error(e))?;
     Ok((out, derivative))
 }
 
-fn channel_sum_t<T: GpuReal>(s: &CudaStorage, l: &Layout) -> Result<CudaSlice<T>> {
-    let dev = s.device();
-    let (batch, channels, inner) = split(l.shape().dims());
-    let mut out = dev.alloc_zeros::<T>(channels)?;
+/// Adds the per-channel sums of `g` `[batch, channels, inner]` (`sizes`)
+/// into `out[c * out_stride]`.
+pub(super) fn launch_channel_sum<T: GpuReal>(
+    dev: &CudaDevice,
+    g: &CudaView<'_, T>,
+    out: &mut CudaViewMut<'_, T>,
+    out_stride: u32,
+    (batch, channels, inner): (usize, usize, usize),
+) -> Result<()> {
     let count = (batch * inner) as u64;
     if count == 0 || channels == 0 {
-        return Ok(out);
+        return Ok(());
     }
-    let g = view::<T>("fno-channel-sum", s, l)?;
+    if channels > 65_535 {
+        return Err(Error::Msg(format!(
+            "fno-channel-sum: {channels} channels exceed the grid's 65535"
+        )));
+    }
     let kernel = Kernel::from_module::<T>(dev, Module::Pointwise, "channel_sum")?;
-    // About eight elements per thread before the block reduction.
-    let blocks = count.div_ceil(u64::from(SUM_THREADS) * 8).clamp(1, 256) as u32;
+    // Blocks along x split a row's points, along z the batch (about eight
+    // rows each), the channel along y.
+    let along_row = (inner as u64).div_ceil(u64::from(SUM_THREADS)).clamp(1, 64) as u32;
+    let along_batch = (batch as u64).div_ceil(8).clamp(1, 64) as u32;
     let cfg = LaunchConfig {
-        grid_dim: (blocks, u32_of("channels", channels)?, 1),
+        grid_dim: (along_row, channels as u32, along_batch),
         block_dim: (SUM_THREADS, 1, 1),
         shared_mem_bytes: 0,
     };
     let (batch64, channels32, inner64) = (batch as u64, channels as u32, inner as u64);
     let mut args = kernel.args();
-    args.arg(&g)
-        .arg(&mut out)
+    args.arg(g)
+        .arg(out)
         .arg(&batch64)
         .arg(&channels32)
-        .arg(&inner64);
+        .arg(&inner64)
+        .arg(&out_stride);
     // SAFETY: the argument list matches fno_channel_sum's signature; `g`
-    // holds batch × channels × inner elements and `out` channels.
+    // holds batch × channels × inner elements and `out` reaches
+    // (channels - 1) × out_stride (the callers' shapes).
     unsafe { args.launch(cfg) }.map_err(|e| kernel.error(e))?;
+    Ok(())
+}
+
+/// `a * b` elementwise (`total` values each).
+pub(super) fn launch_multiply<T: GpuReal>(
+    dev: &CudaDevice,
+    a: &CudaView<'_, T>,
+    b: &CudaView<'_, T>,
+    total: usize,
+) -> Result<CudaSlice<T>> {
+    // SAFETY: the kernel writes every element.
+    let mut out = unsafe { dev.alloc::<T>(total)? };
+    if total == 0 {
+        return Ok(out);
+    }
+    let kernel = Kernel::from_module::<T>(dev, Module::Pointwise, "multiply")?;
+    let total64 = total as u64;
+    let mut args = kernel.args();
+    args.arg(a).arg(b).arg(&mut out).arg(&total64);
+    // SAFETY: matches fno_multiply's signature; all three hold `total`.
+    unsafe { args.launch(config(total64)) }.map_err(|e| kernel.error(e))?;
+    Ok(out)
+}
+
+/// `out[r * ld_out + c] = Σ_b x[b, r, c]` for `x` `[batch, rows, cols]`.
+pub(super) fn launch_batch_sum<T: GpuReal>(
+    dev: &CudaDevice,
+    x: &CudaView<'_, T>,
+    out: &mut CudaViewMut<'_, T>,
+    (batch, rows, cols): (usize, usize, usize),
+    ld_out: usize,
+) -> Result<()> {
+    let per_sample = (rows * cols) as u64;
+    if per_sample == 0 {
+        return Ok(());
+    }
+    let kernel = Kernel::from_module::<T>(dev, Module::Pointwise, "batch_sum")?;
+    let batch64 = batch as u64;
+    let (rows32, cols32, ld32) = (
+        u32_of("rows", rows)?,
+        u32_of("columns", cols)?,
+        u32_of("leading dimension", ld_out)?,
+    );
+    let mut args = kernel.args();
+    args.arg(x)
+        .arg(out)
+        .arg(&batch64)
+        .arg(&rows32)
+        .arg(&cols32)
+        .arg(&ld32);
+    // SAFETY: matches fno_batch_sum's signature; `x` holds batch × rows ×
+    // cols values and `out` reaches (rows - 1) × ld_out + cols.
+    unsafe { args.launch(config(per_sample)) }.map_err(|e| kernel.error(e))?;
+    Ok(())
+}
+
+fn channel_sum_t<T: GpuReal>(s: &CudaStorage, l: &Layout) -> Result<CudaSlice<T>> {
+    let dev = s.device();
+    let sizes = split(l.shape().dims());
+    let mut out = dev.alloc_zeros::<T>(sizes.1)?;
+    let g = view::<T>("fno-channel-sum", s, l)?;
+    launch_channel_sum(dev, &g, &mut out.slice_mut(..), 1, sizes)?;
     Ok(out)
 }

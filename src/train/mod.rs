@@ -3,7 +3,9 @@
 //!
 //! [`trainer::train`] runs a configuration ([`config::RunConfig`]) into a
 //! run directory; [`run::Predictor`] loads one back.
-mod adamw_cpu;
+#[cfg(feature = "cuda")]
+mod adamw_cuda;
+mod adamw_inplace;
 pub mod checkpoint;
 pub mod config;
 pub mod init;

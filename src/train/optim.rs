@@ -3,7 +3,7 @@
 //! candle-nn's `AdamW` keeps its moment estimates private, so a resumed run
 //! could not continue exactly where it stopped. This one names its state
 //! after the model's variables and saves it as safetensors.
-use super::adamw_cpu::{self, StepParams};
+use super::adamw_inplace::{self, StepParams};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Result, Tensor, Var};
 use serde::{Deserialize, Serialize};
@@ -110,8 +110,8 @@ impl AdamW {
             let Some(g) = grads.get(&slot.var) else {
                 continue;
             };
-            if slot.var.device().is_cpu() {
-                adamw_cpu::step(slot.var.as_tensor(), &slot.m, &slot.v, g, params)?;
+            if slot.var.device().is_cpu() || slot.var.device().is_cuda() {
+                adamw_inplace::step(slot.var.as_tensor(), &slot.m, &slot.v, g, params)?;
             } else {
                 step_with_ops(slot, g, params)?;
             }
@@ -171,7 +171,7 @@ impl AdamW {
 }
 
 /// The AdamW update of one variable with candle's ops, for devices that
-/// have no fused kernel (see [`adamw_cpu`] for the arithmetic).
+/// have no fused kernel (see [`adamw_inplace`] for the arithmetic).
 fn step_with_ops(slot: &Slot, g: &Tensor, p: StepParams) -> Result<()> {
     let m = ((slot.m.as_tensor() * p.beta1)? + (g * (1.0 - p.beta1))?)?;
     let v = ((slot.v.as_tensor() * p.beta2)? + (g.sqr()? * (1.0 - p.beta2))?)?;

@@ -2,10 +2,9 @@
 //! formulas of [`crate::spectral::fused`], with the grid transforms of
 //! [`super::transform`] and the mixing kernels of `kernels/spectral.cu`.
 //!
-//! The backward pass transforms the input again for the weight gradient
-//! instead of keeping the forward pass's spectrum (the CPU op keeps it); on
-//! the GPU that transform is cheap next to holding the spectrum in device
-//! memory between the two passes.
+//! The op's own backward pass transforms the input again for the weight
+//! gradient; the stack of Fourier blocks (`model::block_cuda`) keeps each
+//! block's input spectrum from the forward pass instead and hands it over.
 
 use candle_core::backend::BackendStorage;
 use candle_core::op::BackpropOp;
@@ -54,16 +53,33 @@ fn synthesis_out(geo: &Geometry) -> GridPlan {
     GridPlan::new(&geo.out_grid, &geo.modes, geo.hermitian::<f64>())
 }
 
-fn forward_t<T: GpuReal>(
+/// The fused op's forward pass on device views: `K x` on the output grid.
+pub(crate) fn forward_t<T: GpuReal>(
     geo: &Geometry,
     dev: &CudaDevice,
     x: &CudaView<'_, T>,
     w_re: &CudaView<'_, T>,
     w_im: &CudaView<'_, T>,
 ) -> candle_core::Result<CudaSlice<T>> {
+    Ok(forward_keeping_spectrum(geo, dev, x, w_re, w_im)?.0)
+}
+
+/// [`forward_t`], also returning the input's kept modes (`None` when no
+/// mode is kept), which [`backward_t`] can take instead of transforming the
+/// input again.
+pub(crate) fn forward_keeping_spectrum<T: GpuReal>(
+    geo: &Geometry,
+    dev: &CudaDevice,
+    x: &CudaView<'_, T>,
+    w_re: &CudaView<'_, T>,
+    w_im: &CudaView<'_, T>,
+) -> candle_core::Result<(CudaSlice<T>, Option<CudaSlice<T>>)> {
     let out_points: usize = geo.out_grid.iter().product();
     if geo.is_trivial() {
-        return dev.alloc_zeros::<T>(geo.batch * geo.c_out * out_points);
+        return Ok((
+            dev.alloc_zeros::<T>(geo.batch * geo.c_out * out_points)?,
+            None,
+        ));
     }
     let spec = analysis_in(geo).analysis(dev, x, geo.batch * geo.c_in)?;
     let widx = weight_index(dev, geo)?;
@@ -86,7 +102,8 @@ fn forward_t<T: GpuReal>(
     // SAFETY: the arguments match `fno_mix_*` in spectral.cu; the weight
     // views hold [c_in, c_out, full] values (checked by `Geometry`).
     unsafe { args.launch(config(total)) }.map_err(|e| kernel.error(e))?;
-    synthesis_out(geo).synthesis(dev, &y.slice(..), geo.batch * geo.c_out)
+    let out = synthesis_out(geo).synthesis(dev, &y.slice(..), geo.batch * geo.c_out)?;
+    Ok((out, Some(spec)))
 }
 
 /// The forward pass of the fused op on CUDA storages (validated by the
@@ -125,21 +142,25 @@ pub(crate) fn forward(
 
 /// Device gradients of `x` and of (`w_re`, `w_im`), `None` where not
 /// wanted.
-type DeviceGradients<T> = (Option<CudaSlice<T>>, Option<(CudaSlice<T>, CudaSlice<T>)>);
+pub(crate) type DeviceGradients<T> = (Option<CudaSlice<T>>, Option<(CudaSlice<T>, CudaSlice<T>)>);
 
 /// `x`, `w_re`, `w_im` and the output gradient, on the device.
-struct Operands<'a, T> {
-    x: CudaView<'a, T>,
-    w_re: CudaView<'a, T>,
-    w_im: CudaView<'a, T>,
-    grad: CudaView<'a, T>,
+pub(crate) struct Operands<'a, T> {
+    pub(crate) x: CudaView<'a, T>,
+    pub(crate) w_re: CudaView<'a, T>,
+    pub(crate) w_im: CudaView<'a, T>,
+    pub(crate) grad: CudaView<'a, T>,
 }
 
-fn backward_t<T: GpuReal>(
+/// The fused op's backward pass on device views: the gradients of `x` and
+/// of the weights where wanted (`(want_x, want_weights)`). `spectrum`: the
+/// input's kept modes from [`forward_keeping_spectrum`], if kept.
+pub(crate) fn backward_t<T: GpuReal>(
     geo: &Geometry,
     dev: &CudaDevice,
     v: &Operands<'_, T>,
     (want_x, want_weights): (bool, bool),
+    spectrum: Option<&CudaView<'_, T>>,
 ) -> candle_core::Result<DeviceGradients<T>> {
     let full: usize = geo.modes.weight_shape().iter().product();
     let weight_len = geo.c_in * geo.c_out * full;
@@ -189,7 +210,14 @@ fn backward_t<T: GpuReal>(
     };
 
     let grad_w = if want_weights {
-        let spec = x_grid.analysis(dev, &v.x, geo.batch * geo.c_in)?;
+        let transformed;
+        let spec = match spectrum {
+            Some(kept) => kept.slice(..),
+            None => {
+                transformed = x_grid.analysis(dev, &v.x, geo.batch * geo.c_in)?;
+                transformed.slice(..)
+            }
+        };
         // Zeroed: the modes clipped away on these grids keep a zero gradient.
         let mut gw_re = dev.alloc_zeros::<T>(weight_len)?;
         let mut gw_im = dev.alloc_zeros::<T>(weight_len)?;
@@ -217,7 +245,10 @@ fn backward_t<T: GpuReal>(
 }
 
 /// The CUDA storage behind a tensor.
-fn cuda_of<'a>(op: &'static str, s: &'a Storage) -> candle_core::Result<&'a CudaStorage> {
+pub(crate) fn cuda_of<'a>(
+    op: &'static str,
+    s: &'a Storage,
+) -> candle_core::Result<&'a CudaStorage> {
     match s {
         Storage::Cuda(c) => Ok(c),
         other => Err(SpectralError::UnsupportedDevice {
@@ -229,7 +260,7 @@ fn cuda_of<'a>(op: &'static str, s: &'a Storage) -> candle_core::Result<&'a Cuda
 }
 
 /// A gradient tensor (no graph of its own) from a device buffer.
-fn tensor<T: GpuReal>(dev: &CudaDevice, slice: CudaSlice<T>, shape: &[usize]) -> Tensor {
+pub(crate) fn tensor<T: GpuReal>(dev: &CudaDevice, slice: CudaSlice<T>, shape: &[usize]) -> Tensor {
     let storage = Storage::Cuda(CudaStorage::wrap_cuda_slice(slice, dev.clone()));
     Tensor::from_storage(storage, shape.to_vec(), BackpropOp::none(), false)
 }
@@ -253,7 +284,7 @@ fn backward_dtype<T: GpuReal>(
         w_im: view::<T>(op, cuda_of(op, si)?, li)?,
         grad: view::<T>(op, cuda_of(op, sg)?, lg)?,
     };
-    let (gx, gw) = backward_t::<T>(geo, dev, &operands, want)?;
+    let (gx, gw) = backward_t::<T>(geo, dev, &operands, want, None)?;
     let gx = gx.map(|g| tensor(dev, g, x.dims()));
     let (gr, gi) = match gw {
         Some((r, i)) => (

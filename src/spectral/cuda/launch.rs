@@ -1,5 +1,6 @@
 //! Loading and launching the kernels of `kernels/` (`spectral.cu` for the
-//! spectral ops, `pointwise.cu` for the pointwise layers' epilogue), and
+//! spectral ops, `pointwise.cu` for the pointwise layers, `optim.cu` for
+//! AdamW), and
 //! moving the small host tables they read (bin maps, weights) to the device.
 
 use std::sync::Arc;
@@ -22,6 +23,8 @@ pub(crate) enum Module {
     Spectral,
     /// `kernels/pointwise.cu`.
     Pointwise,
+    /// `kernels/optim.cu`.
+    Optim,
 }
 
 impl Module {
@@ -29,6 +32,7 @@ impl Module {
         match self {
             Self::Spectral => ("fno-spectral", ptx::SPECTRAL),
             Self::Pointwise => ("fno-pointwise", ptx::POINTWISE),
+            Self::Optim => ("fno-optim", ptx::OPTIM),
         }
     }
 }

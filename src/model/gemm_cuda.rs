@@ -1,0 +1,314 @@
+//! The three GEMMs of a pointwise (1×1) layer on CUDA, through cuBLAS on
+//! candle's stream: `y_b (+)= W x_b`, `dx_b (+)= Wᵀ dy_b` and the weight
+//! and bias gradients `Σ_b dy_b x_bᵀ`, `Σ dy`.
+//!
+//! Tensors are channels-first `[batch, C, points]`, which cuBLAS (column
+//! major) sees as `points x C` matrices with leading dimension `points`;
+//! the packed weights `[C_out, C_in + 1]` (bias in the last column) are a
+//! `(C_in + 1) x C_out` column-major matrix whose first `C_in` rows are
+//! `Wᵀ`. Accumulating (β = 1) lets a caller add a GEMM onto another
+//! term (the spectral branch, its gradient) without a separate pass.
+use candle_core::backend::BackendStorage;
+use candle_core::{CudaDevice, CudaStorage, DType, Error, Layout, Result, Tensor};
+use cudarc::cublas::sys::cublasOperation_t;
+use cudarc::cublas::{CudaBlas, Gemm, GemmConfig, StridedBatchedConfig};
+use cudarc::driver::{CudaSlice, CudaView, CudaViewMut, DevicePtr, DevicePtrMut};
+
+use super::pointwise::{Dims, Epilogue};
+use super::pointwise_cuda::{launch_batch_sum, launch_channel_sum, launch_epilogue, Bias};
+use crate::spectral::cuda::conv::tensor;
+use crate::spectral::cuda::launch::u32_of;
+use crate::spectral::cuda::ops::view;
+use crate::spectral::cuda::plan::GpuReal;
+
+const NAME: &str = "fno-pointwise-gemm";
+
+/// One strided-batched GEMM `C_b = op(A_b) op(B_b) + β C_b` in cuBLAS's
+/// column-major terms (β = 1 to accumulate, 0 to overwrite); a zero stride
+/// shares an operand between batch entries.
+struct Gemm3 {
+    trans_a: bool,
+    trans_b: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    ld: (usize, usize, usize),
+    strides: (usize, usize, usize),
+    batch: usize,
+    accumulate: bool,
+}
+
+impl Gemm3 {
+    fn run<T: GpuReal, A: DevicePtr<T>, B: DevicePtr<T>, C: DevicePtrMut<T>>(
+        &self,
+        blas: &CudaBlas,
+        a: &A,
+        b: &B,
+        c: &mut C,
+    ) -> Result<()>
+    where
+        CudaBlas: Gemm<T>,
+    {
+        let int = |what: &str, v: usize| {
+            i32::try_from(v).map_err(|_| Error::Msg(format!("{NAME}: {what} {v} exceeds i32")))
+        };
+        let long = |what: &str, v: usize| {
+            i64::try_from(v).map_err(|_| Error::Msg(format!("{NAME}: {what} {v} exceeds i64")))
+        };
+        let op = |t: bool| match t {
+            true => cublasOperation_t::CUBLAS_OP_T,
+            false => cublasOperation_t::CUBLAS_OP_N,
+        };
+        let cfg = StridedBatchedConfig {
+            gemm: GemmConfig {
+                transa: op(self.trans_a),
+                transb: op(self.trans_b),
+                m: int("rows", self.m)?,
+                n: int("columns", self.n)?,
+                k: int("inner size", self.k)?,
+                alpha: T::from_f64(1.0),
+                lda: int("leading dimension", self.ld.0)?,
+                ldb: int("leading dimension", self.ld.1)?,
+                beta: T::from_f64(if self.accumulate { 1.0 } else { 0.0 }),
+                ldc: int("leading dimension", self.ld.2)?,
+            },
+            batch_size: int("batch", self.batch)?,
+            stride_a: long("stride", self.strides.0)?,
+            stride_b: long("stride", self.strides.1)?,
+            stride_c: long("stride", self.strides.2)?,
+        };
+        // SAFETY: every caller sizes A, B and C for these dimensions,
+        // leading dimensions and strides (see the formulas at each call).
+        unsafe { blas.gemm_strided_batched(cfg, a, b, c) }
+            .map_err(|e| Error::Cuda(format!("{NAME}: cuBLAS: {e:?}").into()))
+    }
+}
+
+/// `out_b (+)= W x_b` for `x` `[B, C_in, P]`, `wb` packed `[C_out, C_in + 1]`,
+/// `out` `[B, C_out, P]`.
+pub(super) fn linear<T: GpuReal, O: DevicePtrMut<T>>(
+    dev: &CudaDevice,
+    x: &CudaView<'_, T>,
+    wb: &CudaView<'_, T>,
+    out: &mut O,
+    d: Dims,
+    accumulate: bool,
+) -> Result<()>
+where
+    CudaBlas: Gemm<T>,
+{
+    Gemm3 {
+        trans_a: false,
+        trans_b: false,
+        m: d.points,
+        n: d.c_out,
+        k: d.c_in,
+        ld: (d.points, d.c_in + 1, d.points),
+        strides: (d.c_in * d.points, 0, d.c_out * d.points),
+        batch: d.batch,
+        accumulate,
+    }
+    .run(&dev.cublas_handle(), x, wb, out)
+}
+
+/// `out_b (+)= Wᵀ dy_b` for `dy` `[B, C_out, P]`, `out` `[B, C_in, P]`.
+pub(super) fn linear_input_grad<T: GpuReal, O: DevicePtrMut<T>>(
+    dev: &CudaDevice,
+    dy: &CudaView<'_, T>,
+    wb: &CudaView<'_, T>,
+    out: &mut O,
+    d: Dims,
+    accumulate: bool,
+) -> Result<()>
+where
+    CudaBlas: Gemm<T>,
+{
+    Gemm3 {
+        trans_a: false,
+        trans_b: true,
+        m: d.points,
+        n: d.c_in,
+        k: d.c_out,
+        ld: (d.points, d.c_in + 1, d.points),
+        strides: (d.c_out * d.points, 0, d.c_in * d.points),
+        batch: d.batch,
+        accumulate,
+    }
+    .run(&dev.cublas_handle(), dy, wb, out)
+}
+
+/// The packed gradient `[C_out, C_in + 1]` into `out` (overwritten): `Σ_b
+/// dy_b x_bᵀ` (per-sample GEMMs, then one kernel sums over the batch) and
+/// the bias column `Σ dy`. `out` must be zeroed (the bias sum adds).
+pub(super) fn linear_weight_grad<T: GpuReal>(
+    dev: &CudaDevice,
+    dy: &CudaView<'_, T>,
+    x: &CudaView<'_, T>,
+    out: &mut CudaViewMut<'_, T>,
+    d: Dims,
+) -> Result<()>
+where
+    CudaBlas: Gemm<T>,
+{
+    // SAFETY: the GEMM writes every element (β = 0) before the sum reads.
+    let mut per_sample: CudaSlice<T> = unsafe { dev.alloc(d.batch * d.c_out * d.c_in)? };
+    // dW_b as C_in x C_out column-major (= [C_out, C_in] row-major):
+    // op(X_b) = X_b (C_in x P) times DY_b (P x C_out).
+    Gemm3 {
+        trans_a: true,
+        trans_b: false,
+        m: d.c_in,
+        n: d.c_out,
+        k: d.points,
+        ld: (d.points, d.points, d.c_in),
+        strides: (d.c_in * d.points, d.c_out * d.points, d.c_in * d.c_out),
+        batch: d.batch,
+        accumulate: false,
+    }
+    .run(&dev.cublas_handle(), x, dy, &mut per_sample)?;
+    launch_batch_sum(
+        dev,
+        &per_sample.slice(..),
+        out,
+        (d.batch, d.c_out, d.c_in),
+        d.c_in + 1,
+    )?;
+    launch_channel_sum(
+        dev,
+        dy,
+        &mut out.slice_mut(d.c_in..),
+        u32_of("channels", d.c_in + 1)?,
+        (d.batch, d.c_out, d.points),
+    )
+}
+
+fn wrap<T: GpuReal>(dev: &CudaDevice, slice: CudaSlice<T>) -> CudaStorage {
+    CudaStorage::wrap_cuda_slice(slice, dev.clone())
+}
+
+fn grad_input_t<T: GpuReal>(
+    (dy, ldy): (&CudaStorage, &Layout),
+    (wb, lwb): (&CudaStorage, &Layout),
+    d: Dims,
+) -> Result<CudaStorage>
+where
+    CudaBlas: Gemm<T>,
+{
+    let dev = dy.device();
+    // SAFETY: the GEMM writes every element (β = 0).
+    let mut out: CudaSlice<T> = unsafe { dev.alloc(d.batch * d.c_in * d.points)? };
+    let (dy, wb) = (view::<T>(NAME, dy, ldy)?, view::<T>(NAME, wb, lwb)?);
+    linear_input_grad(dev, &dy, &wb, &mut out, d, false)?;
+    Ok(wrap(dev, out))
+}
+
+/// `Wᵀ dy` on CUDA storages (the pointwise layer's input gradient op).
+pub(super) fn grad_input(
+    dy: (&CudaStorage, &Layout),
+    wb: (&CudaStorage, &Layout),
+    d: Dims,
+) -> Result<CudaStorage> {
+    match dy.0.dtype() {
+        DType::F32 => grad_input_t::<f32>(dy, wb, d),
+        DType::F64 => grad_input_t::<f64>(dy, wb, d),
+        dtype => Err(Error::UnsupportedDTypeForOp(dtype, NAME)),
+    }
+}
+
+fn grad_weight_t<T: GpuReal>(
+    (dy, ldy): (&CudaStorage, &Layout),
+    (x, lx): (&CudaStorage, &Layout),
+    d: Dims,
+) -> Result<CudaStorage>
+where
+    CudaBlas: Gemm<T>,
+{
+    let dev = dy.device();
+    let mut out = dev.alloc_zeros::<T>(d.c_out * (d.c_in + 1))?;
+    let (dy, x) = (view::<T>(NAME, dy, ldy)?, view::<T>(NAME, x, lx)?);
+    linear_weight_grad(dev, &dy, &x, &mut out.slice_mut(..), d)?;
+    Ok(wrap(dev, out))
+}
+
+/// The packed weight gradient `[C_out, C_in + 1]` on CUDA storages (the
+/// pointwise layer's weight gradient op).
+pub(super) fn grad_weight(
+    dy: (&CudaStorage, &Layout),
+    x: (&CudaStorage, &Layout),
+    d: Dims,
+) -> Result<CudaStorage> {
+    match dy.0.dtype() {
+        DType::F32 => grad_weight_t::<f32>(dy, x, d),
+        DType::F64 => grad_weight_t::<f64>(dy, x, d),
+        dtype => Err(Error::UnsupportedDTypeForOp(dtype, NAME)),
+    }
+}
+
+/// The two-layer channel MLP's forward pass on CUDA: the output, and the
+/// hidden activation with GELU's derivative when `first` keeps it.
+pub(super) struct MlpOutput {
+    pub(super) out: CudaStorage,
+    pub(super) hidden: Option<(Tensor, Tensor)>,
+}
+
+fn mlp_forward_t<T: GpuReal>(
+    [(x, lx), (wb1, l1), (wb2, l2)]: [(&CudaStorage, &Layout); 3],
+    (d1, d2): (Dims, Dims),
+    first: Epilogue,
+    hidden_shape: &[usize],
+) -> Result<MlpOutput>
+where
+    CudaBlas: Gemm<T>,
+{
+    let dev = x.device();
+    let (x, wb1, wb2) = (
+        view::<T>(NAME, x, lx)?,
+        view::<T>(NAME, wb1, l1)?,
+        view::<T>(NAME, wb2, l2)?,
+    );
+    // SAFETY: each GEMM writes every element (β = 0).
+    let mut z1: CudaSlice<T> = unsafe { dev.alloc(d1.batch * d1.c_out * d1.points)? };
+    linear(dev, &x, &wb1, &mut z1, d1, false)?;
+    let bias1 = wb1.slice(d1.c_in..);
+    let bias = Bias {
+        values: &bias1,
+        stride: u32_of("channels", d1.c_in + 1)?,
+    };
+    let sizes = (d1.batch, d1.c_out, d1.points);
+    let (hidden, derivative) = launch_epilogue(dev, &z1.slice(..), bias, None, first, sizes)?;
+    drop(z1);
+    // SAFETY: as above.
+    let mut z2: CudaSlice<T> = unsafe { dev.alloc(d2.batch * d2.c_out * d2.points)? };
+    linear(dev, &hidden.slice(..), &wb2, &mut z2, d2, false)?;
+    let bias2 = wb2.slice(d2.c_in..);
+    let bias = Bias {
+        values: &bias2,
+        stride: u32_of("channels", d2.c_in + 1)?,
+    };
+    let sizes = (d2.batch, d2.c_out, d2.points);
+    let (out, _) = launch_epilogue(dev, &z2.slice(..), bias, None, Epilogue::Affine, sizes)?;
+    let hidden = derivative.map(|derivative| {
+        (
+            tensor(dev, hidden, hidden_shape),
+            tensor(dev, derivative, hidden_shape),
+        )
+    });
+    Ok(MlpOutput {
+        out: wrap(dev, out),
+        hidden,
+    })
+}
+
+/// `wb2 · σ(wb1 · x)` on CUDA storages, σ GELU (see [`super::mlp`]).
+pub(super) fn mlp_forward(
+    args: [(&CudaStorage, &Layout); 3],
+    dims: (Dims, Dims),
+    first: Epilogue,
+    hidden_shape: &[usize],
+) -> Result<MlpOutput> {
+    match args[0].0.dtype() {
+        DType::F32 => mlp_forward_t::<f32>(args, dims, first, hidden_shape),
+        DType::F64 => mlp_forward_t::<f64>(args, dims, first, hidden_shape),
+        dtype => Err(Error::UnsupportedDTypeForOp(dtype, NAME)),
+    }
+}
