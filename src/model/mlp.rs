@@ -14,7 +14,7 @@ use candle_nn::VarBuilder;
 use super::activation::{Activation, GeluInPlace};
 use super::host_kernel::{run_on_host, HostKernel3};
 use super::pointwise::{
-    dims_of, forward_kernel, with_channels, Dims, Epilogue, GradInputOp, GradWeightOp,
+    dims_of, forward_kernel, multiply, with_channels, Dims, Epilogue, GradInputOp, GradWeightOp,
     PointwiseLinear,
 };
 use crate::spectral::Cached;
@@ -208,9 +208,7 @@ impl CustomOp3 for MlpOp {
         if !x.track_op() && !wb1.track_op() {
             return Ok((None, None, dwb2));
         }
-        let dz = dy
-            .apply_op2_no_bwd(wb2, &GradInputOp)?
-            .mul(&hidden.derivative)?;
+        let dz = multiply(&dy.apply_op2_no_bwd(wb2, &GradInputOp)?, &hidden.derivative)?;
         let dwb1 = match wb1.track_op() {
             true => Some(dz.apply_op2_no_bwd(x, &GradWeightOp)?),
             false => None,

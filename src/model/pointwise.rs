@@ -271,7 +271,7 @@ impl SavedDerivative {
         }
         let saved = self.0.lock().unwrap_or_else(|e| e.into_inner());
         match saved.as_ref() {
-            Some(derivative) => dy.mul(derivative),
+            Some(derivative) => multiply(dy, derivative),
             None => Err(Error::BackwardNotSupported { op }),
         }
     }
@@ -282,6 +282,15 @@ pub(super) struct GradInputOp;
 
 /// `(dy [B, Co, grid..], x [B, Ci, grid..]) -> dwb [Co, Ci + 1]`.
 pub(super) struct GradWeightOp;
+
+/// `a * b` elementwise (shapes equal), in our one-pass kernel on CUDA.
+pub(super) fn multiply(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    #[cfg(feature = "cuda")]
+    if a.device().is_cuda() {
+        return super::pointwise_cuda::multiply(a, b);
+    }
+    a.mul(b)
+}
 
 /// Reads a `[batch, channels, grid...]` shape as `(batch, channels, points)`.
 fn split_dims(shape: &Shape) -> Result<(usize, usize, usize)> {
