@@ -66,6 +66,27 @@ fn span(layout: &Layout, what: &str) -> Result<(usize, usize)> {
     }
 }
 
+/// Start offsets of a moment and of the gradient, and their common length.
+fn moment_spans(moment: &Layout, grad: &Layout) -> Result<(usize, usize, usize)> {
+    let (a, n) = span(moment, "a moment")?;
+    let (b, k) = span(grad, "the gradient")?;
+    if n != k {
+        bail!("adamw: moment has {n} elements, gradient {k}");
+    }
+    Ok((a, b, n))
+}
+
+/// Start offsets of the parameter and both moments, and their length.
+fn update_spans(p: &Layout, m: &Layout, v: &Layout) -> Result<(usize, usize, usize, usize)> {
+    let (a, n) = span(p, "the parameter")?;
+    let (b, k1) = span(m, "the first moment")?;
+    let (c, k2) = span(v, "the second moment")?;
+    if n != k1 || n != k2 {
+        bail!("adamw: parameter has {n} elements, moments {k1} and {k2}");
+    }
+    Ok((a, b, c, n))
+}
+
 /// `dst ← decay · dst + (1 − decay) · g` (or `g²`).
 struct Moment {
     decay: f64,
@@ -104,11 +125,7 @@ impl InplaceOp2 for Moment {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<()> {
-        let (a, n) = span(l1, "a moment")?;
-        let (b, k) = span(l2, "the gradient")?;
-        if n != k {
-            bail!("adamw: moment has {n} elements, gradient {k}");
-        }
+        let (a, b, n) = moment_spans(l1, l2)?;
         match (s1, s2) {
             (CpuStorage::F32(d), CpuStorage::F32(g)) => moment(
                 &mut d[a..a + n],
@@ -133,11 +150,7 @@ impl InplaceOp2 for Moment {
         s2: &candle_core::CudaStorage,
         l2: &Layout,
     ) -> Result<()> {
-        let (a, n) = span(l1, "a moment")?;
-        let (b, k) = span(l2, "the gradient")?;
-        if n != k {
-            bail!("adamw: moment has {n} elements, gradient {k}");
-        }
+        let (a, b, n) = moment_spans(l1, l2)?;
         super::adamw_cuda::moment(s1, (a, n), (s2, b), self.decay, self.square)
     }
 }
@@ -177,12 +190,7 @@ impl InplaceOp3 for Update {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<()> {
-        let (a, n) = span(l1, "the parameter")?;
-        let (b, k1) = span(l2, "the first moment")?;
-        let (c, k2) = span(l3, "the second moment")?;
-        if n != k1 || n != k2 {
-            bail!("adamw: parameter has {n} elements, moments {k1} and {k2}");
-        }
+        let (a, b, c, n) = update_spans(l1, l2, l3)?;
         match (s1, s2, s3) {
             (CpuStorage::F32(p), CpuStorage::F32(m), CpuStorage::F32(v)) => {
                 update_impl!(&mut p[a..a + n], &m[b..b + n], &v[c..c + n], self.0, f32)
@@ -205,12 +213,7 @@ impl InplaceOp3 for Update {
         s3: &candle_core::CudaStorage,
         l3: &Layout,
     ) -> Result<()> {
-        let (a, n) = span(l1, "the parameter")?;
-        let (b, k1) = span(l2, "the first moment")?;
-        let (c, k2) = span(l3, "the second moment")?;
-        if n != k1 || n != k2 {
-            bail!("adamw: parameter has {n} elements, moments {k1} and {k2}");
-        }
+        let (a, b, c, n) = update_spans(l1, l2, l3)?;
         super::adamw_cuda::update(s1, (a, n), (s2, b), (s3, c), &self.0)
     }
 }
