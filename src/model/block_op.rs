@@ -181,6 +181,23 @@ impl BlocksOp {
         ))
     }
 
+    /// The three gradients on whichever device the tensors live.
+    fn gradients(
+        &self,
+        stack: &Stack,
+        args: [&Tensor; 4],
+        layers: Vec<Layer>,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        #[cfg(feature = "cuda")]
+        if args[0].device().is_cuda() {
+            return super::block_cuda::backward(stack, args, layers);
+        }
+        match args[0].dtype() {
+            DType::F32 => self.backward::<f32>(stack, args, layers),
+            _ => self.backward::<f64>(stack, args, layers),
+        }
+    }
+
     /// [`BlocksOp::backward`] on host values; takes the kept layers from
     /// the back of `layers`.
     fn backward_host<T: Cached>(
@@ -326,20 +343,7 @@ impl CustomOp3 for BlocksOp {
             })?;
         let stack = self.stack(v.dims(), w.dims(), wb.dims())?;
         let dy = dy.contiguous()?;
-        let args = [v, w, wb, &dy];
-        #[cfg(feature = "cuda")]
-        if v.device().is_cuda() {
-            let (dv, dw, dwb) = super::block_cuda::backward(&stack, args, layers)?;
-            return Ok((
-                v.track_op().then_some(dv),
-                w.track_op().then_some(dw),
-                wb.track_op().then_some(dwb),
-            ));
-        }
-        let (dv, dw, dwb) = match v.dtype() {
-            DType::F32 => self.backward::<f32>(&stack, args, layers)?,
-            _ => self.backward::<f64>(&stack, args, layers)?,
-        };
+        let (dv, dw, dwb) = self.gradients(&stack, [v, w, wb, &dy], layers)?;
         Ok((
             v.track_op().then_some(dv),
             w.track_op().then_some(dw),

@@ -18,7 +18,7 @@ use super::pointwise::{Dims, Epilogue};
 use super::pointwise_cuda::{launch_batch_sum, launch_channel_sum, launch_epilogue, Bias};
 use crate::spectral::cuda::conv::tensor;
 use crate::spectral::cuda::launch::u32_of;
-use crate::spectral::cuda::ops::view;
+use crate::spectral::cuda::ops::{by_dtype, view};
 use crate::spectral::cuda::plan::GpuReal;
 
 const NAME: &str = "fno-pointwise-gemm";
@@ -190,7 +190,7 @@ fn grad_input_t<T: GpuReal>(
     (dy, ldy): (&CudaStorage, &Layout),
     (wb, lwb): (&CudaStorage, &Layout),
     d: Dims,
-) -> Result<CudaStorage>
+) -> Result<CudaSlice<T>>
 where
     CudaBlas: Gemm<T>,
 {
@@ -199,7 +199,7 @@ where
     let mut out: CudaSlice<T> = unsafe { dev.alloc(d.batch * d.c_in * d.points)? };
     let (dy, wb) = (view::<T>(NAME, dy, ldy)?, view::<T>(NAME, wb, lwb)?);
     linear_input_grad(dev, &dy, &wb, &mut out, d, false)?;
-    Ok(wrap(dev, out))
+    Ok(out)
 }
 
 /// `Wᵀ dy` on CUDA storages (the pointwise layer's input gradient op).
@@ -208,18 +208,19 @@ pub(super) fn grad_input(
     wb: (&CudaStorage, &Layout),
     d: Dims,
 ) -> Result<CudaStorage> {
-    match dy.0.dtype() {
-        DType::F32 => grad_input_t::<f32>(dy, wb, d),
-        DType::F64 => grad_input_t::<f64>(dy, wb, d),
-        dtype => Err(Error::UnsupportedDTypeForOp(dtype, NAME)),
-    }
+    by_dtype(
+        NAME,
+        dy.0,
+        || grad_input_t::<f32>(dy, wb, d),
+        || grad_input_t::<f64>(dy, wb, d),
+    )
 }
 
 fn grad_weight_t<T: GpuReal>(
     (dy, ldy): (&CudaStorage, &Layout),
     (x, lx): (&CudaStorage, &Layout),
     d: Dims,
-) -> Result<CudaStorage>
+) -> Result<CudaSlice<T>>
 where
     CudaBlas: Gemm<T>,
 {
@@ -227,7 +228,7 @@ where
     let mut out = dev.alloc_zeros::<T>(d.c_out * (d.c_in + 1))?;
     let (dy, x) = (view::<T>(NAME, dy, ldy)?, view::<T>(NAME, x, lx)?);
     linear_weight_grad(dev, &dy, &x, &mut out.slice_mut(..), d)?;
-    Ok(wrap(dev, out))
+    Ok(out)
 }
 
 /// The packed weight gradient `[C_out, C_in + 1]` on CUDA storages (the
@@ -237,11 +238,12 @@ pub(super) fn grad_weight(
     x: (&CudaStorage, &Layout),
     d: Dims,
 ) -> Result<CudaStorage> {
-    match dy.0.dtype() {
-        DType::F32 => grad_weight_t::<f32>(dy, x, d),
-        DType::F64 => grad_weight_t::<f64>(dy, x, d),
-        dtype => Err(Error::UnsupportedDTypeForOp(dtype, NAME)),
-    }
+    by_dtype(
+        NAME,
+        dy.0,
+        || grad_weight_t::<f32>(dy, x, d),
+        || grad_weight_t::<f64>(dy, x, d),
+    )
 }
 
 /// The two-layer channel MLP's forward pass on CUDA: the output, and the

@@ -1,10 +1,10 @@
 //! The two-layer channel MLP used for lifting and projection.
 //!
 //! On the CPU and on CUDA, with GELU, the two layers run as one op
-//! ([`MlpOp`]) with its own backward pass. As two ops, the hidden activation (twice the width,
-//! the largest tensor of the model) would get its gradient the way candle
-//! accumulates every gradient: a zero tensor, then an addition, two extra
-//! passes over it on every training step. The fused op hands the hidden
+//! ([`MlpOp`]) with its own backward pass. As two ops, the hidden
+//! activation (twice the width, the largest tensor of the model) would get
+//! its gradient the way candle accumulates every gradient: a zero tensor,
+//! then an addition, two extra passes over it on every training step. The fused op hands the hidden
 //! gradient straight from the second layer's backward to the first's.
 use std::sync::Mutex;
 

@@ -19,7 +19,7 @@ use cudarc::driver::{CudaSlice, CudaView, CudaViewMut, LaunchConfig, PushKernelA
 
 use super::pointwise::{Epilogue, SavedDerivative};
 use crate::spectral::cuda::launch::{config, u32_of, Kernel, Module};
-use crate::spectral::cuda::ops::view;
+use crate::spectral::cuda::ops::{by_dtype, view};
 use crate::spectral::cuda::plan::GpuReal;
 
 /// `σ(z + bias[c] (+ skip))` for `z` `[batch, C, grid..]` on a CUDA device,
@@ -216,7 +216,7 @@ pub(super) fn multiply(a: &Tensor, b: &Tensor) -> Result<Tensor> {
         return Err(Error::ShapeMismatchBinaryOp {
             lhs: a.shape().clone(),
             rhs: b.shape().clone(),
-            op: "fno-multiply",
+            op: MULTIPLY,
         });
     }
     a.contiguous()?
@@ -225,9 +225,11 @@ pub(super) fn multiply(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 struct Multiply;
 
+const MULTIPLY: &str = "fno-multiply";
+
 impl CustomOp2 for Multiply {
     fn name(&self) -> &'static str {
-        "fno-multiply"
+        MULTIPLY
     }
 
     fn cpu_fwd(
@@ -237,7 +239,7 @@ impl CustomOp2 for Multiply {
         _: &CpuStorage,
         _: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        cpu_refused()
+        Err(Error::Msg(format!("{MULTIPLY} runs on CUDA tensors only")))
     }
 
     fn cuda_fwd(
@@ -247,19 +249,14 @@ impl CustomOp2 for Multiply {
         s2: &CudaStorage,
         l2: &Layout,
     ) -> Result<(CudaStorage, Shape)> {
-        let dev = s1.device().clone();
+        let dev = s1.device();
         let n = l1.shape().elem_count();
-        let out = match s1.dtype() {
-            DType::F32 => CudaStorage::wrap_cuda_slice(
-                launch_multiply::<f32>(&dev, &view(OP, s1, l1)?, &view(OP, s2, l2)?, n)?,
-                dev,
-            ),
-            DType::F64 => CudaStorage::wrap_cuda_slice(
-                launch_multiply::<f64>(&dev, &view(OP, s1, l1)?, &view(OP, s2, l2)?, n)?,
-                dev,
-            ),
-            dtype => return Err(Error::UnsupportedDTypeForOp(dtype, "fno-multiply")),
-        };
+        let out = by_dtype(
+            MULTIPLY,
+            s1,
+            || launch_multiply::<f32>(dev, &view(MULTIPLY, s1, l1)?, &view(MULTIPLY, s2, l2)?, n),
+            || launch_multiply::<f64>(dev, &view(MULTIPLY, s1, l1)?, &view(MULTIPLY, s2, l2)?, n),
+        )?;
         Ok((out, l1.shape().clone()))
     }
 }
