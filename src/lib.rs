@@ -18,6 +18,7 @@
 
 pub mod alloc;
 pub mod data;
+mod disjoint;
 pub mod eval;
 pub mod finetune;
 pub mod inverse;

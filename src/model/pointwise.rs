@@ -49,6 +49,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use super::activation::{Activation, GeluInPlace};
+use crate::disjoint::SharedMut;
 
 /// A 1×1 convolution with bias over channels-first data of any grid rank.
 ///
@@ -208,20 +209,6 @@ impl Dims {
     }
 }
 
-/// A destination pointer shared by tasks that write disjoint blocks.
-#[derive(Clone, Copy)]
-struct SharedMut<T>(*mut T);
-// SAFETY: every task writes a block no other task touches (see the callers).
-unsafe impl<T: Send> Send for SharedMut<T> {}
-// SAFETY: as above.
-unsafe impl<T: Send> Sync for SharedMut<T> {}
-
-impl<T> SharedMut<T> {
-    fn ptr(self) -> *mut T {
-        self.0
-    }
-}
-
 /// The values behind a contiguous layout; an error naming `op` otherwise.
 pub(super) fn contiguous<'a, T>(
     data: &'a [T],
@@ -369,12 +356,12 @@ pub(super) fn forward_kernel<T: WithDType + GeluInPlace>(
     // read, which saves a memset of the whole tensor (and of the
     // derivative).
     let mut out = Vec::<T>::with_capacity(len);
-    let dst = SharedMut(out.as_mut_ptr());
+    let dst = SharedMut::new(out.as_mut_ptr());
     let mut deriv_buf =
         (epilogue == Epilogue::GeluWithDerivative).then(|| Vec::<T>::with_capacity(len));
     let deriv = deriv_buf
         .as_mut()
-        .map(|v| SharedMut(v.as_mut_ptr().cast::<MaybeUninit<T>>()));
+        .map(|v| SharedMut::new(v.as_mut_ptr().cast::<MaybeUninit<T>>()));
     let ld = d.c_in + 1;
     (0..d.batch * d.blocks()).into_par_iter().for_each(|t| {
         let (b, col, width) = d.task(t);
@@ -449,7 +436,7 @@ pub(super) fn grad_input_kernel<T: WithDType>(dy: &[T], wb: &[T], d: Dims) -> Ve
     let len = d.batch * d.c_in * d.points;
     // Uninitialised: with `read_dst = false` the GEMMs overwrite every block.
     let mut dx = Vec::<T>::with_capacity(len);
-    let dst = SharedMut(dx.as_mut_ptr());
+    let dst = SharedMut::new(dx.as_mut_ptr());
     let ld = d.c_in + 1;
     (0..d.batch * d.blocks()).into_par_iter().for_each(|t| {
         let (b, col, width) = d.task(t);

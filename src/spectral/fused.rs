@@ -27,12 +27,13 @@
 //!
 //! # Work plan
 //!
-//! Each (batch, channel) field is transformed by one rayon task: real FFTs of
-//! all last-axis rows, then complex FFTs along the other axes only over the
-//! kept columns. The spectra are then laid out mode-major in separate real
-//! and imaginary arrays, so mixing is one small complex GEMM per mode
-//! (`[batch, C_in] x [C_in, C_out]`, parallel over modes) whose inner loop
-//! runs over contiguous output channels. The inverse runs the zero-padded
+//! Each rayon task transforms a run of (batch, channel) fields: real FFTs of
+//! all last-axis rows (two rows per complex FFT, across fields in 1D), then
+//! complex FFTs along the other axes only over the kept columns. The task
+//! then writes its spectra mode-major, in separate real and imaginary
+//! arrays, while they are still in cache, so mixing is one small complex
+//! GEMM per mode (`[batch, C_in] x [C_in, C_out]`, parallel over modes)
+//! whose inner loop runs over contiguous output channels. The inverse runs the zero-padded
 //! complex FFTs first (on few columns) and the real inverse last.
 //!
 //! # Shapes
@@ -53,6 +54,7 @@ use super::host::{self, HostView};
 use super::kernels::{GridTransform, Workspace};
 use super::modes::{hermitian_coefficient, weight_spatial_shape, ModeSet};
 use super::plan::Real;
+use crate::disjoint::SharedMut;
 
 const OP: &str = "spectral-conv-fft";
 
@@ -171,38 +173,54 @@ pub(crate) struct Planar<T> {
     im: Vec<T>,
 }
 
+/// Fields per rayon task of the grid transforms: an even number (two 1D
+/// fields share one complex FFT), enough tasks to balance the workers, and
+/// few enough fields that a task's spectra stay in cache until they are
+/// transposed.
+fn fields_per_task(fields: usize) -> usize {
+    let per_worker = fields.div_ceil(8 * rayon::current_num_threads().max(1));
+    (per_worker.clamp(2, 64) + 1) & !1
+}
+
 /// Transforms every field of `input` (`[fields, points]`) and returns the
 /// spectra mode-major: `[modes, fields]`.
 fn analyse_all<T: Real>(tr: &GridTransform<T>, input: &[T]) -> Planar<T> {
     let (points, modes) = (tr.points(), tr.modes());
     let fields = input.len() / points;
-    let mut spec = vec![Complex::<T>::default(); fields * modes];
-    spec.par_chunks_mut(modes)
-        .zip(input.par_chunks(points))
-        .for_each_init(Workspace::default, |ws, (out, field)| {
-            tr.analysis(field, out, ws)
-        });
+    let per_task = fields_per_task(fields);
     let mut planar = Planar {
         re: vec![T::zero(); fields * modes],
         im: vec![T::zero(); fields * modes],
     };
-    // Transpose to mode-major, one task per run of modes (contiguous
-    // writes; consecutive modes read neighbouring values of each field).
-    planar
-        .re
-        .par_chunks_mut(fields)
-        .zip(planar.im.par_chunks_mut(fields))
+    let (re, im) = (
+        SharedMut::new(planar.re.as_mut_ptr()),
+        SharedMut::new(planar.im.as_mut_ptr()),
+    );
+    input
+        .par_chunks(per_task * points)
         .enumerate()
-        .for_each(|(k, (re, im))| {
-            for ((re, im), row) in re
-                .iter_mut()
-                .zip(im.iter_mut())
-                .zip(spec.chunks_exact(modes))
-            {
-                *re = row[k].re;
-                *im = row[k].im;
-            }
-        });
+        .for_each_init(
+            || (Workspace::default(), Vec::new()),
+            |(ws, spec), (task, run)| {
+                let count = run.len() / points;
+                spec.resize(count * modes, Complex::default());
+                tr.analysis(run, spec, ws);
+                // Transposed while still in cache: this task's fields are one
+                // contiguous run of every mode's row.
+                let first = task * per_task;
+                for k in 0..modes {
+                    for (f, field) in spec.chunks_exact(modes).enumerate() {
+                        let at = k * fields + first + f;
+                        // SAFETY: `at < modes * fields`, and the fields
+                        // `first..first + count` belong to this task alone.
+                        unsafe {
+                            *re.ptr().add(at) = field[k].re;
+                            *im.ptr().add(at) = field[k].im;
+                        }
+                    }
+                }
+            },
+        );
     planar
 }
 
@@ -210,24 +228,31 @@ fn analyse_all<T: Real>(tr: &GridTransform<T>, input: &[T]) -> Planar<T> {
 /// on the transform's grid.
 fn synthesise_all<T: Real>(tr: &GridTransform<T>, planar: &Planar<T>, fields: usize) -> Vec<T> {
     let (points, modes) = (tr.points(), tr.modes());
-    let mut spec = vec![Complex::<T>::default(); fields * modes];
-    // Back to field-major, one task per run of fields.
-    spec.par_chunks_mut(modes).enumerate().for_each(|(f, row)| {
-        for (k, z) in row.iter_mut().enumerate() {
-            *z = Complex::new(planar.re[k * fields + f], planar.im[k * fields + f]);
-        }
-    });
+    let per_task = fields_per_task(fields);
     let len = fields * points;
     // Not zeroed: the synthesis writes every point of every field.
     let mut out = Vec::<T>::with_capacity(len);
     out.spare_capacity_mut()[..len]
-        .par_chunks_mut(points)
-        .zip(spec.par_chunks(modes))
-        .for_each_init(Workspace::default, |ws, (field, s)| {
-            tr.synthesis(s, field, ws)
-        });
-    // SAFETY: each of the `fields` chunks of `points` values was written in
-    // full by `synthesis` (through `c2r_rows`, which writes whole rows).
+        .par_chunks_mut(per_task * points)
+        .enumerate()
+        .for_each_init(
+            || (Workspace::default(), Vec::new()),
+            |(ws, spec), (task, run)| {
+                let count = run.len() / points;
+                let first = task * per_task;
+                // Back to field-major for this task's run of fields.
+                spec.clear();
+                spec.extend((0..count).flat_map(|f| {
+                    (0..modes).map(move |k| {
+                        let at = k * fields + first + f;
+                        Complex::new(planar.re[at], planar.im[at])
+                    })
+                }));
+                tr.synthesis(spec, run, ws);
+            },
+        );
+    // SAFETY: each chunk of whole fields was written in full by `synthesis`
+    // (through `c2r_rows`, which writes whole rows).
     unsafe { out.set_len(len) };
     out
 }

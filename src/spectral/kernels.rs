@@ -251,10 +251,33 @@ impl<T: Real> GridTransform<T> {
         self.kept.iter().product()
     }
 
-    /// Forward transform of one real field `input` (`points()` values) into
-    /// its kept modes `out` (`modes()` values, row-major over the kept
-    /// indices). Needs a plan built with `FftDirection::Forward`.
+    /// Forward transform of consecutive real fields `input` (`points()`
+    /// values each) into their kept modes `out` (`modes()` values per field,
+    /// row-major over the kept indices). Needs a plan built with
+    /// `FftDirection::Forward`.
     pub(crate) fn analysis(&self, input: &[T], out: &mut [Complex<T>], ws: &mut Workspace<T>) {
+        if self.grid.len() == 1 {
+            // A 1D field is one row: handing all of them to the real kernel at
+            // once lets two fields share each complex FFT, which a
+            // field-by-field call (one row, an odd count) cannot.
+            rfft_rows(
+                input,
+                &self.last_weights,
+                out,
+                &self.plans[0],
+                &mut ws.work,
+                &mut ws.scratch,
+            );
+            return;
+        }
+        let (points, modes) = (self.points(), self.modes());
+        for (field, out) in input.chunks_exact(points).zip(out.chunks_exact_mut(modes)) {
+            self.analyse_field(field, out, ws);
+        }
+    }
+
+    /// [`Self::analysis`] of one field on a grid of two or more axes.
+    fn analyse_field(&self, input: &[T], out: &mut [Complex<T>], ws: &mut Workspace<T>) {
         let d = self.grid.len();
         let rows: usize = self.grid[..d - 1].iter().product();
         ws.ping.clear();
@@ -292,10 +315,36 @@ impl<T: Real> GridTransform<T> {
         out.copy_from_slice(&ws.ping);
     }
 
-    /// Inverse transform of kept modes `spec` (`modes()` values) onto the
-    /// grid: `out` (`points()` values). Needs a plan built with
-    /// `FftDirection::Inverse`.
+    /// Inverse transform of consecutive fields' kept modes `spec`
+    /// (`modes()` values each) onto the grid: `out` (`points()` values per
+    /// field, uninitialised or not: every value is written). Needs a plan
+    /// built with `FftDirection::Inverse`.
     pub(crate) fn synthesis(
+        &self,
+        spec: &[Complex<T>],
+        out: &mut [MaybeUninit<T>],
+        ws: &mut Workspace<T>,
+    ) {
+        if self.grid.len() == 1 {
+            // As in `analysis`: two 1D fields per complex FFT.
+            c2r_rows(
+                spec,
+                &self.last_weights,
+                out,
+                &self.plans[0],
+                &mut ws.work,
+                &mut ws.scratch,
+            );
+            return;
+        }
+        let (points, modes) = (self.points(), self.modes());
+        for (s, field) in spec.chunks_exact(modes).zip(out.chunks_exact_mut(points)) {
+            self.synthesise_field(s, field, ws);
+        }
+    }
+
+    /// [`Self::synthesis`] of one field on a grid of two or more axes.
+    fn synthesise_field(
         &self,
         spec: &[Complex<T>],
         out: &mut [MaybeUninit<T>],
