@@ -381,7 +381,9 @@ mod tests {
         }
     }
 
-    /// Inside an inference scope the model gives the same output, keeps
+    /// Inside an inference scope the model gives the same output (to f32
+    /// rounding: value-only GELU evaluates the normal CDF by another
+    /// approximation than the one that also yields the derivative), keeps
     /// nothing for a backward pass, and says so if one is attempted.
     #[test]
     fn inference_scope_matches_and_refuses_backward() {
@@ -390,7 +392,8 @@ mod tests {
         let x = input(&cfg, 2, &[16, 16]);
         let recorded = model.forward(&x).unwrap();
         let plain = crate::model::inference(|| model.forward(&x)).unwrap();
-        assert_eq!(diff(&recorded, &plain), 0.0);
+        let scale = max_abs(&recorded).max(1.0);
+        assert!(diff(&recorded, &plain) <= 1e-6 * scale);
         let err = plain
             .sqr()
             .unwrap()
