@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod alloc;
+mod cpu;
 pub mod data;
 mod disjoint;
 pub mod eval;

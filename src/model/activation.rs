@@ -373,7 +373,7 @@ mod f32_kernels {
     /// `z <- gelu(z)`, elementwise.
     pub(super) fn gelu_only_in_place(z: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
-        if has_avx2() {
+        if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU supports the features the function is compiled for.
             return unsafe { gelu_only_in_place_avx2(z) };
         }
@@ -389,7 +389,7 @@ mod f32_kernels {
     /// `z <- gelu(z)` and `deriv <- gelu'(z)`, elementwise.
     pub(super) fn gelu_in_place(z: &mut [f32], deriv: &mut [MaybeUninit<f32>]) {
         #[cfg(target_arch = "x86_64")]
-        if has_avx2() {
+        if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU supports the features the function is compiled for.
             return unsafe { gelu_in_place_avx2(z, deriv) };
         }
@@ -408,15 +408,10 @@ mod f32_kernels {
         gelu_grad_generic::<true>(x, g, dx)
     }
 
-    #[cfg(target_arch = "x86_64")]
-    fn has_avx2() -> bool {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-    }
-
     /// `y = gelu(x)`, elementwise.
     pub(super) fn gelu(x: &[f32], y: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
-        if has_avx2() {
+        if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU supports the features the function is compiled for.
             return unsafe { gelu_avx2(x, y) };
         }
@@ -426,7 +421,7 @@ mod f32_kernels {
     /// `dx = g * gelu'(x)`, elementwise.
     pub(super) fn gelu_grad(x: &[f32], g: &[f32], dx: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
-        if has_avx2() {
+        if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU supports the features the function is compiled for.
             return unsafe { gelu_grad_avx2(x, g, dx) };
         }
