@@ -26,7 +26,7 @@
 //! # Ok::<(), fno::solvers::SolverError>(())
 //! ```
 use super::spectral::{
-    cell_centres, dealias_mask, derivative_wavenumbers, signed_mode, substeps, Fft2d,
+    cell_centres, derivative_wavenumbers, signed_mode, substeps, DealiasedFft2d,
 };
 use super::{
     ensure, ensure_positive, grf, name_number, run_samples, sample_rng, SolverError, TimeStep,
@@ -188,90 +188,114 @@ impl Flow {
     }
 }
 
-/// Spectral workspace of one solve.
+/// Spectral workspace of one solve. Spectra hold only the 2/3-rule modes,
+/// in the compact layout of [`DealiasedFft2d`].
 struct Workspace {
-    fft: Fft2d,
-    /// ∂/∂x and ∂/∂y symbols (angular wavenumbers) per mode.
-    kx: Vec<f64>,
-    ky: Vec<f64>,
-    /// |k|², with the mean mode set to 1 so ψ̂ = ω̂/|k|² stays finite there
-    /// (ω̂₀ is zero for periodic flows).
-    k2: Vec<f64>,
-    mask: Vec<bool>,
+    fft: DealiasedFft2d,
+    /// Δ per kept mode: −|k|².
+    laplacian: Vec<f64>,
+    /// (k_x + i k_y)/|k|² (0 at the mean mode): maps ω̂ to û + i·v̂.
+    velocity_symbol: Vec<Complex64>,
+    /// i k_x − k_y: maps ω̂ to (ω_x)^ + i·(ω_y)^.
+    gradient_symbol: Vec<Complex64>,
     velocity: Vec<Complex64>,
     gradient: Vec<Complex64>,
+    /// u·ω_x + v·ω_y on the grid (unnormalised).
+    product: Vec<f64>,
 }
 
 impl Workspace {
     fn new(n: usize, length: f64) -> Self {
+        let fft = DealiasedFft2d::new(n);
         let k = derivative_wavenumbers(n, length);
-        let mask1 = dealias_mask(n);
-        let mut kx = vec![0.0; n * n];
-        let mut ky = vec![0.0; n * n];
-        let mut k2 = vec![0.0; n * n];
-        let mut mask = vec![false; n * n];
-        for i in 0..n {
-            for j in 0..n {
-                let p = i * n + j;
-                // Spectra are stored [k_y][k_x] (see `Fft2d`).
-                ky[p] = k[i];
-                kx[p] = k[j];
-                let (mx, my) = (signed_mode(i, n) as f64, signed_mode(j, n) as f64);
-                k2[p] = if p == 0 {
-                    1.0
+        let bins = fft.kept_bins();
+        let modes = bins.len() * bins.len();
+        let (mut laplacian, mut velocity_symbol, mut gradient_symbol) = (
+            Vec::with_capacity(modes),
+            Vec::with_capacity(modes),
+            Vec::with_capacity(modes),
+        );
+        for &row in bins {
+            for &column in bins {
+                // Compact spectra are [k_y][k_x].
+                let (ky, kx) = (k[row], k[column]);
+                let (my, mx) = (signed_mode(row, n) as f64, signed_mode(column, n) as f64);
+                let k2 = (TAU / length).powi(2) * (mx * mx + my * my);
+                laplacian.push(-k2);
+                // ψ̂ = ω̂/|k|², û = i k_y ψ̂, v̂ = −i k_x ψ̂, so
+                // û + i·v̂ = (k_x + i k_y) ψ̂; likewise
+                // (ω_x)^ + i·(ω_y)^ = i k_x ω̂ − k_y ω̂. The mean mode of ψ̂
+                // is zero (periodic flows have no mean vorticity).
+                velocity_symbol.push(if k2 > 0.0 {
+                    Complex64::new(kx, ky) / k2
                 } else {
-                    (TAU / length).powi(2) * (mx * mx + my * my)
-                };
-                mask[p] = mask1[i] && mask1[j];
+                    Complex64::default()
+                });
+                gradient_symbol.push(Complex64::new(-ky, kx));
             }
         }
         let zeros = vec![Complex64::default(); n * n];
         Self {
-            fft: Fft2d::new(n),
-            kx,
-            ky,
-            k2,
-            mask,
+            fft,
+            laplacian,
+            velocity_symbol,
+            gradient_symbol,
             velocity: zeros.clone(),
             gradient: zeros,
+            product: vec![0.0; n * n],
         }
     }
 
+    /// Number of kept modes (the length of every spectrum).
+    fn modes(&self) -> usize {
+        self.laplacian.len()
+    }
+
     /// Writes the dealiased −(u·∇ω)^ of the vorticity spectrum `w` into
-    /// `out`; returns max |u| on the grid.
+    /// `out`.
     ///
     /// Both velocity components are real, so one inverse FFT of û + i·v̂
     /// yields u in the real and v in the imaginary part; the same packs
     /// ω_x and ω_y.
-    fn advection(&mut self, w: &[Complex64], out: &mut [Complex64]) -> f64 {
-        let i = Complex64::new(0.0, 1.0);
-        let pairs = self.velocity.iter_mut().zip(self.gradient.iter_mut());
-        for (p, (velocity, gradient)) in pairs.enumerate() {
-            let psi = w[p] / self.k2[p];
-            let u = i * self.ky[p] * psi;
-            let v = -i * self.kx[p] * psi;
-            *velocity = u + i * v;
-            *gradient = i * self.kx[p] * w[p] + i * (i * self.ky[p] * w[p]);
+    fn advection(&mut self, w: &[Complex64], out: &mut [Complex64]) {
+        let Self {
+            fft,
+            velocity_symbol,
+            gradient_symbol,
+            velocity,
+            gradient,
+            product,
+            ..
+        } = self;
+        fft.synthesise(w, Some(velocity_symbol), velocity);
+        fft.synthesise(w, Some(gradient_symbol), gradient);
+        // Unnormalised inverses: the 1/n² of each factor is applied once, to
+        // the product's spectrum.
+        let scale = 1.0 / (velocity.len() as f64);
+        for (p, (vel, grad)) in product.iter_mut().zip(velocity.iter().zip(gradient.iter())) {
+            *p = vel.re * grad.re + vel.im * grad.im;
         }
-        // Unnormalised inverses: the 1/n² of each factor is applied once, in
-        // the product.
-        self.fft.inverse_unnormalised(&mut self.velocity);
-        self.fft.inverse_unnormalised(&mut self.gradient);
-        let scale = 1.0 / (self.velocity.len() as f64);
-        let product_scale = -scale * scale;
-        let mut umax: f64 = 0.0;
-        for (o, (vel, grad)) in out.iter_mut().zip(self.velocity.iter().zip(&self.gradient)) {
-            umax = umax.max(vel.re.abs()).max(vel.im.abs());
-            *o = Complex64::new(product_scale * (vel.re * grad.re + vel.im * grad.im), 0.0);
-        }
-        let umax = umax * scale;
-        self.fft.forward(out);
-        for (o, &keep) in out.iter_mut().zip(&self.mask) {
-            if !keep {
-                *o = Complex64::default();
-            }
-        }
-        umax
+        fft.analyse(product, -scale * scale, out);
+    }
+
+    /// max(|u|, |v|) on the grid of the last [`Self::advection`] call's
+    /// input; the step choice needs it once per output interval, so it is
+    /// not part of every advection evaluation.
+    fn max_speed(&self) -> f64 {
+        let largest = self
+            .velocity
+            .iter()
+            .fold(0.0, |m: f64, z| m.max(z.re.abs()).max(z.im.abs()));
+        largest / self.velocity.len() as f64
+    }
+
+    /// The vorticity on the grid, row-major \[x, y\], of the spectrum `w`,
+    /// appended to `frames`.
+    fn append_grid(&mut self, w: &[Complex64], frames: &mut Vec<f64>) {
+        let Self { fft, velocity, .. } = self;
+        fft.synthesise(w, None, velocity);
+        let scale = 1.0 / velocity.len() as f64;
+        frames.extend(velocity.iter().map(|z| scale * z.re));
     }
 }
 
@@ -299,48 +323,36 @@ pub fn solve(
 ) -> Result<Vec<f64>, SolverError> {
     let n = flow.n;
     let mut ws = Workspace::new(n, flow.length);
-    let to_spectrum = |fft: &mut Fft2d, field: &[f64], mask: &[bool]| {
-        let mut z: Vec<Complex64> = field.iter().map(|&v| Complex64::new(v, 0.0)).collect();
-        fft.forward(&mut z);
-        z.iter_mut()
-            .zip(mask)
-            .filter(|(_, &keep)| !keep)
-            .for_each(|(z, _)| *z = Complex64::default());
-        z
-    };
-    let mut w = to_spectrum(&mut ws.fft, w0, &ws.mask);
-    let f = to_spectrum(&mut ws.fft, &flow.forcing, &ws.mask);
+    let modes = ws.modes();
+    let mut w = vec![Complex64::default(); modes];
+    let mut f = vec![Complex64::default(); modes];
+    ws.fft.analyse(w0, 1.0, &mut w);
+    ws.fft.analyse(&flow.forcing, 1.0, &mut f);
     // The mean vorticity of a periodic flow is zero; the forcing's mean
     // would otherwise grow it without bound.
     w[0] = Complex64::default();
-    let lap: Vec<f64> = ws
-        .k2
-        .iter()
-        .enumerate()
-        .map(|(p, &k2)| if p == 0 { 0.0 } else { -k2 })
-        .collect();
+    let (mut explicit, mut implicit) = (vec![1.0; modes], vec![1.0; modes]);
     let (mut f1, mut f2, mut predictor) = (
-        vec![Complex64::default(); n * n],
-        vec![Complex64::default(); n * n],
-        vec![Complex64::default(); n * n],
+        vec![Complex64::default(); modes],
+        vec![Complex64::default(); modes],
+        vec![Complex64::default(); modes],
     );
     let interval = tmax / nt as f64;
     let dx = flow.length / n as f64;
     // Largest kept |k|: the corner of the 2/3-rule square.
     let kmax = std::f64::consts::SQRT_2 * TAU / flow.length * ((n - 1) / 3) as f64;
     let mut frames = Vec::with_capacity((nt + 1) * n * n);
-    let mut physical = vec![Complex64::default(); n * n];
-    let mut umax = ws.advection(&w, &mut f1);
+    ws.advection(&w, &mut f1);
+    let mut umax = ws.max_speed();
     for j in 0..=nt {
-        physical.copy_from_slice(&w);
-        ws.fft.inverse(&mut physical);
-        if !physical.iter().all(|z| z.re.is_finite()) || !umax.is_finite() {
+        let start = frames.len();
+        ws.append_grid(&w, &mut frames);
+        if !frames[start..].iter().all(|v| v.is_finite()) || !umax.is_finite() {
             return Err(SolverError::Diverged {
                 sample: 0,
                 time: j as f64 * interval,
             });
         }
-        frames.extend(physical.iter().map(|z| z.re));
         if j == nt {
             break;
         }
@@ -353,21 +365,35 @@ pub fn solve(
             TimeStep::PerInterval(steps) => steps.max(1),
         };
         let dt = interval / steps as f64;
+        // Crank–Nicolson as w ← (a·w + dt·(F + f))·b with
+        // a = 1 + ½νdt·Δ and b = 1/(1 − ½νdt·Δ), constant over the interval.
+        for ((a, b), &lap) in explicit
+            .iter_mut()
+            .zip(implicit.iter_mut())
+            .zip(&ws.laplacian)
+        {
+            *a = 1.0 + 0.5 * flow.nu * dt * lap;
+            *b = 1.0 / (1.0 - 0.5 * flow.nu * dt * lap);
+        }
         for _ in 0..steps {
             // Heun predictor with Crank–Nicolson viscosity, then the
             // corrector with the averaged advection (FNO's ns_2d scheme).
             ws.advection(&w, &mut f1);
-            for p in 0..n * n {
-                let cn = 1.0 - 0.5 * flow.nu * dt * lap[p];
-                predictor[p] = (w[p] + dt * (f1[p] + f[p] + 0.5 * flow.nu * lap[p] * w[p])) / cn;
+            let factors = explicit.iter().zip(&implicit).zip(&f);
+            for ((p, (&w, &f1)), ((&a, &b), &f)) in
+                predictor.iter_mut().zip(w.iter().zip(&f1)).zip(factors)
+            {
+                *p = (a * w + dt * (f1 + f)) * b;
             }
-            umax = ws.advection(&predictor, &mut f2);
-            for p in 0..n * n {
-                let cn = 1.0 - 0.5 * flow.nu * dt * lap[p];
-                w[p] = (w[p] + dt * (0.5 * (f1[p] + f2[p]) + f[p] + 0.5 * flow.nu * lap[p] * w[p]))
-                    / cn;
+            ws.advection(&predictor, &mut f2);
+            let factors = explicit.iter().zip(&implicit).zip(&f);
+            for ((w, (&f1, &f2)), ((&a, &b), &f)) in
+                w.iter_mut().zip(f1.iter().zip(&f2)).zip(factors)
+            {
+                *w = (a * *w + dt * (0.5 * (f1 + f2) + f)) * b;
             }
         }
+        umax = ws.max_speed();
     }
     Ok(frames)
 }
@@ -460,6 +486,7 @@ pub fn generate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::solvers::spectral::Fft2d;
     use std::f64::consts::PI;
 
     fn smooth_ic(n: usize) -> Vec<f64> {
