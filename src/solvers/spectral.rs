@@ -56,11 +56,18 @@ impl Fft1d {
 /// twiddles e^{−2πik/n}. The spectrum holds the n/2 + 1 non-negative
 /// frequencies (the rest follow by Hermitian symmetry), which halves both
 /// the transform and the pointwise work of the 1D solvers.
+///
+/// The packed variants let a pointwise map run on the half-length buffer
+/// itself (x_{2j} + i·x_{2j+1}) between an inverse and a forward transform,
+/// and accept or produce only the leading modes: the dealiased solvers keep
+/// the modes below n/3, and everything above stays zero.
 pub(crate) struct RealFft {
     half: Fft1d,
     /// e^{−2πik/n} for k = 0..n/2.
     twiddle: Vec<Complex64>,
     buffer: Vec<Complex64>,
+    /// A spectrum zero-padded to n/2 + 1 modes, for the inverse.
+    padded: Vec<Complex64>,
 }
 
 impl RealFft {
@@ -74,25 +81,38 @@ impl RealFft {
             half: Fft1d::new(m),
             twiddle,
             buffer: vec![Complex64::default(); m],
+            padded: vec![Complex64::default(); m + 1],
         }
     }
 
     /// Unnormalised spectrum X_k, k = 0..=n/2, of the real `x` into `out`.
     pub(crate) fn forward(&mut self, x: &[f64], out: &mut [Complex64]) {
-        let m = self.buffer.len();
         for (z, pair) in self.buffer.iter_mut().zip(x.chunks_exact(2)) {
             *z = Complex64::new(pair[0], pair[1]);
         }
+        self.forward_packed(out);
+    }
+
+    /// Unnormalised spectrum X_k, k = 0..out.len() (at most n/2 + 1), of
+    /// the real samples packed in the buffer (x_{2j} + i·x_{2j+1}).
+    pub(crate) fn forward_packed(&mut self, out: &mut [Complex64]) {
+        let m = self.buffer.len();
         self.half.forward(&mut self.buffer);
         let buffer = &self.buffer;
         // Z = E + iO with E, O the spectra of the even and odd samples, and
         // conj(Z_{m−k}) = E_k − iO_k; k = 0 pairs with itself.
         let z0 = buffer[0];
-        out[0] = Complex64::new(z0.re + z0.im, 0.0);
-        out[m] = Complex64::new(z0.re - z0.im, 0.0);
+        if let Some(first) = out.first_mut() {
+            *first = Complex64::new(z0.re + z0.im, 0.0);
+        }
+        if let Some(nyquist) = out.get_mut(m) {
+            *nyquist = Complex64::new(z0.re - z0.im, 0.0);
+        }
         let minus_i = Complex64::new(0.0, -1.0);
+        let inner = out.len().min(m);
         let pairs = buffer[1..].iter().zip(buffer[1..].iter().rev());
-        for ((o, &t), (&z, &mirror)) in out[1..m].iter_mut().zip(&self.twiddle[1..]).zip(pairs) {
+        for ((o, &t), (&z, &mirror)) in out[1..inner].iter_mut().zip(&self.twiddle[1..]).zip(pairs)
+        {
             let zc = mirror.conj();
             *o = 0.5 * ((z + zc) + t * (minus_i * (z - zc)));
         }
@@ -101,27 +121,39 @@ impl RealFft {
     /// Real samples x of the spectrum `spectrum` (k = 0..=n/2), divided by
     /// n so that `inverse(forward(x)) == x`.
     pub(crate) fn inverse(&mut self, spectrum: &[Complex64], x: &mut [f64]) {
+        let packed = self.inverse_packed(spectrum);
+        for (pair, z) in x.chunks_exact_mut(2).zip(packed.iter()) {
+            pair[0] = z.re;
+            pair[1] = z.im;
+        }
+    }
+
+    /// The real samples of the spectrum `spectrum` (its leading modes, at
+    /// most n/2 + 1; the rest are zero), divided by n and packed as
+    /// x_{2j} + i·x_{2j+1} in the buffer, which is returned for a pointwise
+    /// pass before [`Self::forward_packed`].
+    pub(crate) fn inverse_packed(&mut self, spectrum: &[Complex64]) -> &mut [Complex64] {
         let m = self.buffer.len();
+        let (given, rest) = self.padded.split_at_mut(spectrum.len());
+        given.copy_from_slice(spectrum);
+        rest.fill(Complex64::default());
         let i = Complex64::new(0.0, 1.0);
         // E and O are the unnormalised length-n/2 spectra of the even and
         // odd samples; the ½ of their separation and the 1/(n/2) of the
         // inverse are folded into one factor.
         let scale = 0.5 / m as f64;
-        let mirrors = spectrum[1..].iter().rev();
+        let mirrors = self.padded[1..].iter().rev();
         for ((b, (&xk, &t)), &mirror) in self
             .buffer
             .iter_mut()
-            .zip(spectrum.iter().zip(&self.twiddle))
+            .zip(self.padded.iter().zip(&self.twiddle))
             .zip(mirrors)
         {
             let xc = mirror.conj();
             *b = scale * ((xk + xc) + i * ((xk - xc) * t.conj()));
         }
         self.half.inverse_unnormalised(&mut self.buffer);
-        for (pair, z) in x.chunks_exact_mut(2).zip(&self.buffer) {
-            pair[0] = z.re;
-            pair[1] = z.im;
-        }
+        &mut self.buffer
     }
 }
 
@@ -146,25 +178,25 @@ pub(crate) fn half_squared_wavenumbers(n: usize) -> Vec<f64> {
         .collect()
 }
 
-/// The 2/3 rule on the half spectrum: keep k < n/3.
-pub(crate) fn half_dealias_mask(n: usize) -> Vec<bool> {
-    (0..=n / 2).map(|k| 3 * k < n).collect()
+/// The 2/3 rule on the half spectrum: the number of kept modes k < n/3.
+pub(crate) fn half_dealias_modes(n: usize) -> usize {
+    (n - 1) / 3 + 1
 }
 
 /// Pseudo-spectral evolution of u_t = d·u_xx + S\[g(u)\] on the periodic unit
 /// interval, where S is a Fourier multiplier (−ik·, i.e. −∂x, for Burgers'
 /// flux; 1 for a reaction term) and g acts pointwise.
 ///
-/// The state is the half spectrum restricted to the 2/3-rule modes (the
-/// initial condition is projected onto them), so the quadratic g's aliases
-/// fall only on discarded modes. Diffusion is integrated exactly, the rest
-/// by [`IfRk4`]; each output interval is split into equal steps chosen from
-/// the interval's starting max|u|.
+/// The state is the half spectrum restricted to the 2/3-rule modes k < n/3
+/// (the initial condition is projected onto them), so the quadratic g's
+/// aliases fall only on discarded modes; only those modes are stored and
+/// stepped. Diffusion is integrated exactly, the rest by [`IfRk4`]; each
+/// output interval is split into equal steps chosen from the interval's
+/// starting max|u|.
 pub(crate) struct Evolution {
     n: usize,
     fft: RealFft,
     integrator: IfRk4,
-    mask: Vec<bool>,
     v: Vec<Complex64>,
 }
 
@@ -174,31 +206,26 @@ impl Evolution {
         let n = u0.len();
         super::ensure(n >= 4 && n % 2 == 0, "nx", n, "must be even and at least 4")?;
         let mut fft = RealFft::new(n);
-        let mask = half_dealias_mask(n);
-        let mut v = vec![Complex64::default(); n / 2 + 1];
+        let kept = half_dealias_modes(n);
+        let mut v = vec![Complex64::default(); kept];
         fft.forward(u0, &mut v);
-        for (z, &keep) in v.iter_mut().zip(&mask) {
-            if !keep {
-                *z = Complex64::default();
-            }
-        }
         let linear = half_squared_wavenumbers(n)
             .iter()
+            .take(kept)
             .map(|k2| -d * k2)
             .collect();
         Ok(Self {
             n,
             fft,
             integrator: IfRk4::new(linear),
-            mask,
             v,
         })
     }
 
     /// Returns the frames at t_j = j·tmax/nt, row-major \[nt + 1, n\];
     /// `steps(max|u|)` gives the number of steps of each output interval.
-    /// Fails with [`super::SolverError::Diverged`] (sample 0) on a
-    /// non-finite frame.
+    /// `symbol` holds S for (at least) the kept modes. Fails with
+    /// [`super::SolverError::Diverged`] (sample 0) on a non-finite frame.
     pub(crate) fn run(
         mut self,
         tmax: f64,
@@ -208,15 +235,14 @@ impl Evolution {
         steps: impl Fn(f64) -> usize,
     ) -> Result<Vec<f64>, super::SolverError> {
         let n = self.n;
-        let (mut grid, mut product) = (vec![0.0; n], vec![Complex64::default(); n / 2 + 1]);
-        let (fft, mask) = (&mut self.fft, &self.mask);
+        let fft = &mut self.fft;
         let mut nonlinear = |v: &[Complex64], out: &mut [Complex64]| {
-            fft.inverse(v, &mut grid);
-            grid.iter_mut().for_each(|u| *u = g(*u));
-            fft.forward(&grid, &mut product);
-            for (((o, p), s), &keep) in out.iter_mut().zip(&product).zip(symbol).zip(mask) {
-                *o = if keep { s * p } else { Complex64::default() };
+            // g acts on the packed samples in place: no unpacking to a grid.
+            for z in fft.inverse_packed(v) {
+                *z = Complex64::new(g(z.re), g(z.im));
             }
+            fft.forward_packed(out);
+            out.iter_mut().zip(symbol).for_each(|(o, s)| *o *= s);
         };
         let interval = tmax / nt as f64;
         let mut frames = vec![0.0; (nt + 1) * n];
