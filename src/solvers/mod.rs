@@ -222,8 +222,14 @@ pub(crate) fn ensure_positive(value: f64, field: &'static str) -> Result<(), Sol
     )
 }
 
+/// Samples per worker thread in one batch of [`run_samples`]: enough that
+/// uneven solve times even out within a batch, few enough that a batch of
+/// large samples stays small in memory.
+const SAMPLES_PER_THREAD: usize = 4;
+
 /// Solves samples `0..samples` in parallel and hands them, in index order,
-/// to `write(first_index, batch)`.
+/// to `write(first_index, batch)`; each batch is written while the next one
+/// is solved.
 ///
 /// Batches hold a few samples per thread so memory stays bounded for large
 /// files; each sample is solved independently, so batching and thread count
@@ -232,19 +238,35 @@ pub(crate) fn run_samples<S: Send>(
     samples: usize,
     progress: &dyn Fn(usize),
     solve: impl Fn(usize) -> Result<S, SolverError> + Sync,
-    mut write: impl FnMut(usize, &[S]) -> Result<(), SolverError>,
+    mut write: impl FnMut(usize, &[S]) -> Result<(), SolverError> + Send,
 ) -> Result<(), SolverError> {
-    let batch = 4 * rayon::current_num_threads();
+    let batch = SAMPLES_PER_THREAD * rayon::current_num_threads();
+    let mut solved: Option<(usize, Vec<S>)> = None;
     let mut start = 0;
-    while start < samples {
+    while start < samples || solved.is_some() {
         let end = (start + batch).min(samples);
-        let solved = (start..end)
-            .into_par_iter()
-            .map(&solve)
-            .collect::<Result<Vec<S>, SolverError>>()?;
-        write(start, &solved)?;
+        // The previous batch is written on this thread while the pool
+        // starts on the next one, so no core idles during the write.
+        let (written, next) = rayon::join(
+            || match solved.take() {
+                Some((first, batch)) => write(first, &batch).map(|()| Some(first + batch.len())),
+                None => Ok(None),
+            },
+            || {
+                (start..end)
+                    .into_par_iter()
+                    .map(&solve)
+                    .collect::<Result<Vec<S>, SolverError>>()
+            },
+        );
+        if let Some(done) = written? {
+            progress(done);
+        }
+        let next = next?;
+        if !next.is_empty() {
+            solved = Some((start, next));
+        }
         start = end;
-        progress(start);
     }
     Ok(())
 }
