@@ -63,11 +63,13 @@ impl Fft1d {
 /// the modes below n/3, and everything above stays zero.
 pub(crate) struct RealFft {
     half: Fft1d,
-    /// e^{−2πik/n} for k = 0..n/2.
-    twiddle: Vec<Complex64>,
+    /// (1 − i t_k)/2 and (1 + i t_k)/2 with t_k = e^{−2πik/n}: the forward
+    /// transform's X_k = C_k Z_k + D_k conj(Z_{n/2−k}).
+    forward_factors: Vec<(Complex64, Complex64)>,
+    /// (1 + i conj t_k)/n and (1 − i conj t_k)/n: the inverse's
+    /// Z_k = A_k X_k + B_k conj(X_{n/2−k}), its 1/n folded in.
+    inverse_factors: Vec<(Complex64, Complex64)>,
     buffer: Vec<Complex64>,
-    /// A spectrum zero-padded to n/2 + 1 modes, for the inverse.
-    padded: Vec<Complex64>,
 }
 
 impl RealFft {
@@ -75,13 +77,22 @@ impl RealFft {
     pub(crate) fn new(n: usize) -> Self {
         let m = n / 2;
         let twiddle = (0..m)
-            .map(|k| Complex64::from_polar(1.0, -std::f64::consts::TAU * k as f64 / n as f64))
-            .collect();
+            .map(|k| Complex64::from_polar(1.0, -std::f64::consts::TAU * k as f64 / n as f64));
+        let i = Complex64::new(0.0, 1.0);
+        // E and O are the unnormalised length-n/2 spectra of the even and
+        // odd samples; the ½ of their separation and the 1/(n/2) of the
+        // inverse make the 1/n.
+        let scale = 0.5 / m as f64;
         Self {
             half: Fft1d::new(m),
-            twiddle,
+            forward_factors: twiddle
+                .clone()
+                .map(|t| (0.5 * (1.0 - i * t), 0.5 * (1.0 + i * t)))
+                .collect(),
+            inverse_factors: twiddle
+                .map(|t| (scale * (1.0 + i * t.conj()), scale * (1.0 - i * t.conj())))
+                .collect(),
             buffer: vec![Complex64::default(); m],
-            padded: vec![Complex64::default(); m + 1],
         }
     }
 
@@ -90,12 +101,13 @@ impl RealFft {
         for (z, pair) in self.buffer.iter_mut().zip(x.chunks_exact(2)) {
             *z = Complex64::new(pair[0], pair[1]);
         }
-        self.forward_packed(out);
+        self.forward_packed(out, None);
     }
 
     /// Unnormalised spectrum X_k, k = 0..out.len() (at most n/2 + 1), of
-    /// the real samples packed in the buffer (x_{2j} + i·x_{2j+1}).
-    pub(crate) fn forward_packed(&mut self, out: &mut [Complex64]) {
+    /// the real samples packed in the buffer (x_{2j} + i·x_{2j+1}), each
+    /// mode multiplied by `symbol[k]` when a symbol is given.
+    pub(crate) fn forward_packed(&mut self, out: &mut [Complex64], symbol: Option<&[Complex64]>) {
         let m = self.buffer.len();
         self.half.forward(&mut self.buffer);
         let buffer = &self.buffer;
@@ -108,13 +120,19 @@ impl RealFft {
         if let Some(nyquist) = out.get_mut(m) {
             *nyquist = Complex64::new(z0.re - z0.im, 0.0);
         }
-        let minus_i = Complex64::new(0.0, -1.0);
         let inner = out.len().min(m);
         let pairs = buffer[1..].iter().zip(buffer[1..].iter().rev());
-        for ((o, &t), (&z, &mirror)) in out[1..inner].iter_mut().zip(&self.twiddle[1..]).zip(pairs)
-        {
-            let zc = mirror.conj();
-            *o = 0.5 * ((z + zc) + t * (minus_i * (z - zc)));
+        let terms = out
+            .get_mut(1..inner)
+            .unwrap_or_default()
+            .iter_mut()
+            .zip(&self.forward_factors[1..])
+            .zip(pairs);
+        for ((o, &(c, d)), (&z, &mirror)) in terms {
+            *o = c * z + d * mirror.conj();
+        }
+        if let Some(symbol) = symbol {
+            out.iter_mut().zip(symbol).for_each(|(o, s)| *o *= s);
         }
     }
 
@@ -134,23 +152,22 @@ impl RealFft {
     /// pass before [`Self::forward_packed`].
     pub(crate) fn inverse_packed(&mut self, spectrum: &[Complex64]) -> &mut [Complex64] {
         let m = self.buffer.len();
-        let (given, rest) = self.padded.split_at_mut(spectrum.len());
-        given.copy_from_slice(spectrum);
-        rest.fill(Complex64::default());
-        let i = Complex64::new(0.0, 1.0);
-        // E and O are the unnormalised length-n/2 spectra of the even and
-        // odd samples; the ½ of their separation and the 1/(n/2) of the
-        // inverse are folded into one factor.
-        let scale = 0.5 / m as f64;
-        let mirrors = self.padded[1..].iter().rev();
-        for ((b, (&xk, &t)), &mirror) in self
-            .buffer
+        let given = spectrum.len().min(m);
+        // Z_k = A_k X_k + B_k conj(X_{m−k}) with X_j = 0 for j beyond the
+        // given modes: the first term for k < given, the second for
+        // m − k < spectrum.len().
+        let (head, tail) = self.buffer.split_at_mut(given);
+        for ((z, &x), &(a, _)) in head.iter_mut().zip(spectrum).zip(&self.inverse_factors) {
+            *z = a * x;
+        }
+        tail.fill(Complex64::default());
+        let count = spectrum.len().saturating_sub(1).min(m);
+        let mirrored = spectrum.get(1..1 + count).unwrap_or(&[]).iter().rev();
+        let targets = self.buffer[m - count..]
             .iter_mut()
-            .zip(self.padded.iter().zip(&self.twiddle))
-            .zip(mirrors)
-        {
-            let xc = mirror.conj();
-            *b = scale * ((xk + xc) + i * ((xk - xc) * t.conj()));
+            .zip(&self.inverse_factors[m - count..]);
+        for ((z, &(_, b)), &x) in targets.zip(mirrored) {
+            *z += b * x.conj();
         }
         self.half.inverse_unnormalised(&mut self.buffer);
         &mut self.buffer
@@ -241,8 +258,7 @@ impl Evolution {
             for z in fft.inverse_packed(v) {
                 *z = Complex64::new(g(z.re), g(z.im));
             }
-            fft.forward_packed(out);
-            out.iter_mut().zip(symbol).for_each(|(o, s)| *o *= s);
+            fft.forward_packed(out, Some(symbol));
         };
         let interval = tmax / nt as f64;
         let mut frames = vec![0.0; (nt + 1) * n];
@@ -646,6 +662,42 @@ mod tests {
         real.inverse(&half, &mut back);
         for (a, b) in back.iter().zip(&x) {
             assert!((a - b).abs() < 1e-13);
+        }
+    }
+
+    #[test]
+    fn real_fft_takes_and_gives_leading_modes() {
+        let n = 24;
+        let x: Vec<f64> = (0..n)
+            .map(|i| ((i * 5) % 9) as f64 - 0.1 * i as f64)
+            .collect();
+        let mut real = RealFft::new(n);
+        let mut full = vec![Complex64::default(); n / 2 + 1];
+        real.forward(&x, &mut full);
+        for given in [0, 1, 5, 7, 12, 13] {
+            // A truncated spectrum is its zero-padded self.
+            let mut padded = full.clone();
+            padded[given..].fill(Complex64::default());
+            let (mut want, mut got) = (vec![0.0; n], vec![0.0; n]);
+            real.inverse(&padded, &mut want);
+            real.inverse(&full[..given], &mut got);
+            for (a, b) in got.iter().zip(&want) {
+                assert!((a - b).abs() < 1e-13, "{given} modes");
+            }
+            // Leading modes only, times a symbol.
+            let symbol: Vec<Complex64> =
+                (0..given).map(|k| Complex64::new(0.0, k as f64)).collect();
+            let packed = real.inverse_packed(&full);
+            packed.copy_from_slice(
+                &x.chunks_exact(2)
+                    .map(|p| Complex64::new(p[0], p[1]))
+                    .collect::<Vec<_>>(),
+            );
+            let mut leading = vec![Complex64::default(); given];
+            real.forward_packed(&mut leading, Some(&symbol));
+            for ((a, b), s) in leading.iter().zip(&full).zip(&symbol) {
+                assert!((a - s * b).norm() < 1e-12, "{given} modes");
+            }
         }
     }
 
