@@ -257,6 +257,7 @@ impl Workspace {
     /// Both velocity components are real, so one inverse FFT of û + i·v̂
     /// yields u in the real and v in the imaginary part; the same packs
     /// ω_x and ω_y.
+    #[inline(always)]
     fn advection(&mut self, w: &[Complex64], out: &mut [Complex64]) {
         let Self {
             fft,
@@ -281,6 +282,7 @@ impl Workspace {
     /// max(|u|, |v|) on the grid of the last [`Self::advection`] call's
     /// input; the step choice needs it once per output interval, so it is
     /// not part of every advection evaluation.
+    #[inline(always)]
     fn max_speed(&self) -> f64 {
         let largest = self
             .velocity
@@ -291,6 +293,7 @@ impl Workspace {
 
     /// The vorticity on the grid, row-major \[x, y\], of the spectrum `w`,
     /// appended to `frames`.
+    #[inline(always)]
     fn append_grid(&mut self, w: &[Complex64], frames: &mut Vec<f64>) {
         let Self { fft, velocity, .. } = self;
         fft.synthesise(w, None, velocity);
@@ -315,6 +318,37 @@ fn heun_limit(umax: f64, kmax: f64, nu: f64) -> f64 {
 /// Solves from the vorticity `w0` (row-major \[x, y\]) and returns the frames
 /// at t_j = j·tmax/nt for j = 0..=nt, row-major \[nt + 1, x, y\].
 pub fn solve(
+    w0: &[f64],
+    flow: &Flow,
+    tmax: f64,
+    nt: usize,
+    step: TimeStep,
+) -> Result<Vec<f64>, SolverError> {
+    #[cfg(target_arch = "x86_64")]
+    if crate::cpu::has_avx2_fma() {
+        // SAFETY: the CPU supports the features `solve_avx2` is compiled for.
+        return unsafe { solve_avx2(w0, flow, tmax, nt, step) };
+    }
+    solve_body(w0, flow, tmax, nt, step)
+}
+
+/// [`solve`] compiled for AVX2 + FMA, with the per-mode complex arithmetic
+/// (symbols, Crank–Nicolson, the transforms' gathers and scatters) inlined
+/// into it.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn solve_avx2(
+    w0: &[f64],
+    flow: &Flow,
+    tmax: f64,
+    nt: usize,
+    step: TimeStep,
+) -> Result<Vec<f64>, SolverError> {
+    solve_body(w0, flow, tmax, nt, step)
+}
+
+#[inline(always)]
+fn solve_body(
     w0: &[f64],
     flow: &Flow,
     tmax: f64,

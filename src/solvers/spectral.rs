@@ -466,6 +466,7 @@ impl DealiasedFft2d {
     /// Unnormalised inverse transform into the complex grid `grid` (n×n,
     /// `[x][y]`) of the compact spectrum `spectrum`, multiplied mode by mode
     /// by `symbol` when one is given.
+    #[inline(always)]
     pub(crate) fn synthesise(
         &mut self,
         spectrum: &[Complex64],
@@ -514,6 +515,7 @@ impl DealiasedFft2d {
 
     /// Compact spectrum, times `scale`, of the real n×n grid `field`
     /// (`[x][y]`), into `out` (m×m).
+    #[inline(always)]
     pub(crate) fn analyse(&mut self, field: &[f64], scale: f64, out: &mut [Complex64]) {
         let n = self.n;
         for (pair, rows) in self.pairs.chunks_exact_mut(n).zip(field.chunks(2 * n)) {
