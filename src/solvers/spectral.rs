@@ -417,6 +417,10 @@ fn transpose_in_place(data: &mut [Complex64], n: usize) {
 pub(crate) struct DealiasedFft2d {
     n: usize,
     kept: Vec<usize>,
+    /// The dropped bins, between the non-negative and the negative kept
+    /// modes; its start is also the compact index of the first negative
+    /// mode.
+    gap: Range<usize>,
     fft: Fft1d,
     /// m rows of n: the first pass of the inverse, the second of the forward.
     rows: Vec<Complex64>,
@@ -433,8 +437,10 @@ impl DealiasedFft2d {
             .filter(|(_, &keep)| keep)
             .map(|(bin, _)| bin)
             .collect();
+        let positive = kept.iter().take_while(|&&bin| 2 * bin < n).count();
         Self {
             n,
+            gap: positive..n - (kept.len() - positive),
             fft: Fft1d::new(n),
             rows: vec![Complex64::default(); kept.len() * n],
             pairs: vec![Complex64::default(); n.div_ceil(2) * n],
@@ -445,22 +451,6 @@ impl DealiasedFft2d {
     /// FFT bins (0..n) of the kept modes along either axis, in compact order.
     pub(crate) fn kept_bins(&self) -> &[usize] {
         &self.kept
-    }
-
-    /// Number of kept non-negative modes: the compact index where the
-    /// negative ones start.
-    fn positive(&self) -> usize {
-        self.kept
-            .iter()
-            .take_while(|&&bin| 2 * bin < self.n)
-            .count()
-    }
-
-    /// The dropped bins, between the non-negative and the negative kept
-    /// modes.
-    fn gap(&self) -> Range<usize> {
-        let positive = self.positive();
-        positive..self.n - (self.kept.len() - positive)
     }
 
     /// Unnormalised inverse transform into the complex grid `grid` (n×n,
@@ -474,7 +464,7 @@ impl DealiasedFft2d {
         grid: &mut [Complex64],
     ) {
         let (n, m) = (self.n, self.kept.len());
-        let gap = self.gap();
+        let gap = self.gap.clone();
         for (a, row) in self.rows.chunks_exact_mut(n).enumerate() {
             let coefficients = &spectrum[a * m..(a + 1) * m];
             // The kept bins of a row are two runs, [0, gap) and [gap.end, n),
@@ -546,7 +536,7 @@ impl DealiasedFft2d {
             }
         }
         self.fft.forward(&mut self.rows);
-        let (m, gap) = (self.kept.len(), self.gap());
+        let (m, gap) = (self.kept.len(), self.gap.clone());
         for (row, out) in self.rows.chunks_exact(n).zip(out.chunks_exact_mut(m)) {
             let runs = row[..gap.start].iter().chain(&row[gap.end..]);
             for (o, &value) in out.iter_mut().zip(runs) {
