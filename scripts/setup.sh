@@ -22,4 +22,18 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: installing the Rust toolchain with rustup" >&2
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
   echo "setup: run 'source \$HOME/.cargo/env' or open a new shell to put cargo on PATH" >&2
+else
+  # Cargo.toml's rust-version: the AVX-512 intrinsics fno uses were
+  # stabilised in Rust 1.89.
+  need=89
+  minor=$(cargo --version | sed -E 's/^cargo 1\.([0-9]+).*/\1/')
+  if [ "$minor" -lt "$need" ]; then
+    if command -v rustup >/dev/null 2>&1; then
+      echo "setup: cargo 1.$minor is older than 1.$need; updating the stable toolchain" >&2
+      rustup update stable
+    else
+      echo "setup: fno needs Rust 1.$need or newer, found cargo 1.$minor and no rustup to update it" >&2
+      exit 1
+    fi
+  fi
 fi

@@ -8,3 +8,9 @@
 pub(crate) fn has_avx2_fma() -> bool {
     std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
+
+/// Whether this CPU has AVX-512F (cached like [`has_avx2_fma`]).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn has_avx512f() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+}

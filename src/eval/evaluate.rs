@@ -215,7 +215,7 @@ pub fn evaluate(
 
 /// The read stride that gives `n` points along an axis of `full` points.
 pub(crate) fn stride_for(full: usize, n: usize) -> Result<usize, EvaluateError> {
-    if n == 0 || full % n != 0 {
+    if n == 0 || !full.is_multiple_of(n) {
         return Err(EvaluateError::Resolution {
             requested: n,
             available: full,

@@ -23,6 +23,7 @@ use rayon::prelude::*;
 use super::activation::GeluInPlace;
 use super::host_kernel::{run_on_host, HostKernel3};
 use super::pointwise::{forward_kernel, grad_input_kernel, grad_weight_kernel, Dims, Epilogue};
+use super::row_dots::RowDots;
 use crate::spectral::{
     fused_backward, fused_forward, Cached, Geometry, HostView, Spectrum, Wanted,
 };
@@ -152,7 +153,7 @@ impl BlocksOp {
 
     /// Gradients of `v`, `w` and `wb` from the output's, through the blocks
     /// in reverse.
-    fn backward<T: Cached>(
+    fn backward<T: Cached + RowDots>(
         &self,
         s: &Stack,
         [v, w, wb, dy]: [&Tensor; 4],
@@ -200,7 +201,7 @@ impl BlocksOp {
 
     /// [`BlocksOp::backward`] on host values; takes the kept layers from
     /// the back of `layers`.
-    fn backward_host<T: Cached>(
+    fn backward_host<T: Cached + RowDots>(
         &self,
         s: &Stack,
         [v, w, wb, dy]: [&[T]; 4],

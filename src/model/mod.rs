@@ -40,6 +40,7 @@ pub mod pointwise;
 #[cfg(feature = "cuda")]
 mod pointwise_cuda;
 pub mod resample;
+mod row_dots;
 #[cfg(test)]
 mod testutil;
 

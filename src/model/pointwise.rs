@@ -49,6 +49,7 @@ use gemm::Parallelism;
 use rayon::prelude::*;
 
 use super::activation::{Activation, GeluInPlace};
+use super::row_dots::RowDots;
 use crate::disjoint::SharedMut;
 
 /// A 1×1 convolution with bias over channels-first data of any grid rank.
@@ -473,7 +474,7 @@ pub(super) fn grad_input_kernel<T: WithDType>(dy: &[T], wb: &[T], d: Dims) -> Ve
 
 /// `Σ dy xᵀ` (and `Σ dy` in the last column) over all blocks: the gradient
 /// of the packed `[C_out, C_in + 1]` weight.
-pub(super) fn grad_weight_kernel<T: WithDType>(dy: &[T], x: &[T], d: Dims) -> Vec<T> {
+pub(super) fn grad_weight_kernel<T: WithDType + RowDots>(dy: &[T], x: &[T], d: Dims) -> Vec<T> {
     let ld = d.c_in + 1;
     let zeros = || vec![T::zero(); d.c_out * ld];
     (0..d.batch * d.blocks())
@@ -481,30 +482,47 @@ pub(super) fn grad_weight_kernel<T: WithDType>(dy: &[T], x: &[T], d: Dims) -> Ve
         .fold(zeros, |mut acc, t| {
             let (b, col, width) = d.task(t);
             let dy_blk = b * d.c_out * d.points + col;
-            // SAFETY: `acc` is this fold's own buffer; xᵀ is `x` read with
-            // swapped strides; all reads stay within the block.
-            unsafe {
-                gemm::gemm(
+            let x_blk = b * d.c_in * d.points + col;
+            // SAFETY: `acc` is this fold's own buffer; the row dots read
+            // `width` values of each row of the block, and xᵀ is `x` read
+            // with swapped strides; all reads stay within the block.
+            let done = unsafe {
+                T::accumulate_row_dots(
+                    dy.as_ptr().add(dy_blk),
                     d.c_out,
+                    x.as_ptr().add(x_blk),
                     d.c_in,
                     width,
+                    d.points,
                     acc.as_mut_ptr(),
-                    1,
-                    ld as isize,
-                    true,
-                    dy.as_ptr().add(dy_blk),
-                    1,
-                    d.points as isize,
-                    x.as_ptr().add(b * d.c_in * d.points + col),
-                    d.points as isize,
-                    1,
-                    T::one(),
-                    T::one(),
-                    false,
-                    false,
-                    false,
-                    Parallelism::None,
-                );
+                    ld,
+                )
+            };
+            if !done {
+                // SAFETY: as above.
+                unsafe {
+                    gemm::gemm(
+                        d.c_out,
+                        d.c_in,
+                        width,
+                        acc.as_mut_ptr(),
+                        1,
+                        ld as isize,
+                        true,
+                        dy.as_ptr().add(dy_blk),
+                        1,
+                        d.points as isize,
+                        x.as_ptr().add(x_blk),
+                        d.points as isize,
+                        1,
+                        T::one(),
+                        T::one(),
+                        false,
+                        false,
+                        false,
+                        Parallelism::None,
+                    );
+                }
             }
             for o in 0..d.c_out {
                 acc[o * ld + d.c_in] += row_sum(&dy[dy_blk + o * d.points..][..width]);

@@ -75,7 +75,7 @@ fn shift_exact(
 ) {
     let n = spectrum.len();
     for (j, ((o, &s), &k)) in out.iter_mut().zip(spectrum).zip(k).enumerate() {
-        *o = if n % 2 == 0 && j == n / 2 {
+        *o = if n.is_multiple_of(2) && j == n / 2 {
             // The Nyquist mode of a real field is a cosine on the grid: its
             // shift keeps the real part of the phase factor.
             s * (std::f64::consts::PI * n as f64 * shift).cos()

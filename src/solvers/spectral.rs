@@ -223,7 +223,7 @@ impl Evolution {
     /// Starts from the grid values `u0` (even length ≥ 4) with diffusion `d`.
     pub(crate) fn new(u0: &[f64], d: f64) -> Result<Self, super::SolverError> {
         let n = u0.len();
-        super::ensure(n >= 4 && n % 2 == 0, "nx", n, "must be even and at least 4")?;
+        super::ensure(n >= 4 && n.is_multiple_of(2), "nx", n, "must be even and at least 4")?;
         let mut fft = RealFft::new(n);
         let kept = half_dealias_modes(n);
         let mut v = vec![Complex64::default(); kept];
@@ -561,7 +561,7 @@ pub(crate) fn signed_mode(j: usize, n: usize) -> i64 {
 pub(crate) fn derivative_wavenumbers(n: usize, length: f64) -> Vec<f64> {
     (0..n)
         .map(|j| {
-            if n % 2 == 0 && j == n / 2 {
+            if n.is_multiple_of(2) && j == n / 2 {
                 0.0
             } else {
                 std::f64::consts::TAU * signed_mode(j, n) as f64 / length
