@@ -365,6 +365,12 @@ mod f32_kernels {
     }
 
     #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn gelu_only_in_place_avx512(z: &mut [f32]) {
+        gelu_only_in_place_generic::<true>(z)
+    }
+
+    #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn gelu_only_in_place_avx2(z: &mut [f32]) {
         gelu_only_in_place_generic::<true>(z)
@@ -373,11 +379,22 @@ mod f32_kernels {
     /// `z <- gelu(z)`, elementwise.
     pub(super) fn gelu_only_in_place(z: &mut [f32]) {
         #[cfg(target_arch = "x86_64")]
+        if crate::cpu::has_avx512f() {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            return unsafe { gelu_only_in_place_avx512(z) };
+        }
+        #[cfg(target_arch = "x86_64")]
         if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU supports the features the function is compiled for.
             return unsafe { gelu_only_in_place_avx2(z) };
         }
         gelu_only_in_place_generic::<false>(z)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    unsafe fn gelu_in_place_avx512(z: &mut [f32], deriv: &mut [MaybeUninit<f32>]) {
+        gelu_in_place_generic::<true>(z, deriv)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -388,6 +405,11 @@ mod f32_kernels {
 
     /// `z <- gelu(z)` and `deriv <- gelu'(z)`, elementwise.
     pub(super) fn gelu_in_place(z: &mut [f32], deriv: &mut [MaybeUninit<f32>]) {
+        #[cfg(target_arch = "x86_64")]
+        if crate::cpu::has_avx512f() {
+            // SAFETY: the CPU supports the features the function is compiled for.
+            return unsafe { gelu_in_place_avx512(z, deriv) };
+        }
         #[cfg(target_arch = "x86_64")]
         if crate::cpu::has_avx2_fma() {
             // SAFETY: the CPU supports the features the function is compiled for.
