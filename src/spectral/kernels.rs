@@ -72,28 +72,27 @@ pub(crate) fn rfft_rows<T: Real>(
         return;
     }
     let rows = input.len() / n;
-    let pairs = rows.div_ceil(2);
-    let buf = prepare(work, pairs * n, false);
-    for (p, chunk) in buf.chunks_exact_mut(n).enumerate() {
+    // One pair of rows at a time: the complex row stays in L1 from the
+    // packing through the FFT to the extraction of the kept bins.
+    let half = T::of(0.5);
+    for p in 0..rows.div_ceil(2) {
+        let buf = prepare(work, n, false);
         let a = &input[2 * p * n..(2 * p + 1) * n];
-        if 2 * p + 1 < rows {
+        let has_b = 2 * p + 1 < rows;
+        if has_b {
             let b = &input[(2 * p + 1) * n..(2 * p + 2) * n];
-            for ((z, &re), &im) in chunk.iter_mut().zip(a).zip(b) {
+            for ((z, &re), &im) in buf.iter_mut().zip(a).zip(b) {
                 *z = Complex::new(re, im);
             }
         } else {
-            for (z, &re) in chunk.iter_mut().zip(a) {
+            for (z, &re) in buf.iter_mut().zip(a) {
                 *z = Complex::new(re, T::zero());
             }
         }
-    }
-    plan.run(buf, scratch);
-    let half = T::of(0.5);
-    for (p, chunk) in buf.chunks_exact(n).enumerate() {
-        let has_b = 2 * p + 1 < rows;
+        plan.run(buf, scratch);
         for (k, &w) in weights.iter().enumerate() {
-            let z = chunk[k];
-            let zc = chunk[mirror(k, n)].conj();
+            let z = buf[k];
+            let zc = buf[mirror(k, n)].conj();
             let a = (z + zc) * (half * w);
             out[2 * p * keep + k] = a;
             if has_b {
@@ -132,10 +131,10 @@ pub(crate) fn c2r_rows<T: Real>(
         out.fill(MaybeUninit::new(T::zero()));
         return;
     }
-    let pairs = rows.div_ceil(2);
-    let buf = prepare(work, pairs * n, true);
+    // One pair of rows at a time, as in `rfft_rows`.
     let half = T::of(0.5);
-    for (p, chunk) in buf.chunks_exact_mut(n).enumerate() {
+    for p in 0..rows.div_ceil(2) {
+        let buf = prepare(work, n, true);
         let ya_row = &spec[2 * p * keep..(2 * p + 1) * keep];
         let yb_row = (2 * p + 1 < rows).then(|| &spec[(2 * p + 1) * keep..(2 * p + 2) * keep]);
         for (k, (&w, &ya)) in weights.iter().zip(ya_row).enumerate() {
@@ -144,17 +143,15 @@ pub(crate) fn c2r_rows<T: Real>(
             // Bin k gets w/2 (ya + i yb); its mirror n-k gets w/2 (conj ya + i conj yb).
             let ib = Complex::new(-yb.im, yb.re);
             let ibc = Complex::new(yb.im, yb.re);
-            chunk[k] += (ya + ib) * s;
-            chunk[mirror(k, n)] += (ya.conj() + ibc) * s;
+            buf[k] += (ya + ib) * s;
+            buf[mirror(k, n)] += (ya.conj() + ibc) * s;
         }
-    }
-    plan.run(buf, scratch);
-    for (p, chunk) in buf.chunks_exact(n).enumerate() {
-        for (t, z) in chunk.iter().enumerate() {
+        plan.run(buf, scratch);
+        for (t, z) in buf.iter().enumerate() {
             out[2 * p * n + t].write(z.re);
         }
         if 2 * p + 1 < rows {
-            for (t, z) in chunk.iter().enumerate() {
+            for (t, z) in buf.iter().enumerate() {
                 out[(2 * p + 1) * n + t].write(z.im);
             }
         }
