@@ -223,7 +223,12 @@ impl Evolution {
     /// Starts from the grid values `u0` (even length ≥ 4) with diffusion `d`.
     pub(crate) fn new(u0: &[f64], d: f64) -> Result<Self, super::SolverError> {
         let n = u0.len();
-        super::ensure(n >= 4 && n.is_multiple_of(2), "nx", n, "must be even and at least 4")?;
+        super::ensure(
+            n >= 4 && n.is_multiple_of(2),
+            "nx",
+            n,
+            "must be even and at least 4",
+        )?;
         let mut fft = RealFft::new(n);
         let kept = half_dealias_modes(n);
         let mut v = vec![Complex64::default(); kept];
