@@ -14,12 +14,14 @@
 //! second one rides on the imaginary part).
 
 use std::mem::MaybeUninit;
+use std::sync::Arc;
 
 use rustfft::num_complex::Complex;
 use rustfft::FftDirection;
 
 use super::modes::ModeSet;
 use super::plan::{Plan, Real};
+use super::pruned::RowTransform;
 
 /// Buffers one worker reuses across the planes it transforms, so no inner
 /// loop allocates.
@@ -215,6 +217,9 @@ pub(crate) struct GridTransform<T: Real> {
     identity: Vec<Vec<usize>>,
     last_weights: Vec<T>,
     plans: Vec<Plan<T>>,
+    /// The last axis's transform when only its kept bins are computed
+    /// (`None`: the packed-pair FFT of `rfft_rows` / `c2r_rows`).
+    last_rows: Option<Arc<dyn RowTransform<T>>>,
 }
 
 impl<T: Real> GridTransform<T> {
@@ -228,7 +233,11 @@ impl<T: Real> GridTransform<T> {
         last_weights: Vec<T>,
         direction: FftDirection,
     ) -> Self {
+        let last_rows = grid
+            .last()
+            .and_then(|&n| T::pruned_rows(n, last_weights.len()));
         Self {
+            last_rows,
             grid: grid.to_vec(),
             kept: modes.kept(),
             bins: (0..grid.len()).map(|a| modes.bins(a, grid[a])).collect(),
@@ -254,6 +263,9 @@ impl<T: Real> GridTransform<T> {
     /// `FftDirection::Forward`.
     pub(crate) fn analysis(&self, input: &[T], out: &mut [Complex<T>], ws: &mut Workspace<T>) {
         if self.grid.len() == 1 {
+            if let Some(rows) = &self.last_rows {
+                return rows.analyse(input, &self.last_weights, out);
+            }
             // A 1D field is one row: handing all of them to the real kernel at
             // once lets two fields share each complex FFT, which a
             // field-by-field call (one row, an odd count) cannot.
@@ -279,14 +291,17 @@ impl<T: Real> GridTransform<T> {
         let rows: usize = self.grid[..d - 1].iter().product();
         ws.ping.clear();
         ws.ping.resize(rows * self.kept[d - 1], Complex::default());
-        rfft_rows(
-            input,
-            &self.last_weights,
-            &mut ws.ping,
-            &self.plans[d - 1],
-            &mut ws.work,
-            &mut ws.scratch,
-        );
+        match &self.last_rows {
+            Some(last) => last.analyse(input, &self.last_weights, &mut ws.ping),
+            None => rfft_rows(
+                input,
+                &self.last_weights,
+                &mut ws.ping,
+                &self.plans[d - 1],
+                &mut ws.work,
+                &mut ws.scratch,
+            ),
+        }
         // Axes from the second-to-last down to the first: the buffer is
         // [grid[..=ax], kept[ax+1..]] and shrinks at every step.
         for ax in (0..d - 1).rev() {
@@ -323,6 +338,9 @@ impl<T: Real> GridTransform<T> {
         ws: &mut Workspace<T>,
     ) {
         if self.grid.len() == 1 {
+            if let Some(rows) = &self.last_rows {
+                return rows.synthesise(spec, &self.last_weights, out);
+            }
             // As in `analysis`: two 1D fields per complex FFT.
             c2r_rows(
                 spec,
@@ -372,14 +390,17 @@ impl<T: Real> GridTransform<T> {
             );
             std::mem::swap(&mut ws.ping, &mut ws.pong);
         }
-        c2r_rows(
-            &ws.ping,
-            &self.last_weights,
-            out,
-            &self.plans[d - 1],
-            &mut ws.work,
-            &mut ws.scratch,
-        );
+        match &self.last_rows {
+            Some(last) => last.synthesise(&ws.ping, &self.last_weights, out),
+            None => c2r_rows(
+                &ws.ping,
+                &self.last_weights,
+                out,
+                &self.plans[d - 1],
+                &mut ws.work,
+                &mut ws.scratch,
+            ),
+        }
     }
 }
 

@@ -31,6 +31,7 @@ mod host;
 mod kernels;
 mod modes;
 mod plan;
+mod pruned;
 #[cfg(test)]
 mod testutil;
 

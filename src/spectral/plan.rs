@@ -14,6 +14,10 @@ use rustfft::num_complex::Complex;
 use rustfft::num_traits::{Float, NumAssign};
 use rustfft::{Fft, FftDirection, FftNum, FftPlanner};
 
+#[cfg(target_arch = "x86_64")]
+use super::pruned::PrunedRows;
+use super::pruned::RowTransform;
+
 /// A real scalar the spectral kernels run on: f32 (training) or f64
 /// (gradient checks).
 pub(crate) trait Real:
@@ -26,12 +30,24 @@ pub(crate) trait Real:
     fn of(v: f64) -> Self {
         <Self as candle_core::WithDType>::from_f64(v)
     }
+
+    /// The pruned last-axis transform for rows of `points` keeping `kept`
+    /// bins, where this type, CPU and shape have one.
+    fn pruned_rows(points: usize, kept: usize) -> Option<Arc<dyn RowTransform<Self>>> {
+        let _ = (points, kept);
+        None
+    }
 }
 
 impl Real for f32 {
     fn planner() -> &'static Mutex<FftPlanner<f32>> {
         static PLANNER: OnceLock<Mutex<FftPlanner<f32>>> = OnceLock::new();
         PLANNER.get_or_init(|| Mutex::new(FftPlanner::new()))
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn pruned_rows(points: usize, kept: usize) -> Option<Arc<dyn RowTransform<f32>>> {
+        PrunedRows::shared(points, kept).map(|p| p as Arc<dyn RowTransform<f32>>)
     }
 }
 
