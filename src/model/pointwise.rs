@@ -15,7 +15,9 @@
 //! of a Fourier block) are written into the destination first and the GEMM
 //! accumulates onto them, saving a separate elementwise pass. The backward
 //! pass is hand-written on the same scheme: `dx = Wᵀ dy` per block, and
-//! `dW = Σ dy xᵀ`, `dbias = Σ dy` reduced over blocks.
+//! `dW = Σ dy xᵀ`, `dbias = Σ dy` reduced over blocks (`dW` as the AVX-512
+//! row dots of `row_dots.rs` where the CPU has them, since the crate's
+//! AVX-512 kernels handle that shape at half speed).
 //!
 //! The weight and bias are handed to the op as one `[C_out, C_in + 1]`
 //! tensor (`cat` of the two, differentiable), because candle's custom ops
