@@ -58,13 +58,7 @@ impl Default for DiffusionReactionConfig {
 impl DiffusionReactionConfig {
     /// Rejects settings the generator cannot use.
     pub fn validate(&self) -> Result<(), SolverError> {
-        super::validate_common(self.samples, self.nx)?;
-        ensure(
-            self.nx.is_multiple_of(2),
-            "nx",
-            self.nx,
-            "must be even (real FFT)",
-        )?;
+        super::validate_spectral_1d(self.samples, self.nx)?;
         super::validate_time(self.nt, self.tmax)?;
         ensure_positive(self.nu, "nu")?;
         ensure(

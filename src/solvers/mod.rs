@@ -310,6 +310,13 @@ pub(crate) fn validate_common(samples: usize, nx: usize) -> Result<(), SolverErr
     ensure(nx >= 4, "nx", nx, "must be at least 4")
 }
 
+/// Checks the common settings of a spectral 1D solver, whose real FFT
+/// needs an even number of grid points.
+pub(crate) fn validate_spectral_1d(samples: usize, nx: usize) -> Result<(), SolverError> {
+    validate_common(samples, nx)?;
+    ensure(nx.is_multiple_of(2), "nx", nx, "must be even (real FFT)")
+}
+
 /// Checks a grid refinement factor: odd, so that every coarse cell centre
 /// is also a fine one.
 pub(crate) fn validate_refine(refine: usize) -> Result<(), SolverError> {

@@ -516,18 +516,7 @@ mod avx512 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lcg(seed: u64, len: usize) -> Vec<f32> {
-        let mut s = seed;
-        (0..len)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-            })
-            .collect()
-    }
+    use crate::spectral::testutil::uniform;
 
     /// Both directions against plain f64 sums, for several lengths and
     /// kept-bin counts (1, bins on both sides of 8, the full 16), three
@@ -543,7 +532,10 @@ mod tests {
                 return;
             };
             let rows = 3;
-            let x = lcg(points as u64, rows * points);
+            let x: Vec<f32> = uniform(points as u64, rows * points)
+                .into_iter()
+                .map(|v| v as f32)
+                .collect();
             let w: Vec<f32> = (0..kept).map(|k| 1.0 + 0.25 * k as f32).collect();
             let mut spec = vec![Complex::default(); rows * kept];
             p.analyse(&x, &w, &mut spec);
