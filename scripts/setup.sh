@@ -1,31 +1,49 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian or Ubuntu machine lacks to build fno:
-# the system HDF5 library (libhdf5-dev) and pkg-config, and a Rust
-# toolchain if none is on PATH. Safe to run again: it skips what is there.
+# Installs what a fresh Debian or Ubuntu machine lacks to build fno: the
+# system HDF5 library (libhdf5-dev), pkg-config, a C compiler, and a Rust
+# toolchain (rustup, with curl and CA certificates to fetch it) if none is on
+# PATH. Safe to run again: it skips what is there.
+#
+# Given a command, it then runs that command with the toolchain on PATH, so
+# one line works on a machine that had no Rust before it:
+#   bash scripts/setup.sh cargo test
 set -euo pipefail
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
+# A rustup installed by an earlier run is on disk but not yet on this
+# shell's PATH.
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+if ! command -v cargo >/dev/null 2>&1 && [ -x "$cargo_home/bin/cargo" ]; then
+  export PATH="$cargo_home/bin:$PATH"
+  path_added=1
+fi
+
 missing=()
 dpkg -s libhdf5-dev >/dev/null 2>&1 || missing+=(libhdf5-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+if ! command -v cargo >/dev/null 2>&1; then
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  dpkg -s ca-certificates >/dev/null 2>&1 || missing+=(ca-certificates)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}" >&2
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Cargo.toml's rust-version: the AVX-512 intrinsics fno uses were stabilised
+# in Rust 1.89.
+need=89
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: installing the Rust toolchain with rustup" >&2
   curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
-  echo "setup: run 'source \$HOME/.cargo/env' or open a new shell to put cargo on PATH" >&2
+  export PATH="$cargo_home/bin:$PATH"
+  path_added=1
 else
-  # Cargo.toml's rust-version: the AVX-512 intrinsics fno uses were
-  # stabilised in Rust 1.89.
-  need=89
   minor=$(cargo --version | sed -E 's/^cargo 1\.([0-9]+).*/\1/')
   if [ "$minor" -lt "$need" ]; then
     if command -v rustup >/dev/null 2>&1; then
@@ -36,4 +54,11 @@ else
       exit 1
     fi
   fi
+fi
+
+if [ "$#" -gt 0 ]; then
+  exec "$@"
+fi
+if [ "${path_added:-0}" -eq 1 ]; then
+  echo "setup: cargo is in $cargo_home/bin; put it on PATH in this shell with: . \"$cargo_home/env\"" >&2
 fi

@@ -1,4 +1,4 @@
-use crate::util::{fno, shared, single_array, tempdir, write_h5, writing_fixture};
+use crate::util::{fno, fixture, single_array, tempdir, write_h5, writing_fixture};
 use fno::data::{DataError, PdebenchFile, Resolution};
 use std::path::Path;
 
@@ -24,7 +24,7 @@ fn assert_cli_rejects(path: &Path, needle: &str) {
 fn truncated_file() {
     let dir = tempdir();
     let path = dir.path().join("1D_Burgers_Sols_Nu0.1.hdf5");
-    let bytes = std::fs::read(shared("1D_Burgers_Sols_Nu0.1.hdf5")).unwrap();
+    let bytes = std::fs::read(fixture("1D_Burgers_Sols_Nu0.1.hdf5")).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     let err = PdebenchFile::open(&path)
         .and_then(|f| f.read_sample(15, &Resolution::default()))
@@ -166,7 +166,7 @@ fn unknown_layout_names_the_members() {
 
 #[test]
 fn out_of_range_sample_and_zero_stride() {
-    let file = PdebenchFile::open(shared("1D_Burgers_Sols_Nu0.1.hdf5")).unwrap();
+    let file = PdebenchFile::open(fixture("1D_Burgers_Sols_Nu0.1.hdf5")).unwrap();
     assert!(matches!(
         file.read_sample(16, &Resolution::default()),
         Err(DataError::SampleOutOfRange {

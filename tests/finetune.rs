@@ -1,4 +1,4 @@
-use crate::util::{fno, shared, tempdir};
+use crate::util::{fno, fixture, tempdir};
 use std::path::Path;
 
 /// A tiny hybrid space-time run on the shared Burgers file: 64 points
@@ -35,7 +35,7 @@ time_order = 2
 pde_resolution = [1, 2]
 unlabelled_samples = 4
 "#,
-        shared("1D_Burgers_Sols_Nu0.1.hdf5").display().to_string()
+        fixture("1D_Burgers_Sols_Nu0.1.hdf5").display().to_string()
     );
     std::fs::write(&config, text).unwrap();
     let run = dir.join("run");
@@ -64,7 +64,7 @@ fn hybrid_training_then_finetuning_lowers_the_residual() {
     // test fine-tunes on the residual (with an anchor) alone.
     let dir = tempdir();
     let run = train_hybrid(dir.path());
-    let data = shared("1D_Burgers_Sols_Nu0.1.hdf5");
+    let data = fixture("1D_Burgers_Sols_Nu0.1.hdf5");
     let out_dir = dir.path().join("ft");
     let out = fno(&[
         "finetune",

@@ -1,4 +1,4 @@
-use crate::util::{fno, shared, tempdir};
+use crate::util::{fno, fixture, tempdir};
 use std::path::{Path, PathBuf};
 
 /// Trains a tiny run of task `kind` (`one_shot` or `inverse`) on a shared
@@ -32,7 +32,7 @@ batch_size = 4
 lr = 3e-3
 threads = 2
 "#,
-        shared(file).display().to_string()
+        fixture(file).display().to_string()
     );
     std::fs::write(&config, text).unwrap();
     let run = dir.join(name);
@@ -54,7 +54,7 @@ threads = 2
 }
 
 fn inverse(run: &Path, file: &str, extra: &[&str]) -> std::process::Output {
-    let data = shared(file);
+    let data = fixture(file);
     let mut args = vec![
         "inverse",
         "--run",

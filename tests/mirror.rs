@@ -1,4 +1,4 @@
-use crate::util::{shared, tempdir, writing_fixture};
+use crate::util::{fixture, tempdir, writing_fixture};
 use fno::data::mirror::MirrorWriter;
 use fno::data::{PdebenchFile, Resolution};
 
@@ -19,7 +19,7 @@ fn every_layout_round_trips_through_the_mirror_writer() {
     let dir = tempdir();
     for name in names {
         for stride in [1, 2] {
-            let template = PdebenchFile::open(shared(name)).unwrap();
+            let template = PdebenchFile::open(fixture(name)).unwrap();
             let res = Resolution {
                 reduced_resolution: stride,
                 ..Resolution::default()
@@ -71,7 +71,7 @@ fn every_layout_round_trips_through_the_mirror_writer() {
 /// removed rather than left half-written.
 #[test]
 fn a_wrong_shape_is_refused_and_leaves_no_file() {
-    let template = PdebenchFile::open(shared("1D_Advection_Sols_beta0.4.hdf5")).unwrap();
+    let template = PdebenchFile::open(fixture("1D_Advection_Sols_beta0.4.hdf5")).unwrap();
     let res = Resolution::default();
     let coords = template.coordinates(&res).unwrap();
     let mut sample = template.read_sample(0, &res).unwrap();

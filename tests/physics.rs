@@ -1,4 +1,4 @@
-use crate::util::shared;
+use crate::util::fixture;
 use candle_core::{DType, Device, Tensor};
 use fno::data::{PdebenchFile, Resolution, Task};
 use fno::physics::derivative::derivative;
@@ -60,7 +60,7 @@ fn one_d_residuals_reproduce_the_reference_table() {
         ("1D_Advection_Sols_beta0.4.hdf5", [4.5e-2, 1.1e-2]),
         ("1D_Burgers_Sols_Nu0.1.hdf5", [8.2e-2, 1.4e-2]),
     ] {
-        let file = PdebenchFile::open(shared(name)).unwrap();
+        let file = PdebenchFile::open(fixture(name)).unwrap();
         let u = space_time(&file);
         let grid = Grid {
             lengths: vec![1.0],
@@ -87,7 +87,7 @@ fn one_d_residuals_reproduce_the_reference_table() {
 
 #[test]
 fn taylor_green_vorticity_residual_reproduces_the_reference_table() {
-    let file = PdebenchFile::open(shared("ns_incom_inhom_2d_512-0.h5")).unwrap();
+    let file = PdebenchFile::open(fixture("ns_incom_inhom_2d_512-0.h5")).unwrap();
     // [1, 3 (vx, vy, particles), X, Y, T].
     let fields = space_time(&file);
     let (vx, vy) = (
@@ -116,7 +116,7 @@ fn taylor_green_vorticity_residual_reproduces_the_reference_table() {
 
 #[test]
 fn darcy_stencil_residual_is_at_the_float32_floor() {
-    let file = PdebenchFile::open(shared("2D_DarcyFlow_beta1.0_Train.hdf5")).unwrap();
+    let file = PdebenchFile::open(fixture("2D_DarcyFlow_beta1.0_Train.hdf5")).unwrap();
     let all: Vec<usize> = (0..file.info().num_samples).collect();
     let samples = file.read_samples(&all, &Resolution::default()).unwrap();
     let to = |a: ndarray::ArrayD<f32>| {

@@ -1,5 +1,5 @@
 use crate::train::{train_args, write_config};
-use crate::util::{fno, shared, tempdir};
+use crate::util::{fno, fixture, tempdir};
 use fno::data::{Layout, PdebenchFile, Resolution};
 use std::path::Path;
 
@@ -31,7 +31,7 @@ fn darcy_predictions_keep_the_layout_at_a_finer_grid() {
     let config = write_config(dir.path());
     let run = dir.path().join("run");
     train_one_epoch(&config, &run, &[]);
-    let data = shared("2D_DarcyFlow_beta1.0_Train.hdf5");
+    let data = fixture("2D_DarcyFlow_beta1.0_Train.hdf5");
     let pred = dir.path().join("pred.hdf5");
     let args = [
         "predict",
@@ -140,7 +140,7 @@ layers = 2
 batch_size = 8
 threads = 2
 "#,
-            shared("1D_Advection_Sols_beta0.4.hdf5")
+            fixture("1D_Advection_Sols_beta0.4.hdf5")
                 .display()
                 .to_string()
         ),
@@ -148,7 +148,7 @@ threads = 2
     .unwrap();
     let run = dir.path().join("run");
     train_one_epoch(&config, &run, &[]);
-    let data = shared("1D_Advection_Sols_beta0.4.hdf5");
+    let data = fixture("1D_Advection_Sols_beta0.4.hdf5");
     let pred = dir.path().join("1D_Advection_Sols_beta0.4.hdf5");
     ok(&fno(&[
         "predict",

@@ -1,4 +1,4 @@
-use crate::util::shared;
+use crate::util::fixture;
 use fno::data::{Layout, PdebenchFile, Resolution, SampleSelection, Split};
 use ndarray::{s, ArrayD, Axis, Slice};
 
@@ -57,7 +57,7 @@ fn every_shared_file_is_detected_and_read() {
         ),
     ];
     for &(name, layout, family, n, frame_shape) in cases {
-        let file = PdebenchFile::open(shared(name)).unwrap();
+        let file = PdebenchFile::open(fixture(name)).unwrap();
         let info = file.info();
         assert_eq!(info.layout, layout, "{name}");
         assert_eq!(info.family.as_deref(), Some(family), "{name}");
@@ -83,15 +83,15 @@ fn every_shared_file_is_detected_and_read() {
 
 #[test]
 fn parameters_come_from_names_and_attributes() {
-    let burgers = PdebenchFile::open(shared("1D_Burgers_Sols_Nu0.1.hdf5")).unwrap();
+    let burgers = PdebenchFile::open(fixture("1D_Burgers_Sols_Nu0.1.hdf5")).unwrap();
     assert_eq!(burgers.info().params["nu"], 0.1);
-    let ns = PdebenchFile::open(shared("ns_incom_inhom_2d_512-0.h5")).unwrap();
+    let ns = PdebenchFile::open(fixture("ns_incom_inhom_2d_512-0.h5")).unwrap();
     assert_eq!(
         ns.info().params["nu"],
         0.01,
         "from the JSON config attribute"
     );
-    let darcy = PdebenchFile::open(shared("2D_DarcyFlow_beta1.0_Train.hdf5")).unwrap();
+    let darcy = PdebenchFile::open(fixture("2D_DarcyFlow_beta1.0_Train.hdf5")).unwrap();
     let d = darcy.read_sample(3, &Resolution::default()).unwrap();
     let nu = d.input.expect("Darcy has an input field");
     assert_eq!(nu.shape(), &[1, 64, 64]);
@@ -104,7 +104,7 @@ fn parameters_come_from_names_and_attributes() {
 /// Grouped files keep their per-sample channel order (`data` [T, X, Y, C]).
 #[test]
 fn grouped_channels_match_raw_storage() {
-    let path = shared("2D_diff-react_NA_NA.h5");
+    let path = fixture("2D_diff-react_NA_NA.h5");
     let file = PdebenchFile::open(&path).unwrap();
     let sample = file.read_sample(2, &Resolution::default()).unwrap();
     let raw: ArrayD<f32> = hdf5::File::open(&path)
@@ -124,7 +124,7 @@ fn grouped_channels_match_raw_storage() {
 /// The initial condition is band-limited, so the shift is exact in Fourier space.
 #[test]
 fn advection_frames_are_exact_shifts() {
-    let file = PdebenchFile::open(shared("1D_Advection_Sols_beta0.4.hdf5")).unwrap();
+    let file = PdebenchFile::open(fixture("1D_Advection_Sols_beta0.4.hdf5")).unwrap();
     let coords = file.coordinates(&Resolution::default()).unwrap();
     for index in [0, 7, 15] {
         let sample = file.read_sample(index, &Resolution::default()).unwrap();
@@ -191,7 +191,7 @@ fn spectral_shift(u: &[f64], a: f64) -> Vec<f64> {
 /// The Taylor-Green vortex decays as exp(-8 pi^2 nu t) on the unit square.
 #[test]
 fn taylor_green_velocity_decays_exactly() {
-    let file = PdebenchFile::open(shared("ns_incom_inhom_2d_512-0.h5")).unwrap();
+    let file = PdebenchFile::open(fixture("ns_incom_inhom_2d_512-0.h5")).unwrap();
     let nu = file.info().params["nu"];
     let coords = file.coordinates(&Resolution::default()).unwrap();
     let sample = file.read_sample(0, &Resolution::default()).unwrap();
@@ -232,7 +232,7 @@ fn strided_reads_equal_subsampled_full_reads() {
         reduced_resolution_t: 4,
     };
     for name in files {
-        let file = PdebenchFile::open(shared(name)).unwrap();
+        let file = PdebenchFile::open(fixture(name)).unwrap();
         let n = file.info().num_samples;
         let indices: Vec<usize> = (0..n).collect();
         let full = file.read_samples(&indices, &Resolution::default()).unwrap();
@@ -260,7 +260,7 @@ fn strided_reads_equal_subsampled_full_reads() {
 /// Single samples, runs, and scattered indices agree.
 #[test]
 fn batch_and_single_reads_agree() {
-    let file = PdebenchFile::open(shared("1D_Advection_Sols_beta0.4.hdf5")).unwrap();
+    let file = PdebenchFile::open(fixture("1D_Advection_Sols_beta0.4.hdf5")).unwrap();
     let res = Resolution::default();
     let batch = file.read_samples(&[2, 3, 4, 9, 11, 12], &res).unwrap();
     for s in batch {
@@ -270,7 +270,7 @@ fn batch_and_single_reads_agree() {
 
 #[test]
 fn pdebench_split_conventions() {
-    let single = PdebenchFile::open(shared("1D_Burgers_Sols_Nu0.1.hdf5")).unwrap();
+    let single = PdebenchFile::open(fixture("1D_Burgers_Sols_Nu0.1.hdf5")).unwrap();
     let test = SampleSelection {
         split: Split::Test,
         test_fraction: 0.25,
@@ -281,7 +281,7 @@ fn pdebench_split_conventions() {
         vec![0, 1, 2, 3],
         "single-array: first part"
     );
-    let grouped = PdebenchFile::open(shared("2D_diff-react_NA_NA.h5")).unwrap();
+    let grouped = PdebenchFile::open(fixture("2D_diff-react_NA_NA.h5")).unwrap();
     assert_eq!(
         grouped.select(&test).unwrap(),
         vec![3],

@@ -1,4 +1,4 @@
-use crate::util::{fno, shared, spawn, tempdir};
+use crate::util::{fno, fixture, spawn, tempdir};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,7 +26,7 @@ batch_size = 4
 lr = 3e-3
 threads = 2
 "#,
-        shared("2D_DarcyFlow_beta1.0_Train.hdf5")
+        fixture("2D_DarcyFlow_beta1.0_Train.hdf5")
             .display()
             .to_string()
     );
@@ -155,7 +155,7 @@ fn killed_and_resumed_run_matches_uninterrupted_run() {
         "--run",
         straight.to_str().unwrap(),
         "--data",
-        shared("2D_DarcyFlow_beta1.0_Train.hdf5").to_str().unwrap(),
+        fixture("2D_DarcyFlow_beta1.0_Train.hdf5").to_str().unwrap(),
         "--resolution",
         "32",
         "--resolution",
@@ -194,7 +194,7 @@ fn killed_and_resumed_run_matches_uninterrupted_run() {
         "--run",
         straight.to_str().unwrap(),
         "--data",
-        shared("2D_DarcyFlow_beta1.0_Train.hdf5").to_str().unwrap(),
+        fixture("2D_DarcyFlow_beta1.0_Train.hdf5").to_str().unwrap(),
         "--resolution",
         "48",
     ]);

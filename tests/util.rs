@@ -22,10 +22,11 @@ pub fn spawn(cmd: &mut Command) -> Child {
     cmd.spawn().expect("starting a child process")
 }
 
-/// Path of a file in `../shared/data/pdebench/`.
-pub fn shared(name: &str) -> PathBuf {
+/// Path of a PDEBench-layout fixture in `tests/data/pdebench/` (its README
+/// says what each file holds and its known truth).
+pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/pdebench")
+        .join("tests/data/pdebench")
         .join(name)
 }
 

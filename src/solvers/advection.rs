@@ -174,7 +174,7 @@ mod tests {
         // must give every stored frame up to float32 rounding.
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/pdebench/1D_Advection_Sols_beta0.4.hdf5"
+            "/tests/data/pdebench/1D_Advection_Sols_beta0.4.hdf5"
         );
         let file = hdf5::File::open(path).expect("shared advection file");
         let data = file

@@ -275,7 +275,7 @@ mod tests {
     fn reproduces_shared_pdebench_file() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/pdebench/1D_Burgers_Sols_Nu0.1.hdf5"
+            "/tests/data/pdebench/1D_Burgers_Sols_Nu0.1.hdf5"
         );
         let file = hdf5::File::open(path).expect("shared Burgers file");
         let nu: f64 = file.attr("Nu").and_then(|a| a.read_scalar()).expect("Nu");

@@ -362,7 +362,7 @@ mod tests {
     fn reproduces_shared_pdebench_file() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/pdebench/2D_DarcyFlow_beta1.0_Train.hdf5"
+            "/tests/data/pdebench/2D_DarcyFlow_beta1.0_Train.hdf5"
         );
         let file = hdf5::File::open(path).expect("shared Darcy file");
         let beta: f64 = file
