@@ -1,0 +1,159 @@
+"""Trains neuraloperator's FNO the way an `fno train` run is configured.
+
+The counterpart of the accuracy comparison in BENCHMARKS.md ("Accuracy
+against neuraloperator"): the same PDEBench-layout file, split, model size,
+epochs, batch size, optimiser, schedule and normalisation as the fno run.
+
+Usage:
+    python train.py FILE {darcy,burgers} [--stride S] [--frame F] [--modes M]
+                    [--width W] [--layers L] [--batch B] [--epochs E] [--lr LR]
+                    [--step STEP] [--gamma G] [--wd WD] [--seed SEED] [--threads T]
+
+- Task: `darcy` maps `nu` [N, X, Y] to `tensor` [N, 1, X, Y]; `burgers` maps
+  frame 0 of `tensor` [N, T, X] to frame `--frame` (one-shot).
+- Split (PDEBench's, fno's default): the first floor(10%) samples are the
+  test set, the rest the training set; `--stride` subsamples every spatial
+  axis (fno's `reduced_resolution`).
+- Normalisation: one mean and std per channel (input and target each have
+  one channel), fitted on the training set.
+- Model: `FNO(n_modes = 2 * modes per axis, use_channel_mlp=False)`, lifting
+  and projection ratio 2, GELU, grid channels, no padding (fno's `--modes m`
+  keeps -m..m, neuraloperator counts every kept frequency).
+- Training: AdamW (lr, weight decay), StepLR(step, gamma) stepped once per
+  epoch, loss = mean per-sample relative L2 on the normalised tensors,
+  shuffled batches.
+- Metric: mean per-sample relative L2 in physical units on the test set
+  after the last epoch, at the training stride and (when it is above 1) at
+  stride 1, i.e. zero-shot at the file's resolution.
+
+Prints one JSON line with the metric, the wall time and the sizes.
+"""
+
+import argparse
+import json
+import time
+
+import h5py
+import numpy as np
+import torch
+import neuralop
+from neuralop.models import FNO
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("file")
+    parser.add_argument("task", choices=["darcy", "burgers"])
+    for name, kind, default in [
+        ("stride", int, 1), ("frame", int, -1), ("modes", int, 12), ("width", int, 32),
+        ("layers", int, 4), ("batch", int, 20), ("epochs", int, 50), ("lr", float, 1e-3),
+        ("step", int, 100), ("gamma", float, 0.5), ("wd", float, 1e-4), ("seed", int, 0),
+        ("threads", int, 2),
+    ]:
+        parser.add_argument("--" + name, type=kind, default=default)
+    return parser.parse_args()
+
+
+def load(path, task, frame):
+    """Inputs and targets [N, 1, ...] as float32 arrays."""
+    with h5py.File(path, "r") as f:
+        if task == "darcy":
+            inputs = f["nu"][:][:, None]
+            targets = f["tensor"][:]
+        else:
+            series = f["tensor"]
+            inputs = series[:, 0][:, None]
+            targets = series[:, frame][:, None]
+    return inputs.astype(np.float32), targets.astype(np.float32)
+
+
+def strided(array, stride):
+    """Every `stride`-th point along each spatial axis of [N, C, ...]."""
+    spatial = array.ndim - 2
+    return array[(slice(None), slice(None)) + (slice(None, None, stride),) * spatial]
+
+
+class Normaliser:
+    """One mean and standard deviation, fitted on the training set."""
+
+    def __init__(self, data):
+        self.mean, self.std = float(data.mean()), float(data.std())
+
+    def encode(self, data):
+        return torch.from_numpy((data - self.mean) / self.std)
+
+    def decode(self, tensor):
+        return tensor * self.std + self.mean
+
+
+def relative_l2(prediction, truth):
+    """Per-sample ||prediction - truth|| / ||truth||."""
+    n = truth.shape[0]
+    error = torch.linalg.norm((prediction - truth).reshape(n, -1), dim=1)
+    return error / torch.linalg.norm(truth.reshape(n, -1), dim=1)
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    np.random.seed(args.seed)
+
+    inputs, targets = load(args.file, args.task, args.frame)
+    n_test = int(inputs.shape[0] * 0.1)
+    train_x = strided(inputs[n_test:], args.stride)
+    train_y = strided(targets[n_test:], args.stride)
+    x_norm, y_norm = Normaliser(train_x), Normaliser(train_y)
+    train_x, train_y = x_norm.encode(train_x), y_norm.encode(train_y)
+
+    spatial = inputs.ndim - 2
+    model = FNO(n_modes=(2 * args.modes,) * spatial, in_channels=1, out_channels=1,
+                hidden_channels=args.width, n_layers=args.layers,
+                lifting_channel_ratio=2, projection_channel_ratio=2, use_channel_mlp=False)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.wd)
+    schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=args.step, gamma=args.gamma)
+
+    def test_error(stride):
+        x = x_norm.encode(strided(inputs[:n_test], stride))
+        y = torch.from_numpy(strided(targets[:n_test], stride))
+        model.eval()
+        with torch.no_grad():
+            batches = [model(x[i:i + args.batch]) for i in range(0, n_test, args.batch)]
+        return relative_l2(y_norm.decode(torch.cat(batches)), y).mean().item()
+
+    shuffle = torch.Generator().manual_seed(args.seed)
+    start = time.perf_counter()
+    last_loss = float("nan")
+    for _ in range(args.epochs):
+        model.train()
+        order = torch.randperm(train_x.shape[0], generator=shuffle)
+        total = 0.0
+        for first in range(0, len(order), args.batch):
+            batch = order[first:first + args.batch]
+            optimizer.zero_grad(set_to_none=True)
+            loss = relative_l2(model(train_x[batch]), train_y[batch]).mean()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(batch)
+        schedule.step()
+        last_loss = total / len(order)
+    wall = time.perf_counter() - start
+
+    result = {
+        "impl": "neuraloperator " + neuralop.__version__,
+        "torch": torch.__version__,
+        "params": sum(p.numel() for p in model.parameters()),
+        "train_samples": int(train_x.shape[0]),
+        "test_samples": n_test,
+        "grid": list(train_x.shape[2:]),
+        "test_rel_l2": test_error(args.stride),
+        "wall_s": wall,
+        "final_train_loss": last_loss,
+    }
+    if args.stride > 1:
+        result["test_rel_l2_full"] = test_error(1)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
