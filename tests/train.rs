@@ -1,4 +1,6 @@
-use crate::util::{fno, fixture, spawn, tempdir};
+use crate::util::{fixture, fno, spawn, tempdir, writing_fixture};
+use fno::data::mirror::MirrorWriter;
+use fno::data::{PdebenchFile, Resolution};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -173,6 +175,11 @@ fn killed_and_resumed_run_matches_uninterrupted_run() {
     assert_eq!(results.len(), 3);
     assert_eq!(results[0]["grid"], serde_json::json!([16, 16]));
     assert_eq!(results[2]["grid"], serde_json::json!([64, 64]));
+    let training: Vec<bool> = results
+        .iter()
+        .map(|r| r["training_resolution"].as_bool().unwrap())
+        .collect();
+    assert_eq!(training, [true, false, false]);
     for r in results {
         let rel = r["metrics"]["relative_l2"].as_f64().unwrap();
         assert!(rel.is_finite() && rel > 0.0 && rel < 1.5, "{rel}");
@@ -200,6 +207,84 @@ fn killed_and_resumed_run_matches_uninterrupted_run() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--resolution 48"));
+}
+
+/// `fno eval` calls a grid the training resolution only if the run was
+/// trained on it: on a 32x32 copy of the training data, a run trained at
+/// 16x16 is zero-shot at its own stride (8x8) and at 32x32, and at its
+/// training resolution only at 16x16.
+#[test]
+fn eval_tells_zero_shot_grids_from_the_training_grid() {
+    let dir = tempdir();
+    let config = write_config(dir.path());
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    let out = fno(&train_args(
+        config.to_str().unwrap(),
+        run_s,
+        &["--set", "train.epochs=1"],
+    ));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let name = "2D_DarcyFlow_beta1.0_Train.hdf5";
+    let fine = dir.path().join("fine").join(name);
+    writing_fixture(|| {
+        let template = PdebenchFile::open(fixture(name)).unwrap();
+        let half = Resolution {
+            reduced_resolution: 2,
+            ..Resolution::default()
+        };
+        let indices: Vec<usize> = (0..4).collect();
+        let samples = template.read_samples(&indices, &half).unwrap();
+        let coords = template.coordinates(&half).unwrap();
+        let writer = MirrorWriter::create(&fine, &template, indices.len(), coords).unwrap();
+        for (i, s) in samples.iter().enumerate() {
+            writer.write_sample(i, s).unwrap();
+        }
+        writer.finish().unwrap();
+    });
+    let out = fno(&[
+        "eval",
+        "--run",
+        run_s,
+        "--data",
+        fine.to_str().unwrap(),
+        "--resolution",
+        "16",
+        "--resolution",
+        "32",
+        "--json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let labels: Vec<(serde_json::Value, bool)> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["grid"].clone(),
+                r["training_resolution"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            (serde_json::json!([8, 8]), false),
+            (serde_json::json!([16, 16]), true),
+            (serde_json::json!([32, 32]), false),
+        ]
+    );
 }
 
 /// A loss that becomes NaN stops training with a clear message and leaves

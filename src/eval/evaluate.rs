@@ -1,10 +1,11 @@
 //! Evaluation of a trained run on a file, at its training resolution and
 //! at finer ones (zero-shot super-resolution): PDEBench metrics, energy
 //! spectra, plots and `eval.json`.
-use super::{energy_spectrum, plot_field_2d, plot_loss_curve, plot_prediction_1d, plot_spectra};
-use super::{EvalError, Metrics, MetricsAccumulator, MetricsOptions};
+use super::{energy_spectrum, plot_field_2d_on, plot_loss_curve, plot_prediction_1d, plot_spectra};
+use super::{EvalError, FieldAxes, Metrics, MetricsAccumulator, MetricsOptions};
 use crate::data::loader::{for_each_batch, BatchPlan, LoaderError};
-use crate::data::{DataError, PdebenchFile, Split, Task};
+use crate::data::{Coordinates, DataError, FileInfo, PdebenchFile, Split, Task};
+use crate::train::config::RunConfig;
 use crate::train::run::{files, Predictor};
 use crate::train::trainer::EpochRecord;
 use crate::train::TrainError;
@@ -33,7 +34,9 @@ pub struct ResolutionReport {
     pub grid: Vec<usize>,
     /// The stride used to read it.
     pub reduced_resolution: usize,
-    /// Whether this is the resolution the model was trained at.
+    /// Whether `grid` is the grid the model was trained on; false for a
+    /// zero-shot grid, and when the run's training file can no longer be
+    /// read to tell.
     pub training_resolution: bool,
     /// PDEBench metrics and relative L2.
     pub metrics: Metrics,
@@ -46,7 +49,7 @@ pub struct EvalReport {
     pub data: PathBuf,
     /// Samples evaluated.
     pub samples: usize,
-    /// One entry per resolution, the training resolution first.
+    /// One entry per resolution, the run's own stride first.
     pub results: Vec<ResolutionReport>,
     /// PNG files written.
     pub plots: Vec<PathBuf>,
@@ -89,7 +92,8 @@ pub enum EvaluateError {
 /// Evaluates `predictor` on `data`.
 ///
 /// When `data` is the run's training file, only its held-out split is
-/// used; any other file is evaluated whole.
+/// used; any other file is evaluated whole. Each grid is reported as the
+/// training resolution only if it is the grid the run was trained on.
 pub fn evaluate(
     predictor: &Predictor,
     run_dir: &Path,
@@ -98,8 +102,48 @@ pub fn evaluate(
 ) -> Result<EvalReport, EvaluateError> {
     let cfg = &predictor.config;
     let file = PdebenchFile::open(data)?;
-    let info = file.info();
     let same_file = std::fs::canonicalize(data).ok() == std::fs::canonicalize(&cfg.data.train).ok();
+    let indices = samples_to_evaluate(&file, cfg, same_file, opts)?;
+    let trained_on = training_grid(cfg, same_file.then(|| file.info()));
+    let mut results = Vec::new();
+    let mut plots = Vec::new();
+    let mut spectra = Vec::new();
+    for stride in strides_to_evaluate(file.info(), cfg, opts)? {
+        let pass = evaluate_at(predictor, &file, &indices, stride)?;
+        let label = grid_label(&pass.grid);
+        if let (Some(dir), Some((p, y))) = (&opts.plot_dir, &pass.first) {
+            let path = dir.join(format!("prediction_{label}.png"));
+            if plot_sample(&path, p, y, &pass.axes)? {
+                plots.push(path);
+            }
+        }
+        spectra.extend(pass.spectra.mean_curves(&label));
+        results.push(ResolutionReport {
+            training_resolution: trained_on.as_deref() == Some(&pass.grid[..]),
+            grid: pass.grid,
+            reduced_resolution: stride,
+            metrics: pass.metrics,
+        });
+    }
+    if let Some(dir) = &opts.plot_dir {
+        plots.extend(plot_summaries(dir, run_dir, &spectra)?);
+    }
+    Ok(EvalReport {
+        data: data.to_path_buf(),
+        samples: indices.len(),
+        results,
+        plots,
+    })
+}
+
+/// The samples evaluated: the held-out split of the training file, or a
+/// whole other file, at most `opts.max_samples` of them.
+fn samples_to_evaluate(
+    file: &PdebenchFile,
+    cfg: &RunConfig,
+    same_file: bool,
+    opts: &EvalOptions,
+) -> Result<Vec<usize>, EvaluateError> {
     let split = if same_file && cfg.data.test.is_none() {
         Split::Test
     } else {
@@ -109,108 +153,166 @@ pub fn evaluate(
     if let Some(max) = opts.max_samples {
         indices.truncate(max.max(1));
     }
+    Ok(indices)
+}
+
+/// The spatial grid the run was trained on: its training file's grid at
+/// its stride. `training_file` is that file's description when it is
+/// already open; otherwise the file is opened for its metadata. `None`
+/// when the training file can no longer be read, so no grid can be called
+/// the training grid.
+fn training_grid(cfg: &RunConfig, training_file: Option<&FileInfo>) -> Option<Vec<usize>> {
+    let grid = |info: &FileInfo| -> Vec<usize> {
+        let stride = cfg.data.reduced_resolution.max(1);
+        info.spatial_shape
+            .iter()
+            .map(|n| n.div_ceil(stride))
+            .collect()
+    };
+    match training_file {
+        Some(info) => Some(grid(info)),
+        None => PdebenchFile::open(&cfg.data.train)
+            .ok()
+            .map(|f| grid(f.info())),
+    }
+}
+
+/// The read strides to evaluate at: the run's own first, then one per
+/// requested resolution, without repeats.
+fn strides_to_evaluate(
+    info: &FileInfo,
+    cfg: &RunConfig,
+    opts: &EvalOptions,
+) -> Result<Vec<usize>, EvaluateError> {
     let full = info.spatial_shape.first().copied().unwrap_or(1);
-    let mut strides = vec![(cfg.data.reduced_resolution, true)];
+    let mut strides = vec![cfg.data.reduced_resolution];
     for &n in &opts.resolutions {
         let r = stride_for(full, n)?;
-        if !strides.iter().any(|(s, _)| *s == r) {
-            strides.push((r, false));
+        if !strides.contains(&r) {
+            strides.push(r);
         }
     }
+    Ok(strides)
+}
+
+/// What one pass over the samples at one stride gives.
+struct Pass {
+    /// The spatial grid of the predictions.
+    grid: Vec<usize>,
+    metrics: Metrics,
+    /// The first sample's prediction and truth, `[T, C, X, ...]`, to plot.
+    first: Option<(ArrayD<f32>, ArrayD<f32>)>,
+    /// Summed energy spectra of the last frames.
+    spectra: SpectrumSums,
+    /// The coordinates the first sample's last frame is plotted against.
+    axes: FieldAxes,
+}
+
+/// Predicts every sample in `indices` at read stride `stride` and scores
+/// the predictions.
+fn evaluate_at(
+    predictor: &Predictor,
+    file: &PdebenchFile,
+    indices: &[usize],
+    stride: usize,
+) -> Result<Pass, EvaluateError> {
+    let cfg = &predictor.config;
+    let info = file.info();
+    let task = cfg.task;
+    let mut res = cfg.data.resolution();
+    res.reduced_resolution = stride;
+    let frames = info.num_frames.div_ceil(res.reduced_resolution_t);
+    let steps = match task {
+        Task::Autoregressive { initial_step, .. } => frames.saturating_sub(initial_step),
+        _ => 1,
+    };
     let volume: f64 = info.domain.iter().map(|[lo, hi]| hi - lo).product();
-    let mut results = Vec::new();
-    let mut plots = Vec::new();
-    let mut spectra = Vec::new();
-    for (stride, training) in strides {
-        let mut res = cfg.data.resolution();
-        res.reduced_resolution = stride;
-        let frames = info.num_frames.div_ceil(res.reduced_resolution_t);
-        let task = cfg.task;
-        let steps = match task {
-            Task::Autoregressive { initial_step, .. } => frames.saturating_sub(initial_step),
-            _ => 1,
-        };
-        let mut acc = MetricsAccumulator::new(MetricsOptions {
-            initial_step: usize::from(task == Task::SpaceTime),
-            domain_volume: volume,
-        })?;
-        let plan = BatchPlan {
-            indices: indices.clone(),
-            batch_size: cfg.train.batch_size,
-            shuffle_seed: None,
-            epoch: 0,
-            resolution: res,
-            task,
-        };
-        let mut first: Option<(ArrayD<f32>, ArrayD<f32>)> = None;
-        let mut spectrum_sums: (Vec<f64>, Vec<f64>, usize) = (Vec::new(), Vec::new(), 0);
-        let mut grid = Vec::new();
-        for_each_batch(
-            &file,
-            &plan,
-            &predictor.device,
-            |batch| -> Result<(), EvaluateError> {
-                let pred = predictor.predict(&batch.input, steps)?;
-                let c = info.fields.len();
-                let p = to_btc(&pred, &task, c)?;
-                let y = to_btc(&batch.target, &task, c)?;
-                acc.push(p.view(), y.view())?;
-                grid = p.shape()[3..].to_vec();
-                accumulate_spectra(&p, &y, &mut spectrum_sums)?;
-                if first.is_none() {
-                    first = Some((
-                        p.index_axis(Axis(0), 0).to_owned(),
-                        y.index_axis(Axis(0), 0).to_owned(),
-                    ));
-                }
-                Ok(())
-            },
-        )?;
-        let metrics = acc.finish()?;
-        let label = grid
-            .iter()
-            .map(|n| n.to_string())
-            .collect::<Vec<_>>()
-            .join("x");
-        if let (Some(dir), Some((p, y))) = (&opts.plot_dir, &first) {
-            let path = dir.join(format!("prediction_{label}.png"));
-            if plot_sample(&path, p, y, &file, stride)? {
-                plots.push(path);
+    let mut acc = MetricsAccumulator::new(MetricsOptions {
+        initial_step: usize::from(task == Task::SpaceTime),
+        domain_volume: volume,
+    })?;
+    let plan = BatchPlan {
+        indices: indices.to_vec(),
+        batch_size: cfg.train.batch_size,
+        shuffle_seed: None,
+        epoch: 0,
+        resolution: res,
+        task,
+    };
+    let mut first: Option<(ArrayD<f32>, ArrayD<f32>)> = None;
+    let mut spectra = SpectrumSums::default();
+    let mut grid = Vec::new();
+    let channels = info.fields.len();
+    for_each_batch(
+        file,
+        &plan,
+        &predictor.device,
+        |batch| -> Result<(), EvaluateError> {
+            let pred = predictor.predict(&batch.input, steps)?;
+            let p = to_btc(&pred, &task, channels)?;
+            let y = to_btc(&batch.target, &task, channels)?;
+            acc.push(p.view(), y.view())?;
+            grid = p.shape()[3..].to_vec();
+            spectra.add_last_frames(&p, &y)?;
+            if first.is_none() {
+                first = Some((
+                    p.index_axis(Axis(0), 0).to_owned(),
+                    y.index_axis(Axis(0), 0).to_owned(),
+                ));
             }
-        }
-        let n = spectrum_sums.2.max(1) as f64;
-        spectra.push((
-            format!("prediction {label}"),
-            spectrum_sums.0.iter().map(|v| v / n).collect::<Vec<f64>>(),
-        ));
-        spectra.push((
-            format!("truth {label}"),
-            spectrum_sums.1.iter().map(|v| v / n).collect::<Vec<f64>>(),
-        ));
-        results.push(ResolutionReport {
-            grid,
-            reduced_resolution: stride,
-            training_resolution: training,
-            metrics,
-        });
-    }
-    if let Some(dir) = &opts.plot_dir {
-        let path = dir.join("spectrum.png");
-        plot_spectra(&path, &spectra)?;
-        plots.push(path);
-        let curve = loss_curve(run_dir);
-        if !curve.is_empty() {
-            let path = dir.join("loss.png");
-            plot_loss_curve(&path, &curve)?;
-            plots.push(path);
-        }
-    }
-    Ok(EvalReport {
-        data: data.to_path_buf(),
-        samples: indices.len(),
-        results,
-        plots,
+            Ok(())
+        },
+    )?;
+    Ok(Pass {
+        metrics: acc.finish()?,
+        axes: plot_axes(&file.coordinates(&res)?, &task),
+        grid,
+        first,
+        spectra,
     })
+}
+
+/// `[16, 16]` → `16x16`.
+fn grid_label(grid: &[usize]) -> String {
+    grid.iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join("x")
+}
+
+/// The coordinates of a plotted last frame: the file's grid at the read
+/// stride, and the final time when the task predicts a trajectory (a
+/// one-shot output's frame has no time worth naming).
+fn plot_axes(coords: &Coordinates, task: &Task) -> FieldAxes {
+    let axis = |i: usize| coords.space.get(i).cloned().unwrap_or_default();
+    let time = match task {
+        Task::Autoregressive { .. } | Task::SpaceTime => coords.time.last().copied(),
+        _ => None,
+    };
+    FieldAxes {
+        x: axis(0),
+        y: axis(1),
+        time,
+    }
+}
+
+/// The energy spectrum and loss plots, after all resolutions.
+fn plot_summaries(
+    dir: &Path,
+    run_dir: &Path,
+    spectra: &[(String, Vec<f64>)],
+) -> Result<Vec<PathBuf>, EvaluateError> {
+    let mut plots = Vec::new();
+    let path = dir.join("spectrum.png");
+    plot_spectra(&path, spectra)?;
+    plots.push(path);
+    let curve = loss_curve(run_dir);
+    if !curve.is_empty() {
+        let path = dir.join("loss.png");
+        plot_loss_curve(&path, &curve)?;
+        plots.push(path);
+    }
+    Ok(plots)
 }
 
 /// The read stride that gives `n` points along an axis of `full` points.
@@ -262,25 +364,43 @@ pub(crate) fn to_btc(
     }
 }
 
-/// Adds the energy spectra of the last frame of every sample and channel.
-fn accumulate_spectra(
-    p: &ArrayD<f32>,
-    y: &ArrayD<f32>,
-    sums: &mut (Vec<f64>, Vec<f64>, usize),
-) -> Result<(), EvaluateError> {
-    let last = p.shape()[1] - 1;
-    for (ps, ys) in p.outer_iter().zip(y.outer_iter()) {
-        for (pc, yc) in ps
-            .index_axis(Axis(0), last)
-            .outer_iter()
-            .zip(ys.index_axis(Axis(0), last).outer_iter())
-        {
-            add_into(&mut sums.0, &energy_spectrum(pc)?);
-            add_into(&mut sums.1, &energy_spectrum(yc)?);
-            sums.2 += 1;
+/// Energy spectra of predictions and truths, summed over samples and
+/// channels.
+#[derive(Debug, Default)]
+struct SpectrumSums {
+    prediction: Vec<f64>,
+    truth: Vec<f64>,
+    count: usize,
+}
+
+impl SpectrumSums {
+    /// Adds the spectra of the last frame of every sample and channel of
+    /// `[B, T, C, X, ...]` predictions `p` and truths `y`.
+    fn add_last_frames(&mut self, p: &ArrayD<f32>, y: &ArrayD<f32>) -> Result<(), EvaluateError> {
+        let last = p.shape()[1] - 1;
+        for (ps, ys) in p.outer_iter().zip(y.outer_iter()) {
+            for (pc, yc) in ps
+                .index_axis(Axis(0), last)
+                .outer_iter()
+                .zip(ys.index_axis(Axis(0), last).outer_iter())
+            {
+                add_into(&mut self.prediction, &energy_spectrum(pc)?);
+                add_into(&mut self.truth, &energy_spectrum(yc)?);
+                self.count += 1;
+            }
         }
+        Ok(())
     }
-    Ok(())
+
+    /// The mean prediction and truth spectra, labelled with the grid.
+    fn mean_curves(&self, grid_label: &str) -> [(String, Vec<f64>); 2] {
+        let n = self.count.max(1) as f64;
+        let mean = |sum: &[f64]| sum.iter().map(|v| v / n).collect::<Vec<f64>>();
+        [
+            (format!("prediction {grid_label}"), mean(&self.prediction)),
+            (format!("truth {grid_label}"), mean(&self.truth)),
+        ]
+    }
 }
 
 fn add_into(acc: &mut Vec<f64>, v: &[f64]) {
@@ -290,13 +410,13 @@ fn add_into(acc: &mut Vec<f64>, v: &[f64]) {
     acc.iter_mut().zip(v).for_each(|(a, b)| *a += b);
 }
 
-/// Plots channel 0 of the last frame of one sample; false if the grid is 3D.
+/// Plots channel 0 of the last frame of one sample against `axes`; false
+/// if the grid is 3D.
 fn plot_sample(
     path: &Path,
     p: &ArrayD<f32>,
     y: &ArrayD<f32>,
-    file: &PdebenchFile,
-    stride: usize,
+    axes: &FieldAxes,
 ) -> Result<bool, EvaluateError> {
     let last = p.shape()[0] - 1;
     let pf = p
@@ -309,32 +429,23 @@ fn plot_sample(
         .to_owned();
     match pf.ndim() {
         1 => {
-            let coords = file.info().coordinates.space[0]
-                .iter()
-                .copied()
-                .step_by(stride);
-            let x: Vec<f64> = coords.take(pf.len()).collect();
+            let x: Vec<f64> = axes.x.iter().copied().take(pf.len()).collect();
             let pv: Vec<f64> = pf.iter().map(|&v| f64::from(v)).collect();
             let yv: Vec<f64> = yf.iter().map(|&v| f64::from(v)).collect();
             plot_prediction_1d(path, &x, &pv, &yv)?;
             Ok(true)
         }
         2 => {
-            let pf =
-                pf.into_dimensionality::<ndarray::Ix2>()
+            let as_2d = |a: ArrayD<f32>, shape: &[usize]| {
+                a.into_dimensionality::<ndarray::Ix2>()
                     .map_err(|_| EvalError::WrongRank {
                         what: "plotted field",
                         expected: "[X, Y]",
-                        got: p.shape().to_vec(),
-                    })?;
-            let yf =
-                yf.into_dimensionality::<ndarray::Ix2>()
-                    .map_err(|_| EvalError::WrongRank {
-                        what: "plotted field",
-                        expected: "[X, Y]",
-                        got: y.shape().to_vec(),
-                    })?;
-            plot_field_2d(path, pf.view(), yf.view())?;
+                        got: shape.to_vec(),
+                    })
+            };
+            let (pf, yf) = (as_2d(pf, p.shape())?, as_2d(yf, y.shape())?);
+            plot_field_2d_on(path, axes, pf.view(), yf.view())?;
             Ok(true)
         }
         _ => Ok(false),

@@ -33,7 +33,7 @@ pub use metrics::{
     compute_metrics, FourierBands, Metrics, MetricsAccumulator, MetricsOptions, Summary,
 };
 pub use plot::{
-    plot_field_2d, plot_heatmaps, plot_iterations, plot_loss_curve, plot_observations_1d,
-    plot_prediction_1d, plot_spectra,
+    plot_field_2d, plot_field_2d_on, plot_heatmaps, plot_iterations, plot_loss_curve,
+    plot_observations_1d, plot_prediction_1d, plot_spectra, FieldAxes,
 };
 pub use spectrum::energy_spectrum;
