@@ -1,4 +1,4 @@
-use crate::util::{fno, fixture, spawn, tempdir};
+use crate::util::{fixture, fno, spawn, tempdir};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
