@@ -41,7 +41,11 @@ impl RunState {
 /// The files of one checkpoint, staged as temporaries beside their final
 /// names until [`Checkpoint::commit`] renames them into place and writes
 /// `state.json` last. Dropped uncommitted, it leaves the previous
-/// checkpoint as it was.
+/// checkpoint's files as they were (and its own temporaries behind).
+///
+/// Every write of a checkpoint goes through here, so that making the
+/// commit atomic across files, or cleaning up temporaries, changes this
+/// type alone.
 pub struct Checkpoint<'a> {
     run: &'a RunDir,
     /// (temporary, final) paths.
