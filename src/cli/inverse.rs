@@ -203,7 +203,8 @@ fn name_flag(err: InverseError, args: &InverseArgs) -> anyhow::Error {
         InverseError::Setting { setting, .. } => match setting {
             Setting::Noise => format!("--noise {}", args.noise),
             Setting::PdeWeight => format!("--pde-weight {}", args.pde_weight),
-            _ => "--run".to_string(),
+            Setting::Operators => "--run".to_string(),
+            _ => return err.into(),
         },
         _ => return err.into(),
     };
