@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use fno::bench::{optimizer, train_step, LEARNING_RATE};
 use fno::model::activation::gelu;
-use fno::model::bench::{optimizer, train_step, LEARNING_RATE};
 use fno::model::pointwise::{pointwise_linear_reference, PointwiseLinear};
 use fno::model::{Fno, ModelConfig};
 

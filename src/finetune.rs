@@ -10,8 +10,8 @@ use candle_core::{DType, Tensor};
 use ndarray::ArrayD;
 use serde::Serialize;
 
-use crate::data::{PdebenchFile, Task};
-use crate::train::checkpoint::with_atomic_path;
+use crate::data::{DataError, PdebenchFile, Task};
+use crate::rundir::write_atomic_with;
 use crate::train::optim::{named_vars, AdamW, AdamWConfig};
 use crate::train::physics::PhysicsTerm;
 use crate::train::run::Predictor;
@@ -100,10 +100,7 @@ fn to_array(t: &Tensor) -> Result<ArrayD<f32>, TrainError> {
     let t = t.squeeze(0)?.to_dtype(DType::F32)?;
     let shape = t.dims().to_vec();
     let data = t.flatten_all()?.to_vec1::<f32>()?;
-    ArrayD::from_shape_vec(shape, data).map_err(|e| TrainError::Checkpoint {
-        path: PathBuf::new(),
-        reason: format!("prediction shape: {e}"),
-    })
+    ArrayD::from_shape_vec(shape, data).map_err(|e| TrainError::Tensor(candle_core::Error::wrap(e)))
 }
 
 /// Fine-tunes `predictor` (which is modified: it is the copy) on sample
@@ -117,13 +114,10 @@ pub fn finetune(
     let cfg = &predictor.config;
     let info = file.info();
     if sample >= info.num_samples {
-        return Err(TrainError::Data(crate::data::DataError::InvalidOption {
-            option: "sample",
-            reason: format!(
-                "{} has {} samples; --sample {sample} is out of range",
-                info.path.display(),
-                info.num_samples
-            ),
+        return Err(TrainError::Data(DataError::SampleOutOfRange {
+            path: info.path.clone(),
+            index: sample,
+            count: info.num_samples,
         }));
     }
     let res = cfg.data.resolution();
@@ -232,16 +226,11 @@ pub fn write_prediction(
         _ => prediction.clone(),
     }
     .insert_axis(ndarray::Axis(0));
-    let io = |e: hdf5::Error| TrainError::Checkpoint {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
-    with_atomic_path(path, |tmp| -> Result<(), TrainError> {
-        let out = hdf5::File::create(tmp).map_err(io)?;
+    write_atomic_with(path, |tmp| -> hdf5::Result<()> {
+        let out = hdf5::File::create(tmp)?;
         out.new_dataset_builder()
             .with_data(&tensor)
-            .create("tensor")
-            .map_err(io)?;
+            .create("tensor")?;
         for (axis, name) in
             coords
                 .space
@@ -250,22 +239,14 @@ pub fn write_prediction(
         {
             out.new_dataset_builder()
                 .with_data(&ndarray::Array1::from(axis.clone()))
-                .create(name)
-                .map_err(io)?;
+                .create(name)?;
         }
         if matches!(task, Task::SpaceTime) {
             out.new_dataset_builder()
                 .with_data(&ndarray::Array1::from(coords.time.clone()))
-                .create("t-coordinate")
-                .map_err(io)?;
+                .create("t-coordinate")?;
         }
         Ok(())
-    })
-    .map_err(|e| match e {
-        crate::train::checkpoint::AtomicError::Write(e) => e,
-        crate::train::checkpoint::AtomicError::Rename(source) => TrainError::Io {
-            path: path.to_path_buf(),
-            source,
-        },
-    })
+    })?;
+    Ok(())
 }

@@ -8,15 +8,19 @@
 //! - [`spectral`]: FFTs and spectral convolution as differentiable ops;
 //! - [`model`]: the FNO model and its configuration;
 //! - [`physics`]: PDE residuals (spectral in space, finite differences in time);
+//! - [`rundir`]: the run directory's files, their formats and atomic
+//!   writes, for every command that reads or writes a run;
 //! - [`train`]: optimiser, schedules, checkpoints and the training loop;
 //! - [`solvers`]: numerical PDE solvers that generate training data;
 //! - [`eval`]: PDEBench metrics, energy spectra and PNG plots;
 //! - [`inverse`]: recovering inputs from observed outputs through a trained
 //!   operator;
-//! - [`finetune`]: test-time physics fine-tuning of one instance.
+//! - [`finetune`]: test-time physics fine-tuning of one instance;
+//! - [`bench`]: the timing behind `fno bench`.
 #![warn(missing_docs)]
 
 pub mod alloc;
+pub mod bench;
 mod cpu;
 pub mod data;
 mod disjoint;
@@ -25,6 +29,7 @@ pub mod finetune;
 pub mod inverse;
 pub mod model;
 pub mod physics;
+pub mod rundir;
 pub mod solvers;
 pub mod spectral;
 pub mod train;

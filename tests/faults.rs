@@ -1,4 +1,4 @@
-use crate::util::{fno, fixture, single_array, tempdir, write_h5, writing_fixture};
+use crate::util::{fixture, fno, single_array, tempdir, write_h5, writing_fixture};
 use fno::data::{DataError, PdebenchFile, Resolution};
 use std::path::Path;
 

@@ -1,4 +1,4 @@
-use crate::util::{fno, fixture, tempdir};
+use crate::util::{fixture, fno, tempdir};
 use std::path::Path;
 
 /// A tiny hybrid space-time run on the shared Burgers file: 64 points

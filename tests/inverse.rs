@@ -1,4 +1,4 @@
-use crate::util::{fno, fixture, tempdir};
+use crate::util::{fixture, fno, tempdir};
 use std::path::{Path, PathBuf};
 
 /// Trains a tiny run of task `kind` (`one_shot` or `inverse`) on a shared

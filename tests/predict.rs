@@ -1,5 +1,5 @@
 use crate::train::{train_args, write_config};
-use crate::util::{fno, fixture, tempdir};
+use crate::util::{fixture, fno, tempdir};
 use fno::data::{Layout, PdebenchFile, Resolution};
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 use super::device::DeviceArg;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use fno::model::bench::{self, BenchConfig};
+use fno::bench::{self, BenchConfig};
 use fno::model::ModelConfig;
 use fno::spectral::SpectralBackend;
 

@@ -3,9 +3,8 @@
 use super::device::DeviceArg;
 use anyhow::Context;
 use clap::Args;
-use fno::eval::evaluate::{evaluate, EvalOptions, EvalReport};
-use fno::train::checkpoint::write_atomic;
-use fno::train::run::{Predictor, Weights};
+use fno::eval::evaluate::{evaluate, EvalOptions, EvalReport, EvaluateError};
+use fno::rundir::{files, RunDir, Weights};
 use std::path::PathBuf;
 
 /// Arguments of `fno eval`.
@@ -43,30 +42,42 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
         Weights::Best
     };
     let device = args.device.device()?;
-    let predictor = Predictor::load(&args.run, weights, &device)
-        .with_context(|| format!("loading the run in {}", args.run.display()))?;
+    let predictor = super::load_run(&args.run, weights, &device)?;
     let opts = EvalOptions {
         resolutions: args.resolution.clone(),
         max_samples: args.samples,
         plot_dir: Some(args.run.clone()),
     };
-    let report = evaluate(&predictor, &args.run, &args.data, &opts).with_context(|| {
-        format!(
-            "evaluating {} on {}",
-            args.run.display(),
-            args.data.display()
-        )
-    })?;
-    let json = serde_json::to_string_pretty(&report)?;
-    let path = args.run.join("eval.json");
-    write_atomic(&path, json.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    let report = evaluate(&predictor, &args.run, &args.data, &opts)
+        .map_err(name_resolution)
+        .with_context(|| {
+            format!(
+                "evaluating {} on {}",
+                args.run.display(),
+                args.data.display()
+            )
+        })?;
+    let path = RunDir::new(&args.run)
+        .write_report(files::EVAL, &report)
+        .context("writing the report")?;
     if args.json {
-        println!("{json}");
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_table(&report);
         println!("wrote {}", path.display());
     }
     Ok(())
+}
+
+/// Names `--resolution` in the error of a grid size that does not fit
+/// the file.
+pub fn name_resolution(err: EvaluateError) -> anyhow::Error {
+    match err {
+        EvaluateError::Resolution { requested, .. } => {
+            super::on_flag(err, format!("--resolution {requested}"))
+        }
+        err => err.into(),
+    }
 }
 
 /// Prints one row per resolution.

@@ -4,11 +4,11 @@
 use super::device::DeviceArg;
 use anyhow::Context;
 use clap::Args;
-use fno::data::PdebenchFile;
+use fno::data::{DataError, PdebenchFile};
 use fno::eval::{plot_field_2d, plot_loss_curve, plot_prediction_1d};
 use fno::finetune::{finetune, write_prediction, FinetuneOptions, FinetuneOutput};
-use fno::train::checkpoint::write_atomic;
-use fno::train::run::{Predictor, Weights};
+use fno::rundir::{create_dir, files, write_json, RunDir, Weights};
+use fno::train::TrainError;
 use ndarray::{ArrayD, Axis, Ix2};
 use std::path::{Path, PathBuf};
 
@@ -74,8 +74,7 @@ pub fn run(args: &FinetuneArgs) -> anyhow::Result<()> {
         !args.pde_resolution.as_ref().is_some_and(|f| f.contains(&0)),
         "--pde-resolution: factors must be at least 1"
     );
-    let predictor = Predictor::load(&args.run, Weights::Best, &args.device.device()?)
-        .with_context(|| format!("loading the run in {}", args.run.display()))?;
+    let predictor = super::load_run(&args.run, Weights::Best, &args.device.device()?)?;
     let file = PdebenchFile::open(&args.data)
         .with_context(|| format!("opening {}", args.data.display()))?;
     let opts = FinetuneOptions {
@@ -86,20 +85,27 @@ pub fn run(args: &FinetuneArgs) -> anyhow::Result<()> {
         w_ic: args.w_ic,
         pde_resolution: args.pde_resolution.clone(),
     };
-    let out = finetune(&predictor, &file, args.sample, &opts).with_context(|| {
-        format!(
-            "fine-tuning {} on sample {} of {}",
-            args.run.display(),
-            args.sample,
-            args.data.display()
-        )
-    })?;
+    let out = finetune(&predictor, &file, args.sample, &opts)
+        .map_err(|e| match e {
+            TrainError::Data(DataError::SampleOutOfRange { index, .. }) => {
+                super::on_flag(e, format!("--sample {index}"))
+            }
+            e => e.into(),
+        })
+        .with_context(|| {
+            format!(
+                "fine-tuning {} on sample {} of {}",
+                args.run.display(),
+                args.sample,
+                args.data.display()
+            )
+        })?;
     let dir = args
         .out
         .clone()
-        .unwrap_or_else(|| args.run.join(format!("finetune-{}", args.sample)));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let h5 = dir.join("prediction.hdf5");
+        .unwrap_or_else(|| RunDir::new(&args.run).finetune_dir(args.sample));
+    create_dir(&dir)?;
+    let h5 = dir.join(files::FINETUNE_PREDICTION);
     write_prediction(
         &h5,
         &out.after,
@@ -109,11 +115,10 @@ pub fn run(args: &FinetuneArgs) -> anyhow::Result<()> {
     )
     .with_context(|| format!("writing {}", h5.display()))?;
     let plots = plot(&dir, &out)?;
-    let json = serde_json::to_string_pretty(&out.report)?;
-    let path = dir.join("finetune.json");
-    write_atomic(&path, json.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    let path = dir.join(files::FINETUNE);
+    write_json(&path, &out.report)?;
     if args.json {
-        println!("{json}");
+        println!("{}", serde_json::to_string_pretty(&out.report)?);
     } else {
         let r = &out.report;
         println!(
@@ -164,7 +169,7 @@ fn plot(dir: &Path, out: &FinetuneOutput) -> anyhow::Result<Vec<PathBuf>> {
             .map(|s| (s.step as f64, f(s)))
             .collect()
     };
-    let curves = dir.join("residual_curve.png");
+    let curves = dir.join(files::FINETUNE_CURVE);
     plot_loss_curve(
         &curves,
         &[
@@ -177,7 +182,7 @@ fn plot(dir: &Path, out: &FinetuneOutput) -> anyhow::Result<Vec<PathBuf>> {
     let space_time = out.truth.ndim() >= 3 && out.report.pde != "darcy";
     let after = final_field(&out.after, space_time);
     let truth = final_field(&out.truth, space_time);
-    let field = dir.join("prediction.png");
+    let field = dir.join(files::FINETUNE_PLOT);
     match after.ndim() {
         1 => {
             let n = after.len();

@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use fno::inverse::recover::RecoverConfig;
 use fno::inverse::session::{run as run_inverse, InverseOptions, InverseReport, Operators};
-use fno::inverse::{Observe, PdeOutput, Regularizer};
-use fno::train::run::{Predictor, Weights};
+use fno::inverse::{InverseError, Observe, PdeOutput, Regularizer, Setting};
+use fno::rundir::{RunDir, Weights};
 use std::path::PathBuf;
 
 /// How the input is recovered.
@@ -138,10 +138,7 @@ pub fn run(args: &InverseArgs) -> anyhow::Result<()> {
         "--finetune-steps and --lbfgs-steps refine through a forward operator: give --forward-run DIR"
     );
     let device = args.device.device()?;
-    let load = |dir: &PathBuf| {
-        Predictor::load(dir, Weights::Best, &device)
-            .with_context(|| format!("loading the run in {}", dir.display()))
-    };
+    let load = |dir: &PathBuf| super::load_run(dir, Weights::Best, &device);
     let predictor = load(&args.run)?;
     let forward = args.forward_run.as_ref().map(load).transpose()?;
     let ops = if learned {
@@ -178,22 +175,40 @@ pub fn run(args: &InverseArgs) -> anyhow::Result<()> {
         out: args
             .out
             .clone()
-            .unwrap_or_else(|| args.run.join(format!("inverse-{}", args.sample))),
+            .unwrap_or_else(|| RunDir::new(&args.run).inverse_dir(args.sample)),
     };
-    let report = run_inverse(ops, &opts).with_context(|| {
-        format!(
-            "recovering the input of sample {} of {} through {}",
-            args.sample,
-            args.data.display(),
-            args.run.display()
-        )
-    })?;
+    let report = run_inverse(ops, &opts)
+        .map_err(|e| name_flag(e, args))
+        .with_context(|| {
+            format!(
+                "recovering the input of sample {} of {} through {}",
+                args.sample,
+                args.data.display(),
+                args.run.display()
+            )
+        })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_summary(&report);
     }
     Ok(())
+}
+
+/// Names the flag behind an error about one of the options.
+fn name_flag(err: InverseError, args: &InverseArgs) -> anyhow::Error {
+    let flag = match &err {
+        InverseError::SampleOutOfRange { sample, .. } => format!("--sample {sample}"),
+        InverseError::Diverged { .. } => format!("--lr {}", args.lr),
+        InverseError::Setting { setting, .. } => match setting {
+            Setting::Noise => format!("--noise {}", args.noise),
+            Setting::PdeWeight => format!("--pde-weight {}", args.pde_weight),
+            Setting::Operators => "--run".to_string(),
+            _ => return err.into(),
+        },
+        _ => return err.into(),
+    };
+    super::on_flag(err, flag)
 }
 
 /// Prints the figures that matter, one per line.

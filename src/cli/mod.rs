@@ -3,7 +3,11 @@
 //! Only this module prints, draws progress bars and picks exit codes. Each
 //! subcommand lives in its own file with its argument struct and a parse test.
 use anyhow::Context;
+use candle_core::Device;
 use clap::{Parser, Subcommand};
+use fno::rundir::Weights;
+use fno::train::run::Predictor;
+use std::path::Path;
 use std::process::ExitCode;
 
 mod bench;
@@ -73,6 +77,18 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Loads the run in `dir` for a command; its warnings go to stderr.
+pub(crate) fn load_run(dir: &Path, weights: Weights, device: &Device) -> anyhow::Result<Predictor> {
+    let predictor = Predictor::load(dir, weights, device)
+        .with_context(|| format!("loading the run in {}", dir.display()))?;
+    Ok(predictor.with_warnings(|clip| eprintln!("warning: {clip}")))
+}
+
+/// Names the flag a library error is about: `--flag value: message`.
+pub(crate) fn on_flag(err: impl Into<anyhow::Error>, flag: String) -> anyhow::Error {
+    err.into().context(flag)
 }
 
 /// Sizes the rayon pool that runs fno's kernels (spectral convolutions,

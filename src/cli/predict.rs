@@ -4,7 +4,7 @@ use super::device::DeviceArg;
 use anyhow::{bail, Context};
 use clap::Args;
 use fno::eval::predict::predict_file;
-use fno::train::run::{Predictor, Weights};
+use fno::rundir::Weights;
 use std::path::PathBuf;
 
 /// Arguments of `fno predict`.
@@ -60,8 +60,7 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<()> {
     } else {
         Weights::Best
     };
-    let predictor = Predictor::load(&args.run, weights, &args.device.device()?)
-        .with_context(|| format!("loading the run in {}", args.run.display()))?;
+    let predictor = super::load_run(&args.run, weights, &args.device.device()?)?;
     let samples = fno::data::PdebenchFile::open(&args.input)?
         .info()
         .num_samples;
@@ -73,6 +72,7 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<()> {
         args.resolution,
         &mut |done| bar.set_position(done as u64),
     )
+    .map_err(super::eval::name_resolution)
     .with_context(|| {
         format!(
             "predicting {} with {}",

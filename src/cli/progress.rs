@@ -1,5 +1,6 @@
 //! indicatif progress bars for long commands.
-use fno::train::trainer::{EpochRecord, Progress};
+use fno::rundir::EpochRecord;
+use fno::train::trainer::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// A training bar: loss, learning rate and samples/s per batch; one

@@ -18,11 +18,10 @@ use anyhow::Context;
 use clap::Args;
 use fno::data::Task;
 use fno::eval::evaluate::{evaluate, EvalOptions};
+use fno::rundir::{files, RunDir, Weights};
 use fno::solvers::darcy::{Coefficient, DarcyConfig};
 use fno::solvers::{generate, GenerateSpec};
-use fno::train::checkpoint::write_atomic;
 use fno::train::config::{LossKind, RunConfig};
-use fno::train::run::{Predictor, Weights};
 use fno::train::schedule::Schedule;
 use fno::train::trainer::train;
 use std::path::PathBuf;
@@ -97,7 +96,7 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
 
     let run_dir = args.out.join("run");
-    if run_dir.join("state.json").exists() {
+    if RunDir::new(&run_dir).holds_run() {
         std::fs::remove_dir_all(&run_dir).with_context(|| {
             format!(
                 "clearing the previous quickstart run in {}",
@@ -113,15 +112,14 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<()> {
     let report = report.with_context(|| format!("training into {}", run_dir.display()))?;
 
     eprintln!("[3/3] evaluating at 32x32 (training) and 64x64 (zero-shot super-resolution)");
-    let predictor = Predictor::load(&run_dir, Weights::Best, &device)?;
+    let predictor = super::load_run(&run_dir, Weights::Best, &device)?;
     let opts = EvalOptions {
         resolutions: vec![64],
         max_samples: None,
         plot_dir: Some(run_dir.clone()),
     };
     let eval = evaluate(&predictor, &run_dir, &data, &opts)?;
-    let json = serde_json::to_string_pretty(&eval)?;
-    write_atomic(&run_dir.join("eval.json"), json.as_bytes())?;
+    RunDir::new(&run_dir).write_report(files::EVAL, &eval)?;
 
     println!();
     println!(
@@ -136,8 +134,12 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<()> {
     );
     print_table(&eval);
     println!(
-        "run directory {} (config.toml, model.safetensors, metrics.jsonl, eval.json)",
-        run_dir.display()
+        "run directory {} ({}, {}, {}, {})",
+        run_dir.display(),
+        files::CONFIG,
+        files::MODEL,
+        files::METRICS,
+        files::EVAL
     );
     Ok(())
 }

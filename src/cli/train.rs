@@ -3,9 +3,10 @@ use super::device::DeviceArg;
 use super::progress::TrainBar;
 use anyhow::Context;
 use clap::Args;
-use fno::train::config::RunConfig;
-use fno::train::run::files;
+use fno::rundir::{files, RunDir};
+use fno::train::config::{ConfigError, RunConfig};
 use fno::train::trainer::{train, TrainReport};
+use fno::train::TrainError;
 use std::path::{Path, PathBuf};
 
 /// Arguments of `fno train`.
@@ -43,7 +44,7 @@ pub struct TrainArgs {
 pub fn load_config(args: &TrainArgs) -> anyhow::Result<RunConfig> {
     let path = match (&args.config, args.resume) {
         (Some(p), _) => p.clone(),
-        (None, true) => args.out.join(files::CONFIG),
+        (None, true) => RunDir::new(&args.out).file(files::CONFIG),
         (None, false) => {
             anyhow::bail!("--config FILE is required (or --resume with an existing --out)")
         }
@@ -54,11 +55,22 @@ pub fn load_config(args: &TrainArgs) -> anyhow::Result<RunConfig> {
     if let Some(data) = &args.data {
         overrides.push(format!("data.train={}", toml_string(data)));
     }
-    Ok(RunConfig::from_toml(
-        &text,
-        &path.display().to_string(),
-        &overrides,
-    )?)
+    RunConfig::from_toml(&text, &path.display().to_string(), &overrides).map_err(name_flags)
+}
+
+/// Names `--set` and `--data` in the errors they can fix.
+fn name_flags(err: ConfigError) -> anyhow::Error {
+    match err {
+        ConfigError::BadOverride { ref given } => {
+            let flag = format!("--set {given}");
+            super::on_flag(err, flag)
+        }
+        ConfigError::Invalid {
+            field: "data.train",
+            ..
+        } => anyhow::anyhow!("{err} (set data.train or pass --data FILE)"),
+        err => err.into(),
+    }
 }
 
 /// A path as a TOML string literal.
@@ -74,7 +86,14 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let mut bar = TrainBar::new(args.quiet || args.json);
     let report = train(&cfg, &args.out, args.resume, &device, &mut bar);
     bar.finish();
-    let report = report.with_context(|| format!("training into {}", args.out.display()))?;
+    let report = report
+        .map_err(|e| match e {
+            TrainError::RunExists { .. } => {
+                anyhow::anyhow!("{e}: pass --resume to continue it, or choose another --out")
+            }
+            e => e.into(),
+        })
+        .with_context(|| format!("training into {}", args.out.display()))?;
     print_report(&report, args.json)
 }
 

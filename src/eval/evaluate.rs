@@ -5,9 +5,9 @@ use super::{energy_spectrum, plot_field_2d_on, plot_loss_curve, plot_prediction_
 use super::{EvalError, FieldAxes, Metrics, MetricsAccumulator, MetricsOptions};
 use crate::data::loader::{for_each_batch, BatchPlan, LoaderError};
 use crate::data::{Coordinates, DataError, FileInfo, PdebenchFile, Split, Task};
+use crate::rundir::RunDir;
 use crate::train::config::RunConfig;
-use crate::train::run::{files, Predictor};
-use crate::train::trainer::EpochRecord;
+use crate::train::run::Predictor;
 use crate::train::TrainError;
 use candle_core::Tensor;
 use ndarray::{ArrayD, Axis, IxDyn};
@@ -78,7 +78,7 @@ pub enum EvaluateError {
     #[error(transparent)]
     Write(#[from] crate::data::mirror::MirrorError),
     /// A requested resolution is not a divisor of the file's grid.
-    #[error("--resolution {requested}: the file's grid has {available} points along x; choose a size that divides it (e.g. {available}, {half})")]
+    #[error("a grid of {requested} points along x does not divide the file's {available}; choose a size that divides it (e.g. {available}, {half})")]
     Resolution {
         /// What was asked.
         requested: usize,
@@ -454,13 +454,7 @@ fn plot_sample(
 
 /// Train and test loss per epoch from the run's `metrics.jsonl`.
 fn loss_curve(run_dir: &Path) -> Vec<(&'static str, Vec<(f64, f64)>)> {
-    let Ok(text) = std::fs::read_to_string(run_dir.join(files::METRICS)) else {
-        return Vec::new();
-    };
-    let records: Vec<EpochRecord> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let records = RunDir::new(run_dir).read_metrics();
     if records.is_empty() {
         return Vec::new();
     }

@@ -14,6 +14,7 @@
 //! the whole procedure and writes `inverse.json` and plots.
 use crate::data::{DataError, TaskError};
 use crate::eval::EvalError;
+use crate::rundir::RunDirError;
 use crate::solvers::SolverError;
 use crate::train::TrainError;
 use std::path::PathBuf;
@@ -34,12 +35,26 @@ pub use param::{Bounds, Parametrization};
 pub use recover::FrozenOperator;
 pub use regularize::Regularizer;
 
+/// The option of [`session::InverseOptions`] that an
+/// [`InverseError::Setting`] refuses, so that a caller can name it in its
+/// own terms (a command-line flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Setting {
+    /// The trained operators: none was given.
+    Operators,
+    /// The noise level.
+    Noise,
+    /// The weight of the physics residual.
+    PdeWeight,
+}
+
 /// What can stop an inverse problem.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InverseError {
     /// The sample index is beyond the file.
-    #[error("--sample {sample}: {} holds {count} samples (0 to {})", path.display(), count.saturating_sub(1))]
+    #[error("sample {sample} is out of range: {} holds {count} samples (0 to {})", path.display(), count.saturating_sub(1))]
     SampleOutOfRange {
         /// The data file.
         path: PathBuf,
@@ -66,11 +81,11 @@ pub enum InverseError {
         /// What differs.
         reason: String,
     },
-    /// A flag has a value that cannot be used.
-    #[error("{flag}: {reason}")]
+    /// An option has a value that cannot be used.
+    #[error("{reason}")]
     Setting {
-        /// The flag.
-        flag: &'static str,
+        /// Which option.
+        setting: Setting,
         /// Why.
         reason: String,
     },
@@ -85,7 +100,7 @@ pub enum InverseError {
         reason: String,
     },
     /// The loss became NaN or infinite.
-    #[error("the inverse loss is {loss} at iteration {iteration}; lower --lr")]
+    #[error("the inverse loss is {loss} at iteration {iteration}; lower the learning rate")]
     Diverged {
         /// Iteration.
         iteration: usize,
@@ -95,7 +110,7 @@ pub enum InverseError {
     /// Another thread panicked while holding the run's weights.
     #[error("the run's weights are unavailable (a thread panicked while holding them)")]
     Poisoned,
-    /// Reading or writing a file failed.
+    /// Reading a file failed.
     #[error("{}: {source}", path.display())]
     Io {
         /// The file.
@@ -103,6 +118,9 @@ pub enum InverseError {
         /// The operating-system error.
         source: std::io::Error,
     },
+    /// Writing the report or the history failed.
+    #[error(transparent)]
+    Write(#[from] RunDirError),
     /// Loading the run or running the model failed.
     #[error(transparent)]
     Run(#[from] TrainError),

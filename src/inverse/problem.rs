@@ -81,8 +81,8 @@ impl Problem {
         })?;
         if !(noise.is_finite() && noise >= 0.0) {
             return Err(InverseError::Setting {
-                flag: "--noise",
-                reason: format!("{noise} must be a finite number ≥ 0"),
+                setting: super::Setting::Noise,
+                reason: format!("the noise level {noise} is not a finite number ≥ 0"),
             });
         }
         let frames = info.num_frames.div_ceil(resolution.reduced_resolution_t);

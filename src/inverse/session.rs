@@ -7,33 +7,19 @@ use super::param::{Bounds, Parametrization};
 use super::problem::{relative_l2, Problem};
 use super::recover::{recover, FrozenOperator, HistoryPoint, RecoverConfig};
 use super::solver::{seconds_per_call, ForwardSolver};
-use super::{InverseError, Observe, Regularizer};
-use crate::data::{FileInfo, PdebenchFile, Task};
+use super::{InverseError, Observe, Regularizer, Setting};
+use crate::data::{FileInfo, PdebenchFile, Resolution, Task};
 use crate::eval::{
     plot_field_2d, plot_heatmaps, plot_iterations, plot_observations_1d, plot_prediction_1d,
 };
 use crate::physics::{Grid, PdeSpec, TimeOrder};
-use crate::train::checkpoint::write_atomic;
+use crate::rundir::{create_dir, files, write_json, write_json_lines};
 use crate::train::run::Predictor;
 use candle_core::{Device, Tensor};
 use ndarray::{ArrayD, Axis, Ix2};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// File names written to the output directory.
-pub mod files {
-    /// The report.
-    pub const REPORT: &str = "inverse.json";
-    /// Every term at every iteration, one JSON line each.
-    pub const HISTORY: &str = "history.jsonl";
-    /// Recovered and true input.
-    pub const RECOVERED: &str = "recovered.png";
-    /// Observed values and the noise-free output.
-    pub const OBSERVATIONS: &str = "observations.png";
-    /// Misfit and loss against iteration.
-    pub const MISFIT: &str = "misfit.png";
-}
 
 /// What to recover and how.
 #[derive(Debug, Clone)]
@@ -241,158 +227,26 @@ fn learned_estimate(
 /// operator when one is given (the learned method).
 pub fn run(ops: Operators<'_>, opts: &InverseOptions) -> Result<InverseReport, InverseError> {
     let start = Instant::now();
-    let (base, _) = ops
-        .forward
-        .or(ops.learned)
-        .ok_or_else(|| InverseError::Setting {
-            flag: "--run",
-            reason: "no trained operator was given".into(),
-        })?;
-    let device = &base.device;
-    let file = PdebenchFile::open(&opts.data)?;
-    let resolution = base.config.data.resolution();
-    let normalizer = match (ops.forward, ops.learned) {
-        (None, Some((l, _))) => &l.normalizers.output,
-        _ => &base.normalizers.input,
-    };
-    let problem = Problem::load(
-        &file,
-        &base.config.task,
-        &resolution,
-        normalizer,
-        opts.sample,
-        &opts.observe,
-        opts.noise,
-        opts.seed,
-    )?;
-    if let Some(forward) = ops.forward {
-        check_run(forward, false, &problem, &opts.data)?;
-    }
-    if let Some(learned) = ops.learned {
-        check_run(learned, true, &problem, &opts.data)?;
-    }
-    let op = ops
-        .forward
-        .map(|(p, _)| FrozenOperator::new(p))
-        .transpose()?;
+    let loaded = Loaded::new(ops, opts)?;
+    let problem = &loaded.problem;
     let regularizer = opts.regularizer.unwrap_or(match problem.param {
         Parametrization::Sigmoid(_) => Regularizer::Tv,
         Parametrization::Normalized(_) => Regularizer::H1,
     });
-    let mut objective = Objective::default();
-    objective.push(
-        1.0,
-        Box::new(Misfit::new(
-            batch(&problem.observed, device)?,
-            batch(&problem.mask, device)?,
-        )?),
-    );
     let reg_weight = opts
         .reg_weight
         .unwrap_or_else(|| regularizer.default_weight());
+    let mut objective = Objective::default();
+    objective.push(1.0, Box::new(loaded.misfit()?));
     objective.push(reg_weight, Box::new(Regularization(regularizer)));
+    let recovery = loaded.recover(ops, opts, &mut objective)?;
 
-    let recovery_start = Instant::now();
-    let z0 = match ops.learned {
-        Some((learned, _)) => problem
-            .param
-            .unconstrained(&learned_estimate(learned, &problem, device)?)?,
-        None => batch(&problem.truth, device)?.zeros_like()?,
-    };
-    let start_input = problem.param.physical(&z0, 1.0)?;
-    if opts.pde_weight > 0.0 {
-        let mut term = pde_residual(file.info(), &start_input)?;
-        if opts.pde_output == PdeOutput::Observed {
-            term = term.on_observations(
-                &batch(&problem.observed, device)?,
-                &batch(&problem.mask, device)?,
-            )?;
-        }
-        objective.push(opts.pde_weight, Box::new(term));
-    }
-    let (initial_misfit, misfit_of_truth) = match &op {
-        Some(op) => (
-            Some(problem.misfit(&values(&op.forward(&start_input)?)?)),
-            Some(problem.misfit(&values(&op.forward(&batch(&problem.truth, device)?)?)?)),
-        ),
-        None => (None, None),
-    };
-    let (input, history) = match &op {
-        Some(op) if opts.recover.steps + opts.recover.lbfgs_steps > 0 => {
-            let r = recover(op, &problem.param, &objective, &z0, &opts.recover)?;
-            (r.input, r.history)
-        }
-        _ => (start_input, Vec::new()),
-    };
-    let recovery_seconds = recovery_start.elapsed().as_secs_f64();
-
-    let continuous = values(&input)?;
+    let continuous = values(&recovery.input)?;
     let binarized = problem.param.binarize(&continuous);
     let reported = binarized.clone().unwrap_or_else(|| continuous.clone());
-    let reported_t = Tensor::from_vec(reported.clone(), input.dims(), device)?;
-    let (misfit, output_error, terms, surrogate_seconds) = match &op {
-        Some(op) => {
-            let output = op.forward(&reported_t)?;
-            let output_values = values(&output)?;
-            let terms = objective.evaluate(&Iterate {
-                input: &reported_t,
-                scaled: &problem
-                    .param
-                    .scaled(&problem.param.unconstrained(&reported_t)?, 1.0)?,
-                output: &output,
-            })?;
-            (
-                Some(problem.misfit(&output_values)),
-                Some(relative_l2(&output_values, problem.clean.iter().copied())),
-                Some(terms.1),
-                seconds_per_call(|| op.forward(&reported_t).map(|_| ()))?,
-            )
-        }
-        None => {
-            let seconds =
-                seconds_per_call(|| learned_estimate(base, &problem, device).map(|_| ()))?;
-            (None, None, None, seconds)
-        }
-    };
-
-    let solver = match ForwardSolver::for_file(file.info(), &problem.grid, problem.elapsed) {
-        Some(solver) if problem.truth.shape()[0] == 1 => {
-            let solved = solver.solve(&reported)?;
-            let truth_values: Vec<f32> = problem.truth.iter().copied().collect();
-            let solved_truth = solver.solve(&truth_values)?;
-            let seconds = seconds_per_call(|| solver.solve(&reported).map(|_| ()))?;
-            Some(SolverCheck {
-                misfit: problem.misfit(&solved),
-                misfit_of_truth: problem.misfit(&solved_truth),
-                seconds_per_solve: seconds,
-                speedup: seconds / surrogate_seconds.max(f64::MIN_POSITIVE),
-                solver,
-            })
-        }
-        _ => None,
-    };
-
-    std::fs::create_dir_all(&opts.out).map_err(|source| InverseError::Io {
-        path: opts.out.clone(),
-        source,
-    })?;
-    let mut written = plot(&file, &resolution, &problem, &reported, &history, &opts.out)?;
-    let history_path = opts.out.join(files::HISTORY);
-    let lines: String = history
-        .iter()
-        .map(|h| serde_json::to_string(h).map(|l| l + "\n"))
-        .collect::<Result<_, _>>()
-        .map_err(|e| InverseError::Io {
-            path: history_path.clone(),
-            source: e.into(),
-        })?;
-    write_atomic(&history_path, lines.as_bytes()).map_err(|source| InverseError::Io {
-        path: history_path.clone(),
-        source,
-    })?;
-    written.push(history_path);
-    let report_path = opts.out.join(files::REPORT);
-    written.push(report_path.clone());
+    let scores = loaded.score(&objective, &reported, recovery.input.dims())?;
+    let solver = loaded.solver_check(&reported, scores.surrogate_seconds)?;
+    let written = loaded.write_outputs(&reported, &recovery.history, &opts.out)?;
     let report = InverseReport {
         forward_run: ops.forward.map(|(_, d)| d.to_path_buf()),
         learned_run: ops.learned.map(|(_, d)| d.to_path_buf()),
@@ -417,19 +271,247 @@ pub fn run(ops: Operators<'_>, opts: &InverseOptions) -> Result<InverseReport, I
         relative_l2: problem.input_error(&reported),
         relative_l2_continuous: problem.input_error(&continuous),
         binarized: binarized.is_some(),
-        misfit,
-        initial_misfit,
-        misfit_of_truth,
-        output_error,
-        terms,
+        misfit: scores.misfit,
+        initial_misfit: recovery.initial_misfit,
+        misfit_of_truth: recovery.misfit_of_truth,
+        output_error: scores.output_error,
+        terms: scores.terms,
         solver,
-        surrogate_seconds,
-        recovery_seconds,
+        surrogate_seconds: scores.surrogate_seconds,
+        recovery_seconds: recovery.seconds,
         wall_seconds: start.elapsed().as_secs_f64(),
         files: written,
     };
-    write_report(&report_path, &report)?;
+    write_json(&opts.out.join(files::INVERSE), &report)?;
     Ok(report)
+}
+
+/// An inverse problem read from its file, with the operators checked
+/// against it.
+struct Loaded<'a> {
+    /// The forward run if there is one, else the learned inverse.
+    base: &'a Predictor,
+    file: PdebenchFile,
+    resolution: Resolution,
+    problem: Problem,
+    /// The forward operator, frozen.
+    op: Option<FrozenOperator>,
+}
+
+/// What the recovery found, and the misfits it started from.
+struct Recovery {
+    input: Tensor,
+    history: Vec<HistoryPoint>,
+    initial_misfit: Option<f64>,
+    misfit_of_truth: Option<f64>,
+    /// Wall time of the learned estimate and the optimisation.
+    seconds: f64,
+}
+
+/// The forward surrogate's view of the reported input.
+struct Scores {
+    misfit: Option<f64>,
+    output_error: Option<f64>,
+    terms: Option<TermValues>,
+    surrogate_seconds: f64,
+}
+
+impl<'a> Loaded<'a> {
+    /// Reads the sample and its observations, and checks each operator's
+    /// task and channels against the file.
+    fn new(ops: Operators<'a>, opts: &InverseOptions) -> Result<Self, InverseError> {
+        let (base, _) = ops
+            .forward
+            .or(ops.learned)
+            .ok_or_else(|| InverseError::Setting {
+                setting: Setting::Operators,
+                reason: "no trained operator was given".into(),
+            })?;
+        let file = PdebenchFile::open(&opts.data)?;
+        let resolution = base.config.data.resolution();
+        let normalizer = match (ops.forward, ops.learned) {
+            (None, Some((l, _))) => &l.normalizers.output,
+            _ => &base.normalizers.input,
+        };
+        let problem = Problem::load(
+            &file,
+            &base.config.task,
+            &resolution,
+            normalizer,
+            opts.sample,
+            &opts.observe,
+            opts.noise,
+            opts.seed,
+        )?;
+        if let Some(forward) = ops.forward {
+            check_run(forward, false, &problem, &opts.data)?;
+        }
+        if let Some(learned) = ops.learned {
+            check_run(learned, true, &problem, &opts.data)?;
+        }
+        let op = ops
+            .forward
+            .map(|(p, _)| FrozenOperator::new(p))
+            .transpose()?;
+        Ok(Self {
+            base,
+            file,
+            resolution,
+            problem,
+            op,
+        })
+    }
+
+    fn device(&self) -> &Device {
+        &self.base.device
+    }
+
+    /// The misfit at the observed points.
+    fn misfit(&self) -> Result<Misfit, InverseError> {
+        Ok(Misfit::new(
+            batch(&self.problem.observed, self.device())?,
+            batch(&self.problem.mask, self.device())?,
+        )?)
+    }
+
+    /// Finds the starting point (the learned estimate, or zero in the
+    /// optimiser's coordinates), adds the physics term if asked for, and
+    /// descends through the forward operator when there is one.
+    fn recover(
+        &self,
+        ops: Operators<'_>,
+        opts: &InverseOptions,
+        objective: &mut Objective,
+    ) -> Result<Recovery, InverseError> {
+        let started = Instant::now();
+        let (problem, device) = (&self.problem, self.device());
+        let z0 = match ops.learned {
+            Some((learned, _)) => problem
+                .param
+                .unconstrained(&learned_estimate(learned, problem, device)?)?,
+            None => batch(&problem.truth, device)?.zeros_like()?,
+        };
+        let start_input = problem.param.physical(&z0, 1.0)?;
+        if opts.pde_weight > 0.0 {
+            let mut term = pde_residual(self.file.info(), &start_input)?;
+            if opts.pde_output == PdeOutput::Observed {
+                term = term.on_observations(
+                    &batch(&problem.observed, device)?,
+                    &batch(&problem.mask, device)?,
+                )?;
+            }
+            objective.push(opts.pde_weight, Box::new(term));
+        }
+        let (initial_misfit, misfit_of_truth) = match &self.op {
+            Some(op) => (
+                Some(problem.misfit(&values(&op.forward(&start_input)?)?)),
+                Some(problem.misfit(&values(&op.forward(&batch(&problem.truth, device)?)?)?)),
+            ),
+            None => (None, None),
+        };
+        let (input, history) = match &self.op {
+            Some(op) if opts.recover.steps + opts.recover.lbfgs_steps > 0 => {
+                let r = recover(op, &problem.param, objective, &z0, &opts.recover)?;
+                (r.input, r.history)
+            }
+            _ => (start_input, Vec::new()),
+        };
+        Ok(Recovery {
+            input,
+            history,
+            initial_misfit,
+            misfit_of_truth,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Misfit, output error and loss terms of the forward surrogate at the
+    /// reported input, and the seconds per surrogate evaluation.
+    fn score(
+        &self,
+        objective: &Objective,
+        reported: &[f32],
+        dims: &[usize],
+    ) -> Result<Scores, InverseError> {
+        let problem = &self.problem;
+        let reported_t = Tensor::from_vec(reported.to_vec(), dims, self.device())?;
+        let Some(op) = &self.op else {
+            let seconds = seconds_per_call(|| {
+                learned_estimate(self.base, problem, self.device()).map(|_| ())
+            })?;
+            return Ok(Scores {
+                misfit: None,
+                output_error: None,
+                terms: None,
+                surrogate_seconds: seconds,
+            });
+        };
+        let output = op.forward(&reported_t)?;
+        let output_values = values(&output)?;
+        let terms = objective.evaluate(&Iterate {
+            input: &reported_t,
+            scaled: &problem
+                .param
+                .scaled(&problem.param.unconstrained(&reported_t)?, 1.0)?,
+            output: &output,
+        })?;
+        Ok(Scores {
+            misfit: Some(problem.misfit(&output_values)),
+            output_error: Some(relative_l2(&output_values, problem.clean.iter().copied())),
+            terms: Some(terms.1),
+            surrogate_seconds: seconds_per_call(|| op.forward(&reported_t).map(|_| ()))?,
+        })
+    }
+
+    /// The numerical solver's misfit for the reported and the true input,
+    /// for single-channel inputs of PDEs fno can solve.
+    fn solver_check(
+        &self,
+        reported: &[f32],
+        surrogate_seconds: f64,
+    ) -> Result<Option<SolverCheck>, InverseError> {
+        let problem = &self.problem;
+        let solver = match ForwardSolver::for_file(self.file.info(), &problem.grid, problem.elapsed)
+        {
+            Some(solver) if problem.truth.shape()[0] == 1 => solver,
+            _ => return Ok(None),
+        };
+        let solved = solver.solve(reported)?;
+        let truth_values: Vec<f32> = problem.truth.iter().copied().collect();
+        let solved_truth = solver.solve(&truth_values)?;
+        let seconds = seconds_per_call(|| solver.solve(reported).map(|_| ()))?;
+        Ok(Some(SolverCheck {
+            misfit: problem.misfit(&solved),
+            misfit_of_truth: problem.misfit(&solved_truth),
+            seconds_per_solve: seconds,
+            speedup: seconds / surrogate_seconds.max(f64::MIN_POSITIVE),
+            solver,
+        }))
+    }
+
+    /// Writes the plots and `history.jsonl` into `out`; returns every file
+    /// the command writes, `inverse.json` last.
+    fn write_outputs(
+        &self,
+        reported: &[f32],
+        history: &[HistoryPoint],
+        out: &Path,
+    ) -> Result<Vec<PathBuf>, InverseError> {
+        create_dir(out)?;
+        let mut written = plot(
+            &self.file,
+            &self.resolution,
+            &self.problem,
+            reported,
+            history,
+            out,
+        )?;
+        let history_path = out.join(files::HISTORY);
+        write_json_lines(&history_path, history)?;
+        written.push(history_path);
+        written.push(out.join(files::INVERSE));
+        Ok(written)
+    }
 }
 
 /// The physics term for a file: its catalogue equation, which must relate
@@ -438,7 +520,7 @@ pub fn run(ops: Operators<'_>, opts: &InverseOptions) -> Result<InverseReport, I
 /// frames between input and output are not predicted.
 fn pde_residual(info: &FileInfo, start: &Tensor) -> Result<PdeResidual, InverseError> {
     let refuse = |reason: String| InverseError::Setting {
-        flag: "--pde-weight",
+        setting: Setting::PdeWeight,
         reason,
     };
     if info.input_fields.is_empty() {
@@ -449,22 +531,13 @@ fn pde_residual(info: &FileInfo, start: &Tensor) -> Result<PdeResidual, InverseE
     }
     let pde = PdeSpec::for_file(info)
         .and_then(|spec| spec.build(info, TimeOrder::default()))
-        .map_err(|e| refuse(e.to_string()))?;
+        .map_err(|e| refuse(format!("no physics residual for this file: {e}")))?;
     let grid = Grid {
         lengths: info.domain.iter().map(|[lo, hi]| hi - lo).collect(),
         dt: None,
     };
-    PdeResidual::new(pde, grid, start).map_err(|e| refuse(e.to_string()))
-}
-
-/// Writes the report atomically.
-pub fn write_report(path: &Path, report: &InverseReport) -> Result<(), InverseError> {
-    let io = |source| InverseError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let json = serde_json::to_string_pretty(report).map_err(|e| io(e.into()))?;
-    write_atomic(path, json.as_bytes()).map_err(io)
+    PdeResidual::new(pde, grid, start)
+        .map_err(|e| refuse(format!("no physics residual for this file: {e}")))
 }
 
 /// Channel 0 of a `[C, grid..]` array as a 2D field, if it is one.
@@ -478,7 +551,7 @@ fn field_2d(a: &ArrayD<f64>) -> Option<ndarray::Array2<f64>> {
 /// Recovered against true input, observations, and the misfit curve.
 fn plot(
     file: &PdebenchFile,
-    resolution: &crate::data::Resolution,
+    resolution: &Resolution,
     problem: &Problem,
     reported: &[f32],
     history: &[HistoryPoint],

@@ -5,8 +5,7 @@
 //! - [`pointwise`], [`activation`]: the 1×1 layers and GELU as fused,
 //!   hand-differentiated ops (the CPU hot spots besides the FFTs);
 //! - [`mlp`], [`grid`], [`padding`], [`resample`]: lifting/projection MLPs,
-//!   grid-coordinate channels, domain padding, Fourier resampling;
-//! - [`bench`]: the timing behind `fno bench`.
+//!   grid-coordinate channels, domain padding, Fourier resampling.
 //!
 //! ```no_run
 //! use candle_core::{DType, Device, Tensor};
@@ -22,7 +21,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 pub mod activation;
-pub mod bench;
 #[cfg(feature = "cuda")]
 mod block_cuda;
 mod block_op;

@@ -1,8 +1,9 @@
 //! The run configuration: one TOML file (`configs/*.toml`), overridable
-//! key by key with `--set section.key=value`, saved fully resolved in the
-//! run directory.
+//! key by key with `section.key=value` overrides, saved fully resolved in
+//! the run directory.
 use crate::data::{Resolution, SampleSelection, Split, Task, TestAt};
 use crate::model::ModelConfig;
+use crate::physics::{PdeSpec, TimeOrder};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -24,7 +25,7 @@ pub struct RunConfig {
     /// Optimisation.
     pub train: TrainConfig,
     /// Physics terms of the loss (off by default).
-    pub physics: super::physics::PhysicsConfig,
+    pub physics: PhysicsConfig,
 }
 
 /// Data section.
@@ -87,6 +88,83 @@ impl DataConfig {
             test_fraction: self.test_fraction,
             test_at: self.test_at,
         }
+    }
+}
+
+/// The `[physics]` section. With the defaults (`w_pde = w_ic = 0`,
+/// `unlabelled_samples = 0`) training is purely supervised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PhysicsConfig {
+    /// Weight of the data loss (`train.loss`, normalised units). Default: 1.
+    pub w_data: f64,
+    /// Weight of the mean square PDE residual (physical units). Default: 0.
+    pub w_pde: f64,
+    /// Weight of the mean square initial-condition misfit of the space-time
+    /// task (physical units). Default: 0.
+    pub w_ic: f64,
+    /// The equation; absent: the training file's catalogue entry, with its
+    /// parameters from the file's attributes or name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pde: Option<PdeSpec>,
+    /// Order of the central time difference, 2 or 4. Default: 4.
+    pub time_order: TimeOrder,
+    /// Grid of the residual as an integer multiple of the data grid, one
+    /// factor per model axis (`[1, 2]`: the space-time model's t grid
+    /// doubled); empty: the data grid. Default: empty.
+    pub pde_resolution: Vec<usize>,
+    /// Training-split samples after the first `data.max_train_samples` that
+    /// are used without their targets (physics terms only). Default: 0.
+    pub unlabelled_samples: usize,
+}
+
+impl Default for PhysicsConfig {
+    fn default() -> Self {
+        Self {
+            w_data: 1.0,
+            w_pde: 0.0,
+            w_ic: 0.0,
+            pde: None,
+            time_order: TimeOrder::Fourth,
+            pde_resolution: Vec::new(),
+            unlabelled_samples: 0,
+        }
+    }
+}
+
+impl PhysicsConfig {
+    /// Whether any physics term is on.
+    pub fn active(&self) -> bool {
+        self.w_pde > 0.0 || self.w_ic > 0.0
+    }
+
+    /// Rejects weights and factors that make no sense, naming the setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (field, w) in [
+            ("physics.w_data", self.w_data),
+            ("physics.w_pde", self.w_pde),
+            ("physics.w_ic", self.w_ic),
+        ] {
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(ConfigError::Invalid {
+                    field,
+                    reason: format!("{w} is not a non-negative number"),
+                });
+            }
+        }
+        if self.pde_resolution.contains(&0) {
+            return Err(ConfigError::Invalid {
+                field: "physics.pde_resolution",
+                reason: "factors must be at least 1".into(),
+            });
+        }
+        if self.unlabelled_samples > 0 && !self.active() {
+            return Err(ConfigError::Invalid {
+                field: "physics.unlabelled_samples",
+                reason: "unlabelled samples only enter the physics terms: set physics.w_pde or physics.w_ic".into(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -154,13 +232,13 @@ pub enum ConfigError {
     /// The TOML does not parse or does not fit the schema.
     #[error("{origin}: {source}")]
     Parse {
-        /// Where the text came from (a path or `--set`).
+        /// Where the text came from (a path, with the overrides applied).
         origin: String,
         /// The parser's message (names the key).
         source: toml::de::Error,
     },
-    /// A `--set` override is not `section.key=value`.
-    #[error("--set {given:?}: expected section.key=value (e.g. train.epochs=10)")]
+    /// An override is not `section.key=value`.
+    #[error("{given:?} is not section.key=value (e.g. train.epochs=10)")]
     BadOverride {
         /// What was given.
         given: String,
@@ -193,7 +271,7 @@ impl RunConfig {
             origin: if overrides.is_empty() {
                 origin.to_string()
             } else {
-                format!("{origin} with --set {}", overrides.join(" "))
+                format!("{origin} with overrides {}", overrides.join(" "))
             },
             source,
         })?;
@@ -246,7 +324,7 @@ impl RunConfig {
         if self.data.train.as_os_str().is_empty() {
             return Err(ConfigError::Invalid {
                 field: "data.train",
-                reason: "no training file given (set data.train or pass --data)".into(),
+                reason: "no training file given".into(),
             });
         }
         Ok(())

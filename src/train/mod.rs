@@ -1,12 +1,11 @@
-//! Training: optimiser, learning-rate schedules, checkpoints, the loop,
-//! and the physics terms of the loss ([`physics`]).
+//! Training: optimiser, learning-rate schedules, the loop, and the physics
+//! terms of the loss ([`physics`]).
 //!
 //! [`trainer::train`] runs a configuration ([`config::RunConfig`]) into a
-//! run directory; [`run::Predictor`] loads one back.
+//! run directory ([`crate::rundir`]); [`run::Predictor`] loads one back.
 #[cfg(feature = "cuda")]
 mod adamw_cuda;
 mod adamw_inplace;
-pub mod checkpoint;
 pub mod config;
 pub mod init;
 pub mod optim;
@@ -42,22 +41,9 @@ pub enum TrainError {
     /// A tensor operation failed.
     #[error("tensor operation failed: {0}")]
     Tensor(#[from] candle_core::Error),
-    /// Reading or writing a run file failed.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The operating-system error.
-        source: std::io::Error,
-    },
-    /// A checkpoint file is missing, corrupt or inconsistent.
-    #[error("{path}: {reason}")]
-    Checkpoint {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
+    /// A run file could not be read or written.
+    #[error(transparent)]
+    RunDir(#[from] crate::rundir::RunDirError),
     /// The loss became NaN or infinite; the last checkpoint is intact.
     #[error("training diverged at epoch {epoch}, step {step}: loss is {loss}; the last checkpoint (previous epoch) is intact — lower train.lr or set train.grad_clip")]
     Diverged {
@@ -68,8 +54,8 @@ pub enum TrainError {
         /// The non-finite loss.
         loss: f64,
     },
-    /// `--out` already holds a run and `--resume` was not given.
-    #[error("{dir} already holds a run (state.json): pass --resume to continue it, or choose another --out")]
+    /// The directory already holds a run and resuming was not asked for.
+    #[error("{} already holds a run (state.json)", dir.display())]
     RunExists {
         /// The run directory.
         dir: PathBuf,

@@ -1,5 +1,6 @@
 //! The physics terms of the training loss: `w_pde · mean(R²) + w_ic · IC`,
-//! added to `w_data · data` ([`PhysicsConfig`], the `[physics]` section).
+//! added to `w_data · data` (weights and grid from [`PhysicsConfig`], the
+//! `[physics]` section of the run configuration).
 //!
 //! The residual is taken on the model's prediction decoded to physical
 //! units, optionally on a grid finer than the data's (`pde_resolution`):
@@ -7,92 +8,14 @@
 //! is checked where no data exist. Samples without labels
 //! (`unlabelled_samples`) contribute the physics terms only.
 use candle_core::{Tensor, D};
-use serde::{Deserialize, Serialize};
 
-use super::config::ConfigError;
+use super::config::PhysicsConfig;
 use super::TrainError;
 use crate::data::{Normalizer, PdebenchFile, Resolution, Task};
 use crate::model::resample::fourier_resample;
 use crate::model::Fno;
 use crate::physics::loss::{ic_loss, pde_loss};
-use crate::physics::{Grid, Pde, PdeSpec, TimeOrder};
-
-/// The `[physics]` section. With the defaults (`w_pde = w_ic = 0`,
-/// `unlabelled_samples = 0`) training is purely supervised.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PhysicsConfig {
-    /// Weight of the data loss (`train.loss`, normalised units). Default: 1.
-    pub w_data: f64,
-    /// Weight of the mean square PDE residual (physical units). Default: 0.
-    pub w_pde: f64,
-    /// Weight of the mean square initial-condition misfit of the space-time
-    /// task (physical units). Default: 0.
-    pub w_ic: f64,
-    /// The equation; absent: the training file's catalogue entry, with its
-    /// parameters from the file's attributes or name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pde: Option<PdeSpec>,
-    /// Order of the central time difference, 2 or 4. Default: 4.
-    pub time_order: TimeOrder,
-    /// Grid of the residual as an integer multiple of the data grid, one
-    /// factor per model axis (`[1, 2]`: the space-time model's t grid
-    /// doubled); empty: the data grid. Default: empty.
-    pub pde_resolution: Vec<usize>,
-    /// Training-split samples after the first `data.max_train_samples` that
-    /// are used without their targets (physics terms only). Default: 0.
-    pub unlabelled_samples: usize,
-}
-
-impl Default for PhysicsConfig {
-    fn default() -> Self {
-        Self {
-            w_data: 1.0,
-            w_pde: 0.0,
-            w_ic: 0.0,
-            pde: None,
-            time_order: TimeOrder::Fourth,
-            pde_resolution: Vec::new(),
-            unlabelled_samples: 0,
-        }
-    }
-}
-
-impl PhysicsConfig {
-    /// Whether any physics term is on.
-    pub fn active(&self) -> bool {
-        self.w_pde > 0.0 || self.w_ic > 0.0
-    }
-
-    /// Rejects weights and factors that make no sense, naming the setting.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        for (field, w) in [
-            ("physics.w_data", self.w_data),
-            ("physics.w_pde", self.w_pde),
-            ("physics.w_ic", self.w_ic),
-        ] {
-            if !(w.is_finite() && w >= 0.0) {
-                return Err(ConfigError::Invalid {
-                    field,
-                    reason: format!("{w} is not a non-negative number"),
-                });
-            }
-        }
-        if self.pde_resolution.contains(&0) {
-            return Err(ConfigError::Invalid {
-                field: "physics.pde_resolution",
-                reason: "factors must be at least 1".into(),
-            });
-        }
-        if self.unlabelled_samples > 0 && !self.active() {
-            return Err(ConfigError::Invalid {
-                field: "physics.unlabelled_samples",
-                reason: "unlabelled samples only enter the physics terms: set physics.w_pde or physics.w_ic".into(),
-            });
-        }
-        Ok(())
-    }
-}
+use crate::physics::{Grid, Pde, PdeSpec};
 
 /// Whether the task's output is a trajectory with time last or one field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,56 +1,20 @@
-//! A trained run loaded back from its directory, ready to predict.
-//!
-//! The run directory holds everything needed to rebuild the model: the
-//! resolved `config.toml`, `model.safetensors` (last epoch),
-//! `best.safetensors` (best test loss), `normalizer.json` and
-//! `state.json`.
+//! A trained run loaded back from its directory ([`crate::rundir`]),
+//! ready to predict.
 use super::config::RunConfig;
 use super::TrainError;
-use crate::data::{Normalizer, Task};
+use crate::data::Task;
 use crate::model::{inference, Fno};
+use crate::rundir::{files, Normalizers, RunDir, Weights};
+use crate::spectral::ModeClip;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
-/// File names inside a run directory.
-pub mod files {
-    /// The fully resolved configuration.
-    pub const CONFIG: &str = "config.toml";
-    /// Weights after the last completed epoch.
-    pub const MODEL: &str = "model.safetensors";
-    /// Weights of the epoch with the lowest test loss.
-    pub const BEST: &str = "best.safetensors";
-    /// AdamW moments and step count.
-    pub const OPTIMIZER: &str = "optimizer.safetensors";
-    /// Input and output normalisers.
-    pub const NORMALIZER: &str = "normalizer.json";
-    /// Epoch, step, seed, best loss.
-    pub const STATE: &str = "state.json";
-    /// One JSON line per epoch.
-    pub const METRICS: &str = "metrics.jsonl";
-}
-
-/// The input and output normalisers of a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Normalizers {
-    /// Applied to model inputs.
-    pub input: Normalizer,
-    /// Applied to targets; its inverse to predictions.
-    pub output: Normalizer,
-}
-
-/// Which weights to load from a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Weights {
-    /// The epoch with the lowest test loss (falls back to the last).
-    #[default]
-    Best,
-    /// The last completed epoch.
-    Last,
-}
+/// Receives the warnings of a [`Predictor`]: each grid too coarse for the
+/// model's Fourier modes, once.
+pub type WarningSink = Box<dyn Fn(&ModeClip) + Send + Sync>;
 
 /// A model with its normalisers and configuration.
 pub struct Predictor {
@@ -64,48 +28,29 @@ pub struct Predictor {
     pub normalizers: Normalizers,
     /// Where it computes.
     pub device: Device,
-    /// The (input, output) grids already warned about, so that a clipped
-    /// resolution is reported once, not once per batch.
+    /// The input grids already warned about, so that a clipped resolution
+    /// is reported once, not once per batch.
     warned_grids: Mutex<HashSet<Vec<usize>>>,
-}
-
-fn read_text(path: &Path) -> Result<String, TrainError> {
-    std::fs::read_to_string(path).map_err(|source| TrainError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    /// Where warnings go; none drops them.
+    warnings: Option<WarningSink>,
 }
 
 impl Predictor {
     /// Loads a run directory.
     pub fn load(dir: &Path, weights: Weights, device: &Device) -> Result<Self, TrainError> {
-        let config_path = dir.join(files::CONFIG);
+        let run = RunDir::new(dir);
         let config = RunConfig::from_toml(
-            &read_text(&config_path)?,
-            &config_path.display().to_string(),
+            &run.read_config()?,
+            &run.file(files::CONFIG).display().to_string(),
             &[],
         )?;
-        let norm_path = dir.join(files::NORMALIZER);
-        let normalizers: Normalizers =
-            serde_json::from_str(&read_text(&norm_path)?).map_err(|e| TrainError::Checkpoint {
-                path: norm_path.clone(),
-                reason: e.to_string(),
-            })?;
-        let varmap = VarMap::new();
+        let normalizers = run.read_normalizers()?;
+        let mut varmap = VarMap::new();
         let model = Fno::new(
             &config.model,
             VarBuilder::from_varmap(&varmap, DType::F32, device),
         )?;
-        let best = dir.join(files::BEST);
-        let path: PathBuf = match weights {
-            Weights::Best if best.exists() => best,
-            _ => dir.join(files::MODEL),
-        };
-        let mut vm = varmap.clone();
-        vm.load(&path).map_err(|e| TrainError::Checkpoint {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
+        run.load_weights(&mut varmap, weights)?;
         Ok(Self {
             config,
             model,
@@ -113,10 +58,21 @@ impl Predictor {
             normalizers,
             device: device.clone(),
             warned_grids: Mutex::new(HashSet::new()),
+            warnings: None,
         })
     }
 
+    /// Sends the predictor's warnings to `sink` (the library prints
+    /// nothing itself).
+    pub fn with_warnings(mut self, sink: impl Fn(&ModeClip) + Send + Sync + 'static) -> Self {
+        self.warnings = Some(Box::new(sink));
+        self
+    }
+
     fn warn_if_clipped(&self, grid: &[usize]) {
+        let Some(sink) = &self.warnings else {
+            return;
+        };
         let Some(clip) = self.model.clipped_modes(grid, grid) else {
             return;
         };
@@ -127,7 +83,7 @@ impl Predictor {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if warned.insert(grid.to_vec()) {
-            eprintln!("warning: {clip}");
+            sink(&clip);
         }
     }
 
@@ -144,8 +100,9 @@ impl Predictor {
     /// so the result cannot be differentiated.
     ///
     /// The first time a grid is too small for the model's Fourier modes,
-    /// a warning naming the modes kept goes to stderr; the prediction then
-    /// uses the modes the grid holds.
+    /// a warning naming the modes kept goes to the sink given to
+    /// [`Predictor::with_warnings`]; the prediction then uses the modes the
+    /// grid holds.
     pub fn predict(&self, input: &Tensor, steps: usize) -> Result<Tensor, TrainError> {
         self.warn_if_clipped(input.dims().get(2..).unwrap_or(&[]));
         let x = self.normalizers.input.encode(input)?;

@@ -1,41 +1,21 @@
 //! The training loop: supervised, physics-informed or hybrid training with
 //! checkpoints, exact resume, divergence detection and per-epoch metrics.
-use super::checkpoint::{with_atomic_path, write_atomic, RunState, RUN_FORMAT_VERSION};
 use super::config::{LossKind, RunConfig};
 use super::init::seeded_var_builder;
 use super::optim::{clip_grad_norm, named_vars, AdamW};
 use super::physics::PhysicsTerm;
-use super::run::{files, rollout, Normalizers};
+use super::run::rollout;
 use super::TrainError;
-use crate::data::loader::{for_each_batch, BatchPlan};
+use crate::data::loader::{for_each_batch, Batch, BatchPlan};
 use crate::data::{Normalizer, NormalizerFit, PdebenchFile, Split, Task};
 use crate::model::{inference, Fno, ModelConfig};
-use candle_core::{DType, Device, Tensor};
+use crate::rundir::{files, EpochRecord, Normalizers, RunDir, RunDirError, RunState, Weights};
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::HashSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// One line of `metrics.jsonl`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpochRecord {
-    /// Epoch number, from 0.
-    pub epoch: usize,
-    /// Mean training loss (normalised units).
-    pub train_loss: f64,
-    /// Mean test loss (normalised units, same loss as training).
-    pub test_loss: f64,
-    /// Mean relative L2 error on the test set, in physical units.
-    pub test_rel_l2: f64,
-    /// Learning rate used in this epoch.
-    pub lr: f64,
-    /// Seconds spent in this epoch (training and testing).
-    pub wall_s: f64,
-    /// Training samples per second.
-    pub samples_per_s: f64,
-}
 
 /// What [`train`] tells its caller as it goes.
 pub trait Progress {
@@ -222,202 +202,31 @@ pub fn train(
     device: &Device,
     progress: &mut dyn Progress,
 ) -> Result<TrainReport, TrainError> {
-    let device = device.clone();
-    let state_path = out.join(files::STATE);
-    if !resume && state_path.exists() {
+    let run = RunDir::new(out);
+    if !resume && run.holds_run() {
         return Err(TrainError::RunExists {
             dir: out.to_path_buf(),
         });
     }
-    std::fs::create_dir_all(out).map_err(|source| TrainError::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
+    run.create()?;
     let mut cfg = cfg.clone();
     let plan = open_plan(&cfg)?;
     resolve_model(&mut cfg, &plan.train_file)?;
-    let varmap = VarMap::new();
-    let model = Fno::new(
-        &cfg.model,
-        seeded_var_builder(&varmap, cfg.train.seed, DType::F32, &device),
-    )?;
-    let vars = named_vars(&varmap)?;
-    let var_list: Vec<candle_core::Var> = vars.iter().map(|(_, v)| v.clone()).collect();
-    let mut optimizer = AdamW::new(vars, cfg.train.optimizer)?;
-
-    let (normalizers, mut state) = if resume {
-        let state: RunState = read_json(&state_path)?;
-        let normalizers: Normalizers = read_json(&out.join(files::NORMALIZER))?;
-        let model_path = out.join(files::MODEL);
-        let mut vm = varmap.clone();
-        vm.load(&model_path).map_err(|e| TrainError::Checkpoint {
-            path: model_path,
-            reason: e.to_string(),
-        })?;
-        let opt_path = out.join(files::OPTIMIZER);
-        optimizer
-            .load(&opt_path)
-            .map_err(|e| TrainError::Checkpoint {
-                path: opt_path.clone(),
-                reason: e.to_string(),
-            })?;
-        if optimizer.steps() != state.step {
-            return Err(TrainError::Checkpoint {
-                path: opt_path,
-                reason: format!(
-                    "optimizer is at step {} but state.json says {}: the checkpoint is inconsistent",
-                    optimizer.steps(),
-                    state.step
-                ),
-            });
-        }
-        truncate_metrics(&out.join(files::METRICS), state.epoch)?;
-        (normalizers, state)
+    let mut trainer = Trainer::new(&cfg, &plan, device)?;
+    let mut state = if resume {
+        trainer.resume(&run)?
     } else {
-        let normalizers = fit_normalizers(&cfg, &plan)?;
-        write_json(&out.join(files::NORMALIZER), &normalizers)?;
-        let state = RunState {
-            version: RUN_FORMAT_VERSION,
-            epoch: 0,
-            step: 0,
-            seed: cfg.train.seed,
-            best: None,
-        };
-        (normalizers, state)
+        trainer.start(&run)?
     };
-    write_atomic(&out.join(files::CONFIG), cfg.to_toml().as_bytes()).map_err(|source| {
-        TrainError::Io {
-            path: out.join(files::CONFIG),
-            source,
-        }
-    })?;
-
-    let physics = if cfg.physics.active() {
-        Some(PhysicsTerm::new(
-            &cfg.physics,
-            &cfg.task,
-            &plan.train_file,
-            &cfg.data.resolution(),
-        )?)
-    } else {
-        None
-    };
-    let labelled: HashSet<usize> = plan.train_indices.iter().copied().collect();
-    let mut epoch_indices = plan.train_indices.clone();
-    epoch_indices.extend_from_slice(&plan.unlabelled_indices);
-    let params = model.num_parameters();
-    let batches = epoch_indices.len().div_ceil(cfg.train.batch_size);
+    run.write_config(&cfg.to_toml())?;
+    let params = trainer.model.num_parameters();
+    let batches = trainer.epoch_indices.len().div_ceil(cfg.train.batch_size);
     progress.start(params, state.epoch, cfg.train.epochs, batches);
     let mut last = None;
-    let backprop = match cfg.task {
-        Task::Autoregressive { backprop_steps, .. } => backprop_steps,
-        _ => None,
-    };
     for epoch in state.epoch..cfg.train.epochs {
-        let started = Instant::now();
-        let lr = cfg.train.schedule.lr(
-            cfg.train.lr,
-            epoch,
-            cfg.train.epochs,
-            cfg.train.warmup_epochs,
-        );
-        let train_plan = BatchPlan {
-            indices: epoch_indices.clone(),
-            batch_size: cfg.train.batch_size,
-            shuffle_seed: Some(cfg.train.seed),
-            epoch,
-            resolution: cfg.data.resolution(),
-            task: cfg.task,
-        };
-        let (mut loss_sum, mut seen) = (0.0, 0usize);
-        let mut step = state.step;
-        for_each_batch(
-            &plan.train_file,
-            &train_plan,
-            &device,
-            |batch| -> Result<(), TrainError> {
-                let x = normalizers.input.encode(&batch.input)?;
-                let y = normalizers.output.encode_stacked(&batch.target)?;
-                let pred = rollout(&model, &cfg.task, &x, plan.steps, backprop)?;
-                let l = match &physics {
-                    None => loss(cfg.train.loss, &pred, &y)?,
-                    Some(term) => {
-                        let rows: Vec<u32> = (0..batch.indices.len() as u32)
-                            .filter(|&i| labelled.contains(&batch.indices[i as usize]))
-                            .collect();
-                        let mut total = Tensor::zeros((), pred.dtype(), pred.device())?;
-                        if !rows.is_empty() && cfg.physics.w_data > 0.0 {
-                            let rows = Tensor::new(rows.as_slice(), &device)?;
-                            let data = loss(
-                                cfg.train.loss,
-                                &pred.index_select(&rows, 0)?,
-                                &y.index_select(&rows, 0)?,
-                            )?;
-                            total = (total + (data * cfg.physics.w_data)?)?;
-                        }
-                        let p = term.losses(
-                            &model,
-                            &x,
-                            &batch.input,
-                            Some(&pred),
-                            &normalizers.output,
-                        )?;
-                        ((total + (p.pde * cfg.physics.w_pde)?)? + (p.ic * cfg.physics.w_ic)?)?
-                    }
-                };
-                let value = scalar(&l)?;
-                if !value.is_finite() {
-                    return Err(TrainError::Diverged {
-                        epoch,
-                        step,
-                        loss: value,
-                    });
-                }
-                let mut grads = l.backward()?;
-                if cfg.train.grad_clip > 0.0 {
-                    clip_grad_norm(&mut grads, &var_list, cfg.train.grad_clip)?;
-                }
-                optimizer.step(&grads, lr)?;
-                step += 1;
-                let n = batch.indices.len();
-                loss_sum += value * n as f64;
-                seen += n;
-                progress.batch(
-                    value,
-                    lr,
-                    seen as f64 / started.elapsed().as_secs_f64().max(1e-9),
-                );
-                Ok(())
-            },
-        )?;
-        let train_wall = started.elapsed().as_secs_f64();
-        let (test_loss, test_rel_l2) =
-            evaluate_normalised(&cfg, &plan, &model, &normalizers, &device)?;
-        let record = EpochRecord {
-            epoch,
-            train_loss: loss_sum / seen.max(1) as f64,
-            test_loss,
-            test_rel_l2,
-            lr,
-            wall_s: started.elapsed().as_secs_f64(),
-            samples_per_s: seen as f64 / train_wall.max(1e-9),
-        };
-        append_metrics(&out.join(files::METRICS), &record)?;
-        let improved = state.best.is_none_or(|(b, _)| test_loss < b);
-        if improved {
-            state.best = Some((test_loss, epoch));
-            save_varmap(&varmap, &out.join(files::BEST))?;
-        }
-        save_varmap(&varmap, &out.join(files::MODEL))?;
-        let opt_path = out.join(files::OPTIMIZER);
-        with_atomic_path(&opt_path, |p| optimizer.save(p)).map_err(|e| TrainError::Checkpoint {
-            path: opt_path.clone(),
-            reason: e.to_string(),
-        })?;
-        state.epoch = epoch + 1;
-        state.step = step;
-        // state.json goes last: it is the commit point of the checkpoint.
-        write_json(&state_path, &state)?;
+        let record = trainer.epoch(epoch, &mut state, progress)?;
+        run.append_metrics(&record)?;
+        trainer.checkpoint(&run, &mut state, &record)?;
         progress.epoch(&record);
         last = Some(record);
     }
@@ -428,6 +237,233 @@ pub fn train(
         best: state.best,
         samples: (plan.train_indices.len(), plan.test_indices.len()),
     })
+}
+
+/// The state of a training run between epochs: the model, its optimiser
+/// and everything each batch needs.
+struct Trainer<'a> {
+    cfg: &'a RunConfig,
+    plan: &'a Plan,
+    device: Device,
+    varmap: VarMap,
+    model: Fno,
+    var_list: Vec<Var>,
+    optimizer: AdamW,
+    /// Fitted by [`Trainer::start`] or read by [`Trainer::resume`].
+    normalizers: Normalizers,
+    physics: Option<PhysicsTerm>,
+    /// Training samples whose targets enter the loss.
+    labelled: HashSet<usize>,
+    /// Labelled then unlabelled samples, shuffled per epoch.
+    epoch_indices: Vec<usize>,
+    /// Autoregressive runs train through the last k steps only.
+    backprop: Option<usize>,
+}
+
+impl<'a> Trainer<'a> {
+    /// A freshly initialised model and optimiser for `cfg` on `device`.
+    fn new(cfg: &'a RunConfig, plan: &'a Plan, device: &Device) -> Result<Self, TrainError> {
+        let varmap = VarMap::new();
+        let model = Fno::new(
+            &cfg.model,
+            seeded_var_builder(&varmap, cfg.train.seed, DType::F32, device),
+        )?;
+        let vars = named_vars(&varmap)?;
+        let var_list = vars.iter().map(|(_, v)| v.clone()).collect();
+        let optimizer = AdamW::new(vars, cfg.train.optimizer)?;
+        let physics = if cfg.physics.active() {
+            Some(PhysicsTerm::new(
+                &cfg.physics,
+                &cfg.task,
+                &plan.train_file,
+                &cfg.data.resolution(),
+            )?)
+        } else {
+            None
+        };
+        let mut epoch_indices = plan.train_indices.clone();
+        epoch_indices.extend_from_slice(&plan.unlabelled_indices);
+        let (cin, cout) = (cfg.model.in_channels, cfg.model.out_channels);
+        Ok(Self {
+            cfg,
+            plan,
+            device: device.clone(),
+            varmap,
+            model,
+            var_list,
+            optimizer,
+            normalizers: Normalizers {
+                input: Normalizer::identity(cin),
+                output: Normalizer::identity(cout),
+            },
+            physics,
+            labelled: plan.train_indices.iter().copied().collect(),
+            epoch_indices,
+            backprop: match cfg.task {
+                Task::Autoregressive { backprop_steps, .. } => backprop_steps,
+                _ => None,
+            },
+        })
+    }
+
+    /// Begins a new run: fits and saves the normalisers.
+    fn start(&mut self, run: &RunDir) -> Result<RunState, TrainError> {
+        self.normalizers = fit_normalizers(self.cfg, self.plan)?;
+        run.write_normalizers(&self.normalizers)?;
+        Ok(RunState::start(self.cfg.train.seed))
+    }
+
+    /// Continues a run from its last checkpoint: weights, optimiser state
+    /// and normalisers, with the metrics of later epochs dropped.
+    fn resume(&mut self, run: &RunDir) -> Result<RunState, TrainError> {
+        let state = run.read_state()?;
+        self.normalizers = run.read_normalizers()?;
+        run.load_weights(&mut self.varmap, Weights::Last)?;
+        run.read_with(files::OPTIMIZER, |path| self.optimizer.load(path))?;
+        if self.optimizer.steps() != state.step {
+            return Err(RunDirError::Format {
+                path: run.file(files::OPTIMIZER),
+                reason: format!(
+                    "optimizer is at step {} but state.json says {}: the checkpoint is inconsistent",
+                    self.optimizer.steps(),
+                    state.step
+                ),
+            }
+            .into());
+        }
+        run.truncate_metrics(state.epoch)?;
+        Ok(state)
+    }
+
+    /// One pass over the training samples, then the test set; advances
+    /// `state.step` by the optimiser steps taken.
+    fn epoch(
+        &mut self,
+        epoch: usize,
+        state: &mut RunState,
+        progress: &mut dyn Progress,
+    ) -> Result<EpochRecord, TrainError> {
+        let started = Instant::now();
+        let t = &self.cfg.train;
+        let lr = t.schedule.lr(t.lr, epoch, t.epochs, t.warmup_epochs);
+        let train_plan = BatchPlan {
+            indices: self.epoch_indices.clone(),
+            batch_size: t.batch_size,
+            shuffle_seed: Some(t.seed),
+            epoch,
+            resolution: self.cfg.data.resolution(),
+            task: self.cfg.task,
+        };
+        let (mut loss_sum, mut seen) = (0.0, 0usize);
+        let (plan, device) = (self.plan, self.device.clone());
+        for_each_batch(
+            &plan.train_file,
+            &train_plan,
+            &device,
+            |batch| -> Result<(), TrainError> {
+                let value = self.step(&batch, epoch, state.step, lr)?;
+                state.step += 1;
+                let n = batch.indices.len();
+                loss_sum += value * n as f64;
+                seen += n;
+                let rate = seen as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                progress.batch(value, lr, rate);
+                Ok(())
+            },
+        )?;
+        let train_wall = started.elapsed().as_secs_f64();
+        let (test_loss, test_rel_l2) = evaluate_normalised(
+            self.cfg,
+            self.plan,
+            &self.model,
+            &self.normalizers,
+            &self.device,
+        )?;
+        Ok(EpochRecord {
+            epoch,
+            train_loss: loss_sum / seen.max(1) as f64,
+            test_loss,
+            test_rel_l2,
+            lr,
+            wall_s: started.elapsed().as_secs_f64(),
+            samples_per_s: seen as f64 / train_wall.max(1e-9),
+        })
+    }
+
+    /// One optimiser step on `batch`; returns its loss, or stops on a
+    /// non-finite one.
+    fn step(&mut self, batch: &Batch, epoch: usize, step: u64, lr: f64) -> Result<f64, TrainError> {
+        let loss = self.batch_loss(batch)?;
+        let value = scalar(&loss)?;
+        if !value.is_finite() {
+            return Err(TrainError::Diverged {
+                epoch,
+                step,
+                loss: value,
+            });
+        }
+        let mut grads = loss.backward()?;
+        if self.cfg.train.grad_clip > 0.0 {
+            clip_grad_norm(&mut grads, &self.var_list, self.cfg.train.grad_clip)?;
+        }
+        self.optimizer.step(&grads, lr)?;
+        Ok(value)
+    }
+
+    /// The loss of a batch: the data loss, or with physics terms the
+    /// weighted data loss of its labelled samples plus the residual and
+    /// initial-condition terms of all of them.
+    fn batch_loss(&self, batch: &Batch) -> Result<Tensor, TrainError> {
+        let cfg = self.cfg;
+        let x = self.normalizers.input.encode(&batch.input)?;
+        let y = self.normalizers.output.encode_stacked(&batch.target)?;
+        let pred = rollout(&self.model, &cfg.task, &x, self.plan.steps, self.backprop)?;
+        let Some(term) = &self.physics else {
+            return Ok(loss(cfg.train.loss, &pred, &y)?);
+        };
+        let rows: Vec<u32> = (0..batch.indices.len() as u32)
+            .filter(|&i| self.labelled.contains(&batch.indices[i as usize]))
+            .collect();
+        let mut total = Tensor::zeros((), pred.dtype(), pred.device())?;
+        if !rows.is_empty() && cfg.physics.w_data > 0.0 {
+            let rows = Tensor::new(rows.as_slice(), &self.device)?;
+            let data = loss(
+                cfg.train.loss,
+                &pred.index_select(&rows, 0)?,
+                &y.index_select(&rows, 0)?,
+            )?;
+            total = (total + (data * cfg.physics.w_data)?)?;
+        }
+        let p = term.losses(
+            &self.model,
+            &x,
+            &batch.input,
+            Some(&pred),
+            &self.normalizers.output,
+        )?;
+        Ok(((total + (p.pde * cfg.physics.w_pde)?)? + (p.ic * cfg.physics.w_ic)?)?)
+    }
+
+    /// Saves the checkpoint of the epoch `record` describes: the weights,
+    /// the best weights if the test loss improved, the optimiser, and
+    /// `state.json` last.
+    fn checkpoint(
+        &self,
+        run: &RunDir,
+        state: &mut RunState,
+        record: &EpochRecord,
+    ) -> Result<(), TrainError> {
+        let mut checkpoint = run.checkpoint();
+        if state.best.is_none_or(|(b, _)| record.test_loss < b) {
+            state.best = Some((record.test_loss, record.epoch));
+            checkpoint.weights(Weights::Best, &self.varmap)?;
+        }
+        checkpoint.weights(Weights::Last, &self.varmap)?;
+        checkpoint.optimizer(|path| self.optimizer.save(path))?;
+        state.epoch = record.epoch + 1;
+        checkpoint.commit(state)?;
+        Ok(())
+    }
 }
 
 /// Test loss (normalised) and relative L2 (physical) over the test set.
@@ -467,67 +503,4 @@ fn evaluate_normalised(
         },
     )?;
     Ok((loss_sum / n.max(1) as f64, rel_sum / n.max(1) as f64))
-}
-
-fn save_varmap(varmap: &VarMap, path: &Path) -> Result<(), TrainError> {
-    with_atomic_path(path, |p| varmap.save(p)).map_err(|e| TrainError::Checkpoint {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
-}
-
-fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), TrainError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| TrainError::Checkpoint {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    write_atomic(path, text.as_bytes()).map_err(|source| TrainError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, TrainError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TrainError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
-}
-
-fn append_metrics(path: &Path, record: &EpochRecord) -> Result<(), TrainError> {
-    let line = serde_json::to_string(record).map_err(|e| TrainError::Checkpoint {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    let io = |source| TrainError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(io)?;
-    writeln!(f, "{line}").map_err(io)
-}
-
-/// Drops metric lines of epochs after the checkpoint (a run killed between
-/// writing its metrics line and its checkpoint would otherwise repeat them).
-fn truncate_metrics(path: &Path, epochs_done: usize) -> Result<(), TrainError> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Ok(());
-    };
-    let kept: String = text
-        .lines()
-        .filter(|l| serde_json::from_str::<EpochRecord>(l).is_ok_and(|r| r.epoch < epochs_done))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    write_atomic(path, kept.as_bytes()).map_err(|source| TrainError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
 }

@@ -4,13 +4,16 @@
 //! `fno train` runs, with `torch.optim.AdamW`'s default hyper-parameters) so
 //! that it measures the model, not a trainer: forward, backward, optimizer
 //! update.
+//!
+//! It sits above [`crate::model`] and [`crate::train`] because it times
+//! the one with the other's optimizer.
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use serde::Serialize;
 
-use super::{Fno, ModelConfig, ModelError};
+use crate::model::{inference, Fno, ModelConfig, ModelError};
 use crate::train::optim::{AdamW, AdamWConfig};
 
 /// `torch.optim.AdamW`'s default learning rate, which the reference
@@ -114,7 +117,7 @@ pub fn run(cfg: &BenchConfig, device: &Device) -> Result<BenchReport, ModelError
     for i in 0..cfg.warmup + cfg.steps {
         let start = Instant::now();
         // As the reference's forward pass runs under `torch.no_grad()`.
-        let out = super::inference(|| model.forward(&x))?;
+        let out = inference(|| model.forward(&x))?;
         // GPU work is asynchronous: wait for it before reading the clock
         // (a no-op on the CPU).
         device.synchronize()?;

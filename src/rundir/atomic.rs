@@ -1,0 +1,83 @@
+//! Atomic file writes: a temporary file next to the target, renamed over
+//! it once complete.
+use super::RunDirError;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = tmp_path(path);
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+/// Runs `write` on a temporary path next to `path`, then renames it into
+/// place; for writers (safetensors, HDF5) that want a path, not bytes. A
+/// failed writer leaves `path` untouched.
+pub fn write_atomic_with<E: std::fmt::Display>(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<(), RunDirError> {
+    let tmp = stage_with(path, write)?;
+    rename(&tmp, path)
+}
+
+/// Runs `write` on the temporary path of `path` and returns that path,
+/// leaving the rename to the caller.
+pub(super) fn stage_with<E: std::fmt::Display>(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<PathBuf, RunDirError> {
+    let tmp = tmp_path(path);
+    write(&tmp).map_err(|e| RunDirError::format(path)(e.to_string()))?;
+    Ok(tmp)
+}
+
+/// Renames a staged temporary file over its target.
+pub(super) fn rename(tmp: &Path, path: &Path) -> Result<(), RunDirError> {
+    std::fs::rename(tmp, path).map_err(RunDirError::io(path))
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.json");
+        write_atomic(&p, b"first").unwrap();
+        write_atomic(&p, b"second").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"second");
+        assert!(!dir.path().join("state.json.tmp").exists());
+    }
+
+    #[test]
+    fn failed_writer_leaves_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("model.safetensors");
+        write_atomic(&p, b"good").unwrap();
+        let r = write_atomic_with(&p, |tmp| {
+            std::fs::write(tmp, b"half").unwrap();
+            Err::<(), _>("disk full")
+        });
+        assert!(
+            matches!(&r, Err(RunDirError::Format { reason, .. }) if reason == "disk full"),
+            "{r:?}"
+        );
+        assert_eq!(std::fs::read(&p).unwrap(), b"good");
+    }
+}

@@ -1,0 +1,40 @@
+//! File names inside a run directory and inside the directories of the
+//! commands that report on a run.
+
+/// The fully resolved configuration.
+pub const CONFIG: &str = "config.toml";
+/// Weights after the last completed epoch.
+pub const MODEL: &str = "model.safetensors";
+/// Weights of the epoch with the lowest test loss.
+pub const BEST: &str = "best.safetensors";
+/// AdamW moments and step count.
+pub const OPTIMIZER: &str = "optimizer.safetensors";
+/// Input and output normalisers.
+pub const NORMALIZER: &str = "normalizer.json";
+/// Epoch, step, seed, best loss: the commit point of a checkpoint.
+pub const STATE: &str = "state.json";
+/// One JSON line per epoch.
+pub const METRICS: &str = "metrics.jsonl";
+
+/// `fno eval`'s report, in the run directory.
+pub const EVAL: &str = "eval.json";
+
+/// `fno finetune`'s report.
+pub const FINETUNE: &str = "finetune.json";
+/// The fine-tuned prediction in PDEBench's layout.
+pub const FINETUNE_PREDICTION: &str = "prediction.hdf5";
+/// Residual, initial-condition misfit and error against the step.
+pub const FINETUNE_CURVE: &str = "residual_curve.png";
+/// The fine-tuned prediction against the truth.
+pub const FINETUNE_PLOT: &str = "prediction.png";
+
+/// `fno inverse`'s report.
+pub const INVERSE: &str = "inverse.json";
+/// Every loss term at every iteration, one JSON line each.
+pub const HISTORY: &str = "history.jsonl";
+/// Recovered and true input.
+pub const RECOVERED: &str = "recovered.png";
+/// Observed values and the noise-free output.
+pub const OBSERVATIONS: &str = "observations.png";
+/// Misfit and loss against iteration.
+pub const MISFIT: &str = "misfit.png";
