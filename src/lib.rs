@@ -14,10 +14,16 @@
 //! - [`inverse`]: recovering inputs from observed outputs through a trained
 //!   operator;
 //! - [`finetune`]: test-time physics fine-tuning of one instance.
+//!
+//! With the `cuda` feature, the private `cuda` module holds the plumbing
+//! every concern's CUDA bodies share (kernel loading and launch, device
+//! buffer views, dtype dispatch, the CUDA error type).
 #![warn(missing_docs)]
 
 pub mod alloc;
 mod cpu;
+#[cfg(feature = "cuda")]
+mod cuda;
 pub mod data;
 mod disjoint;
 pub mod eval;

@@ -12,11 +12,12 @@ use candle_core::{CpuStorage, CustomOp3, Device, Error, Layout, Result, Shape, T
 use candle_nn::VarBuilder;
 
 use super::activation::{Activation, GeluInPlace};
+use super::dims::{dims_of, with_channels, Dims};
+use super::epilogue::Epilogue;
 use super::host_kernel::{run_on_host, HostKernel3};
-use super::pointwise::{
-    dims_of, forward_kernel, multiply, with_channels, Dims, Epilogue, GradInputOp, GradWeightOp,
-    PointwiseLinear,
-};
+use super::pointwise::PointwiseLinear;
+use super::pointwise_kernels::forward_kernel;
+use super::pointwise_op::{multiply, GradInputOp, GradWeightOp};
 use crate::spectral::Cached;
 
 /// `fc2(σ(fc1(x)))`, pointwise over the grid: neuraloperator's `ChannelMLP`
@@ -168,7 +169,7 @@ impl CustomOp3 for MlpOp {
         let hidden_shape = with_channels(l1.shape(), first.c_out);
         let second = dims_of(&Layout::contiguous(hidden_shape.clone()), l3, NAME)?;
         let out_shape = with_channels(l1.shape(), second.c_out);
-        let result = super::gemm_cuda::mlp_forward(
+        let result = super::cuda::mlp::mlp_forward(
             [(s1, l1), (s2, l2), (s3, l3)],
             (first, second),
             self.first,

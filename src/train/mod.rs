@@ -3,11 +3,12 @@
 //!
 //! [`trainer::train`] runs a configuration ([`config::RunConfig`]) into a
 //! run directory; [`run::Predictor`] loads one back.
-#[cfg(feature = "cuda")]
-mod adamw_cuda;
 mod adamw_inplace;
+mod adamw_params;
 pub mod checkpoint;
 pub mod config;
+#[cfg(feature = "cuda")]
+mod cuda;
 pub mod init;
 pub mod optim;
 pub mod physics;
