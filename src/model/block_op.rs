@@ -34,7 +34,7 @@ use crate::spectral::{fused_backward, fused_forward, Cached, HostView, Wanted};
 pub(super) struct BlocksOp {
     modes: Vec<usize>,
     /// Chosen when the op is built, on the thread that builds the graph
-    /// (inside [`super::inference`] nothing is kept).
+    /// (inside [`super::inference()`] nothing is kept).
     record: bool,
     saved: Mutex<Option<Vec<Layer>>>,
 }

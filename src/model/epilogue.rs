@@ -7,7 +7,7 @@
 pub(super) enum Epilogue {
     /// Nothing: the layer is affine.
     Affine,
-    /// GELU, keeping nothing (inside [`super::inference`]).
+    /// GELU, keeping nothing (inside [`super::inference()`]).
     Gelu,
     /// GELU, also returning its derivative for the backward pass.
     GeluWithDerivative,

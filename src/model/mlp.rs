@@ -70,7 +70,7 @@ impl ChannelMlp {
 /// `wb2 · gelu(wb1 · x)` with the biases in the last columns. The forward
 /// pass keeps the hidden activation and GELU's derivative for the backward
 /// pass (the op instance lives in the graph), except inside
-/// [`super::inference`].
+/// [`super::inference()`].
 struct MlpOp {
     /// Chosen when the op is built, on the thread that builds the graph.
     first: Epilogue,

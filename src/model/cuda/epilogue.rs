@@ -44,7 +44,7 @@ const OP: &str = "fno-pointwise-epilogue";
 /// The epilogue as a candle op; one instance per forward call, holding that
 /// call's GELU derivative for its backward pass.
 struct EpilogueOp {
-    /// Chosen when the op is built: inside [`crate::model::inference`] GELU's
+    /// Chosen when the op is built: inside [`crate::model::inference()`] GELU's
     /// derivative is not kept.
     epilogue: Epilogue,
     derivative: SavedDerivative,
