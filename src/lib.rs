@@ -17,11 +17,17 @@
 //!   operator;
 //! - [`finetune`]: test-time physics fine-tuning of one instance;
 //! - [`bench`]: the timing behind `fno bench`.
+//!
+//! With the `cuda` feature, the private `cuda` module holds the plumbing
+//! every concern's CUDA bodies share (kernel loading and launch, device
+//! buffer views, dtype dispatch, the CUDA error type).
 #![warn(missing_docs)]
 
 pub mod alloc;
 pub mod bench;
 mod cpu;
+#[cfg(feature = "cuda")]
+mod cuda;
 pub mod data;
 mod disjoint;
 pub mod eval;

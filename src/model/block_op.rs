@@ -21,14 +21,12 @@ use candle_core::{CpuStorage, CustomOp3, DType, Device, Error, Layout, Result, S
 use rayon::prelude::*;
 
 use super::activation::GeluInPlace;
+use super::block_stack::{Layer, Stack, NAME};
+use super::epilogue::Epilogue;
 use super::host_kernel::{run_on_host, HostKernel3};
-use super::pointwise::{forward_kernel, grad_input_kernel, grad_weight_kernel, Dims, Epilogue};
+use super::pointwise_kernels::{forward_kernel, grad_input_kernel, grad_weight_kernel};
 use super::row_dots::RowDots;
-use crate::spectral::{
-    fused_backward, fused_forward, Cached, Geometry, HostView, Spectrum, Wanted,
-};
-
-const NAME: &str = "fno-fourier-blocks";
+use crate::spectral::{fused_backward, fused_forward, Cached, HostView, Wanted};
 
 /// `(v [B, C, grid..], w [2L, C, C, modes..], wb [L, C, C + 1]) -> [B, C, grid..]`:
 /// `L` Fourier blocks on the input grid, GELU after every block but the
@@ -36,34 +34,9 @@ const NAME: &str = "fno-fourier-blocks";
 pub(super) struct BlocksOp {
     modes: Vec<usize>,
     /// Chosen when the op is built, on the thread that builds the graph
-    /// (inside [`super::inference`] nothing is kept).
+    /// (inside [`super::inference()`] nothing is kept).
     record: bool,
     saved: Mutex<Option<Vec<Layer>>>,
-}
-
-/// What one block's forward pass keeps for the backward pass.
-pub(super) struct Layer {
-    /// The block input; `None` for the first block, whose input is the op's
-    /// argument.
-    pub(super) input: Option<Tensor>,
-    /// `gelu'` at the pre-activation; `None` for the last block.
-    pub(super) derivative: Option<Tensor>,
-    /// The input's kept modes (CPU).
-    pub(super) spectrum: Option<Spectrum>,
-    /// The input's kept modes on the GPU, interleaved complex, flat.
-    #[cfg(feature = "cuda")]
-    pub(super) device_spectrum: Option<Tensor>,
-}
-
-/// The sizes every block shares, checked against the stacked weights.
-pub(super) struct Stack {
-    pub(super) layers: usize,
-    pub(super) geometry: Geometry,
-    pub(super) pointwise: Dims,
-    /// Scalars in one block's real (or imaginary) spectral weight.
-    pub(super) spectral_len: usize,
-    /// Scalars in one block's packed pointwise weight.
-    pub(super) pointwise_len: usize,
 }
 
 impl BlocksOp {
@@ -73,32 +46,6 @@ impl BlocksOp {
             record: super::inference::recording(),
             saved: Mutex::new(None),
         }
-    }
-
-    fn stack(&self, v: &[usize], w: &[usize], wb: &[usize]) -> Result<Stack> {
-        let layers = wb.first().copied().unwrap_or(0);
-        let width = v.get(1).copied().unwrap_or(0);
-        if layers == 0 || wb != [layers, width, width + 1] || w.first() != Some(&(2 * layers)) {
-            return Err(Error::Msg(format!(
-                "{NAME}: for input {v:?}, expected stacked weights [2L, C, C, modes..] and \
-                 [L, C, C + 1], got {w:?} and {wb:?}"
-            )));
-        }
-        let weight = &w[1..];
-        let grid = &v[2..];
-        let geometry = Geometry::new(NAME, v, weight, weight, &self.modes, grid)?;
-        Ok(Stack {
-            layers,
-            pointwise: Dims {
-                batch: v[0],
-                c_in: width,
-                c_out: width,
-                points: grid.iter().product(),
-            },
-            geometry,
-            spectral_len: weight.iter().product(),
-            pointwise_len: width * (width + 1),
-        })
     }
 
     fn forward<T: Cached + GeluInPlace>(
@@ -191,7 +138,7 @@ impl BlocksOp {
     ) -> Result<(Tensor, Tensor, Tensor)> {
         #[cfg(feature = "cuda")]
         if args[0].device().is_cuda() {
-            return super::block_cuda::backward(stack, args, layers);
+            return super::cuda::block::backward(stack, args, layers);
         }
         match args[0].dtype() {
             DType::F32 => self.backward::<f32>(stack, args, layers),
@@ -298,7 +245,7 @@ impl CustomOp3 for BlocksOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let stack = self.stack(l1.dims(), l2.dims(), l3.dims())?;
+        let stack = Stack::new(&self.modes, l1.dims(), l2.dims(), l3.dims())?;
         let kernel = BlocksForward { op: self, stack };
         let out = run_on_host(NAME, &kernel, (s1, l1), (s2, l2), (s3, l3))?;
         Ok((out, l1.shape().clone()))
@@ -314,8 +261,8 @@ impl CustomOp3 for BlocksOp {
         s3: &candle_core::CudaStorage,
         l3: &Layout,
     ) -> Result<(candle_core::CudaStorage, Shape)> {
-        let stack = self.stack(l1.dims(), l2.dims(), l3.dims())?;
-        let (out, layers) = super::block_cuda::forward(&stack, (s1, l1), (s2, l2), (s3, l3))?;
+        let stack = Stack::new(&self.modes, l1.dims(), l2.dims(), l3.dims())?;
+        let (out, layers) = super::cuda::block::forward(&stack, (s1, l1), (s2, l2), (s3, l3))?;
         self.keep(layers);
         Ok((out, l1.shape().clone()))
     }
@@ -342,7 +289,7 @@ impl CustomOp3 for BlocksOp {
             .ok_or(Error::BackwardNotSupported {
                 op: "fno-fourier-blocks without a recorded forward pass",
             })?;
-        let stack = self.stack(v.dims(), w.dims(), wb.dims())?;
+        let stack = Stack::new(&self.modes, v.dims(), w.dims(), wb.dims())?;
         let dy = dy.contiguous()?;
         let (dv, dw, dwb) = self.gradients(&stack, [v, w, wb, &dy], layers)?;
         Ok((

@@ -251,7 +251,7 @@ impl Fno {
     }
 
     /// All Fourier blocks as one op on the input grid (training on the CPU
-    /// or CUDA; see `block_op` and `block_cuda` for why), with their
+    /// or CUDA; see `block_op` and `cuda::block` for why), with their
     /// weights stacked.
     fn blocks_fused(&self, v: &Tensor) -> Result<Tensor, ModelError> {
         let spectral: Vec<Tensor> = self

@@ -1,9 +1,8 @@
-//! The dtype dispatch shared by the model's three-tensor CPU ops.
+//! The contiguity check and dtype dispatch shared by the model's CPU ops.
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, Error, Layout, Result};
 
 use super::activation::GeluInPlace;
-use super::pointwise::contiguous;
 use crate::spectral::Cached;
 
 /// A CPU kernel over the contiguous values of three tensors of one float
@@ -44,5 +43,17 @@ pub(super) fn run_on_host(
             },
             None => Error::UnsupportedDTypeForOp(a.dtype(), op),
         }),
+    }
+}
+
+/// The values behind a contiguous layout; an error naming `op` otherwise.
+pub(super) fn contiguous<'a, T>(
+    data: &'a [T],
+    layout: &Layout,
+    op: &'static str,
+) -> Result<&'a [T]> {
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => Err(Error::RequiresContiguous { op }),
     }
 }

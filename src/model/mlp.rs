@@ -12,11 +12,12 @@ use candle_core::{CpuStorage, CustomOp3, Device, Error, Layout, Result, Shape, T
 use candle_nn::VarBuilder;
 
 use super::activation::{Activation, GeluInPlace};
+use super::dims::{dims_of, with_channels, Dims};
+use super::epilogue::Epilogue;
 use super::host_kernel::{run_on_host, HostKernel3};
-use super::pointwise::{
-    dims_of, forward_kernel, multiply, with_channels, Dims, Epilogue, GradInputOp, GradWeightOp,
-    PointwiseLinear,
-};
+use super::pointwise::PointwiseLinear;
+use super::pointwise_kernels::forward_kernel;
+use super::pointwise_op::{multiply, GradInputOp, GradWeightOp};
 use crate::spectral::Cached;
 
 /// `fc2(σ(fc1(x)))`, pointwise over the grid: neuraloperator's `ChannelMLP`
@@ -69,7 +70,7 @@ impl ChannelMlp {
 /// `wb2 · gelu(wb1 · x)` with the biases in the last columns. The forward
 /// pass keeps the hidden activation and GELU's derivative for the backward
 /// pass (the op instance lives in the graph), except inside
-/// [`super::inference`].
+/// [`super::inference()`].
 struct MlpOp {
     /// Chosen when the op is built, on the thread that builds the graph.
     first: Epilogue,
@@ -168,7 +169,7 @@ impl CustomOp3 for MlpOp {
         let hidden_shape = with_channels(l1.shape(), first.c_out);
         let second = dims_of(&Layout::contiguous(hidden_shape.clone()), l3, NAME)?;
         let out_shape = with_channels(l1.shape(), second.c_out);
-        let result = super::gemm_cuda::mlp_forward(
+        let result = super::cuda::mlp::mlp_forward(
             [(s1, l1), (s2, l2), (s3, l3)],
             (first, second),
             self.first,

@@ -3,9 +3,15 @@
 //! - [`config`]: [`ModelConfig`], the architecture as a validated value;
 //! - [`fno`]: [`Fno`] and its [`FnoBlock`]s;
 //! - [`pointwise`], [`activation`]: the 1×1 layers and GELU as fused,
-//!   hand-differentiated ops (the CPU hot spots besides the FFTs);
+//!   hand-differentiated ops (the CPU hot spots besides the FFTs), with
+//!   the op, its kernels and the types they share in `pointwise_op.rs`,
+//!   `pointwise_kernels.rs`, `dims.rs`, `epilogue.rs` and
+//!   `saved_derivative.rs`;
 //! - [`mlp`], [`grid`], [`padding`], [`resample`]: lifting/projection MLPs,
-//!   grid-coordinate channels, domain padding, Fourier resampling.
+//!   grid-coordinate channels, domain padding, Fourier resampling;
+//! - `block_op.rs`, `block_stack.rs`: the stack of Fourier blocks as one op
+//!   when training on the input grid;
+//! - `cuda/` (feature `cuda`): the CUDA bodies of the fused ops.
 //!
 //! ```no_run
 //! use candle_core::{DType, Device, Tensor};
@@ -21,24 +27,26 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 pub mod activation;
-#[cfg(feature = "cuda")]
-mod block_cuda;
 mod block_op;
+mod block_stack;
 pub mod config;
+#[cfg(feature = "cuda")]
+mod cuda;
+mod dims;
+mod epilogue;
 mod error;
 pub mod fno;
-#[cfg(feature = "cuda")]
-mod gemm_cuda;
 pub mod grid;
 mod host_kernel;
 mod inference;
 pub mod mlp;
 pub mod padding;
 pub mod pointwise;
-#[cfg(feature = "cuda")]
-mod pointwise_cuda;
+mod pointwise_kernels;
+mod pointwise_op;
 pub mod resample;
 mod row_dots;
+mod saved_derivative;
 #[cfg(test)]
 mod testutil;
 

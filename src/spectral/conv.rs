@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::dense::{spectral_conv_dense, DenseCache};
 use super::error::SpectralError;
-use super::fused::{check_dtypes, spectral_conv_fft, Geometry};
+use super::fused::{check_dtypes, spectral_conv_fft};
+use super::geometry::Geometry;
 use super::modes::{effective_modes, weight_spatial_shape, ModeClip};
 
 /// Which implementation of the spectral convolution runs.

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 
 use candle_core::{DType, Device, DeviceLocation, Tensor};
 
-use super::fused::Geometry;
+use super::geometry::Geometry;
 use super::modes::{hermitian_coefficient, ModeSet};
 
 /// Bases of one (input grid, output grid, dtype, device) combination.

@@ -352,7 +352,7 @@ impl CustomOp1 for RealForward {
     ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
         let out_dims = self.out_dims(layout.dims())?;
         let out =
-            super::cuda::ops::real_forward(self.name(), storage, layout, self.n, &self.weights)?;
+            super::cuda::fft::real_forward(self.name(), storage, layout, self.n, &self.weights)?;
         Ok((out, Shape::from(out_dims)))
     }
 
@@ -433,7 +433,7 @@ impl CustomOp1 for RealInverse {
         layout: &Layout,
     ) -> candle_core::Result<(candle_core::CudaStorage, Shape)> {
         let (rows, out_dims) = self.out_dims(layout.dims())?;
-        let out = super::cuda::ops::real_inverse(
+        let out = super::cuda::fft::real_inverse(
             self.name(),
             storage,
             layout,
@@ -524,7 +524,7 @@ impl CustomOp1 for ComplexAxis {
             Direction::Forward => cudarc::cufft::FftDirection::Forward,
             Direction::Inverse => cudarc::cufft::FftDirection::Inverse,
         };
-        let out = super::cuda::ops::complex_axis(
+        let out = super::cuda::fft::complex_axis(
             self.name(),
             storage,
             layout,

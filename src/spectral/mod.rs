@@ -27,6 +27,7 @@ mod dense;
 mod error;
 pub mod fft;
 mod fused;
+mod geometry;
 mod host;
 mod kernels;
 mod modes;
@@ -38,7 +39,8 @@ mod testutil;
 pub use conv::{SpectralBackend, SpectralConv, SpectralConvConfig};
 pub use error::SpectralError;
 pub(crate) use fused::{
-    backward as fused_backward, forward as fused_forward, Cached, Geometry, Spectrum, Wanted,
+    backward as fused_backward, forward as fused_forward, Cached, Spectrum, Wanted,
 };
+pub(crate) use geometry::Geometry;
 pub(crate) use host::HostView;
 pub use modes::ModeClip;

@@ -13,22 +13,10 @@
 use candle_core::{bail, CpuStorage, InplaceOp2, InplaceOp3, Layout, Result, Tensor};
 use rayon::prelude::*;
 
+use super::adamw_params::StepParams;
+
 /// Elements per parallel chunk: large enough that scheduling is noise.
 const CHUNK: usize = 1 << 14;
-
-/// The hyper-parameters of one update.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct StepParams {
-    pub(crate) lr: f64,
-    pub(crate) beta1: f64,
-    pub(crate) beta2: f64,
-    pub(crate) eps: f64,
-    pub(crate) weight_decay: f64,
-    /// `1 − β1^t`.
-    pub(crate) bias1: f64,
-    /// `1 − β2^t`.
-    pub(crate) bias2: f64,
-}
 
 /// Updates `param`, `m` and `v` in place from the gradient `grad`. All four
 /// must be tensors of one float dtype, shape and device (CPU or CUDA); `m`,
@@ -151,7 +139,7 @@ impl InplaceOp2 for Moment {
         l2: &Layout,
     ) -> Result<()> {
         let (a, b, n) = moment_spans(l1, l2)?;
-        super::adamw_cuda::moment(s1, (a, n), (s2, b), self.decay, self.square)
+        super::cuda::adamw::moment(s1, (a, n), (s2, b), self.decay, self.square)
     }
 }
 
@@ -214,6 +202,6 @@ impl InplaceOp3 for Update {
         l3: &Layout,
     ) -> Result<()> {
         let (a, b, c, n) = update_spans(l1, l2, l3)?;
-        super::adamw_cuda::update(s1, (a, n), (s2, b), (s3, c), &self.0)
+        super::cuda::adamw::update(s1, (a, n), (s2, b), (s3, c), &self.0)
     }
 }

@@ -3,10 +3,11 @@
 //!
 //! [`trainer::train`] runs a configuration ([`config::RunConfig`]) into a
 //! run directory ([`crate::rundir`]); [`run::Predictor`] loads one back.
-#[cfg(feature = "cuda")]
-mod adamw_cuda;
 mod adamw_inplace;
+mod adamw_params;
 pub mod config;
+#[cfg(feature = "cuda")]
+mod cuda;
 pub mod init;
 pub mod optim;
 pub mod physics;

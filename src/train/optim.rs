@@ -3,7 +3,8 @@
 //! candle-nn's `AdamW` keeps its moment estimates private, so a resumed run
 //! could not continue exactly where it stopped. This one names its state
 //! after the model's variables and saves it as safetensors.
-use super::adamw_inplace::{self, StepParams};
+use super::adamw_inplace;
+use super::adamw_params::StepParams;
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Result, Tensor, Var};
 use serde::{Deserialize, Serialize};

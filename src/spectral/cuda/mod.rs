@@ -1,6 +1,6 @@
 //! The spectral ops on CUDA (feature `cuda`): the `cuda_fwd` of the FFT ops
-//! in [`super::fft`] and the forward and backward of the fused spectral
-//! convolution in [`super::fused`].
+//! in [`super::fft`] ([`fft`]) and the forward and backward of the fused
+//! spectral convolution in [`super::fused`] ([`fused`]).
 //!
 //! The math is the CPU's, step for step: real FFTs along the last axis,
 //! complex FFTs along the others over the kept columns only, the complex
@@ -8,16 +8,15 @@
 //! The transforms run as batched cuFFT plans ([`plan`]); what cuFFT cannot
 //! express (keeping a subset of bins, zero padding, per-bin weights, moving
 //! the transformed axis last, the mixing and its adjoints) runs in our
-//! kernels, `kernels/spectral.cu`, compiled to PTX by `build.rs`
-//! ([`launch`]). [`transform`] chains the two into whole-grid analysis and
-//! synthesis; [`ops`] wraps them for candle's custom-op interface.
+//! kernels, `kernels/spectral.cu`, loaded and launched through
+//! [`crate::cuda`]. [`transform`] chains the two into whole-grid analysis
+//! and synthesis.
 //!
 //! Complex values live in device buffers as interleaved `(re, im)` pairs,
 //! the same layout as the ops' `[.., 2]` tensors, so inputs and outputs move
 //! between candle and the kernels without copies.
 
-pub(crate) mod conv;
-pub(crate) mod launch;
-pub(crate) mod ops;
+pub(crate) mod fft;
+pub(crate) mod fused;
 pub(crate) mod plan;
 pub(crate) mod transform;

@@ -1,5 +1,5 @@
 //! cuFFT plans, cached per (device, stream, transform type, length, batch),
-//! and the float types the CUDA ops run on.
+//! and what cuFFT needs to know about the float types the CUDA ops run on.
 //!
 //! Creating a cuFFT plan allocates a work area and picks kernels, which
 //! costs far more than running a small transform, so each plan is built
@@ -11,22 +11,19 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use candle_core::cuda::CudaDType;
-use candle_core::{CudaDevice, WithDType};
+use candle_core::CudaDevice;
 use cudarc::cufft::result::CufftError;
 use cudarc::cufft::sys::{cufftType, double2, float2};
 use cudarc::cufft::{CudaFft, FftDirection};
 use cudarc::driver::{CudaSlice, CudaView, DeviceRepr, ValidAsZeroBits};
 
-/// A real type the CUDA spectral ops accept (f32 for training, f64 for
-/// gradient checks), with its cuFFT complex type and transforms.
-pub(crate) trait GpuReal:
-    WithDType + CudaDType + DeviceRepr + ValidAsZeroBits + Copy + 'static
-{
+use crate::cuda::{CudaError, GpuReal};
+
+/// A [`GpuReal`] the CUDA spectral ops transform (f32, f64), with its
+/// cuFFT complex type and transforms.
+pub(crate) trait FftReal: GpuReal {
     /// cuFFT's complex type of this precision (`float2`, `double2`).
     type Complex: DeviceRepr + ValidAsZeroBits;
-    /// Suffix of the kernel names in `kernels/spectral.cu`.
-    const SUFFIX: &'static str;
     /// The real-to-complex transform type.
     const R2C: cufftType;
     /// The complex-to-real transform type.
@@ -57,9 +54,8 @@ pub(crate) trait GpuReal:
     ) -> Result<(), CufftError>;
 }
 
-impl GpuReal for f32 {
+impl FftReal for f32 {
     type Complex = float2;
-    const SUFFIX: &'static str = "f32";
     const R2C: cufftType = cufftType::CUFFT_R2C;
     const C2R: cufftType = cufftType::CUFFT_C2R;
     const C2C: cufftType = cufftType::CUFFT_C2C;
@@ -90,9 +86,8 @@ impl GpuReal for f32 {
     }
 }
 
-impl GpuReal for f64 {
+impl FftReal for f64 {
     type Complex = double2;
-    const SUFFIX: &'static str = "f64";
     const R2C: cufftType = cufftType::CUFFT_D2Z;
     const C2R: cufftType = cufftType::CUFFT_Z2D;
     const C2C: cufftType = cufftType::CUFFT_Z2Z;
@@ -155,9 +150,16 @@ pub(crate) fn run(
     dev.cuda_stream()
         .context()
         .bind_to_thread()
-        .map_err(|e| candle_core::Error::Cuda(format!("cuFFT {kind:?}: {e}").into()))?;
+        .map_err(|e| CudaError::Cufft {
+            what: format!("{kind:?}"),
+            message: e.to_string(),
+        })?;
     exec(&fft).map_err(|e| {
-        candle_core::Error::Cuda(format!("cuFFT {kind:?} n={n} batch={batch}: {e}").into())
+        CudaError::Cufft {
+            what: format!("{kind:?} n={n} batch={batch}"),
+            message: e.to_string(),
+        }
+        .into()
     })
 }
 
@@ -184,13 +186,16 @@ fn plan(
     if let Some(p) = plans.get(&key) {
         return Ok(Arc::clone(p));
     }
-    let too_big = |what: &str, v: usize| {
-        candle_core::Error::Cuda(format!("cuFFT: {what} {v} exceeds i32").into())
+    let too_big = |what: &str, value: usize| CudaError::TooLarge {
+        what: format!("cuFFT: {what}"),
+        value,
+        limit: "i32",
     };
     let n32 = i32::try_from(n).map_err(|_| too_big("length", n))?;
     let batch32 = i32::try_from(batch).map_err(|_| too_big("batch", batch))?;
-    let fft = CudaFft::plan_1d(n32, kind, batch32, stream).map_err(|e| {
-        candle_core::Error::Cuda(format!("cuFFT plan {kind:?} n={n} batch={batch}: {e}").into())
+    let fft = CudaFft::plan_1d(n32, kind, batch32, stream).map_err(|e| CudaError::Cufft {
+        what: format!("plan {kind:?} n={n} batch={batch}"),
+        message: e.to_string(),
     })?;
     let fft = Arc::new(Mutex::new(fft));
     plans.insert(key, Arc::clone(&fft));

@@ -11,13 +11,13 @@ use candle_core::CudaDevice;
 use cudarc::cufft::FftDirection;
 use cudarc::driver::{CudaSlice, CudaView, PushKernelArg};
 
-use super::launch::{config, u32_of, upload_index, upload_real, Kernel};
-use super::plan::{run, GpuReal};
+use super::plan::{run, FftReal};
+use crate::cuda::{config, u32_of, upload_index, upload_real, CudaError, Kernel, Module};
 use crate::spectral::modes::{hermitian_coefficient, ModeSet};
 
 /// `Y[r, k] = w_k sum_t x[r, t] e^{-2πikt/n}` for `k < weights.len()` (at
 /// most `n/2 + 1`), rows of `x` being `n` contiguous reals.
-pub(crate) fn rfft_rows<T: GpuReal>(
+pub(crate) fn rfft_rows<T: FftReal>(
     dev: &CudaDevice,
     x: &CudaView<'_, T>,
     rows: usize,
@@ -30,9 +30,12 @@ pub(crate) fn rfft_rows<T: GpuReal>(
         return dev.alloc_zeros::<T>(2 * rows * keep);
     }
     if keep > half {
-        return Err(candle_core::Error::Cuda(
-            format!("rfft: {keep} bins kept of a length-{n} real transform").into(),
-        ));
+        return Err(CudaError::TooManyBins {
+            op: "rfft",
+            keep,
+            n,
+        }
+        .into());
     }
     // SAFETY: cuFFT writes every bin of every row before anything reads it.
     let mut full = unsafe { dev.alloc::<T::Complex>(rows * half)? };
@@ -40,7 +43,7 @@ pub(crate) fn rfft_rows<T: GpuReal>(
     let w = upload_real::<T>(dev, weights)?;
     // SAFETY: the kernel writes all `rows * keep` complex outputs.
     let mut out = unsafe { dev.alloc::<T>(2 * rows * keep)? };
-    let kernel = Kernel::new::<T>(dev, "rows_take")?;
+    let kernel = Kernel::new::<T>(dev, Module::Spectral, "rows_take")?;
     let (rows64, half32, keep32) = (rows as u64, u32_of("bins", half)?, u32_of("modes", keep)?);
     let mut args = kernel.args();
     args.arg(&full)
@@ -58,7 +61,7 @@ pub(crate) fn rfft_rows<T: GpuReal>(
 /// `x[r, t] = Re(sum_k w_k Y[r, k] e^{2πikt/n})` for `k < weights.len()` (at
 /// most `n/2 + 1`); the imaginary parts of the zero and Nyquist bins are
 /// ignored, as on the CPU.
-pub(crate) fn c2r_rows<T: GpuReal>(
+pub(crate) fn c2r_rows<T: FftReal>(
     dev: &CudaDevice,
     spec: &CudaView<'_, T>,
     rows: usize,
@@ -71,9 +74,12 @@ pub(crate) fn c2r_rows<T: GpuReal>(
         return dev.alloc_zeros::<T>(rows * n);
     }
     if keep > half {
-        return Err(candle_core::Error::Cuda(
-            format!("irfft: {keep} bins for a length-{n} real transform").into(),
-        ));
+        return Err(CudaError::TooManyBins {
+            op: "irfft",
+            keep,
+            n,
+        }
+        .into());
     }
     // cuFFT's real inverse counts bin k (0 < k < n/2) twice, once for its
     // conjugate partner, so the Hermitian coefficient comes out of the weight.
@@ -85,7 +91,7 @@ pub(crate) fn c2r_rows<T: GpuReal>(
     let w = upload_real::<T>(dev, &scaled)?;
     // SAFETY: the kernel writes every bin of every row.
     let mut full = unsafe { dev.alloc::<T::Complex>(rows * half)? };
-    let kernel = Kernel::new::<T>(dev, "rows_pad")?;
+    let kernel = Kernel::new::<T>(dev, Module::Spectral, "rows_pad")?;
     let (rows64, half32, keep32, n32) = (
         rows as u64,
         u32_of("bins", half)?,
@@ -113,7 +119,7 @@ pub(crate) fn c2r_rows<T: GpuReal>(
 /// (zero elsewhere), and output index `j` reads bin `bin_of_dst[j]`, times
 /// `scale`. Returns `[outer, bin_of_dst.len(), inner]`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn axis_fft<T: GpuReal>(
+pub(crate) fn axis_fft<T: FftReal>(
     dev: &CudaDevice,
     src: &CudaView<'_, T>,
     (outer, n_src, inner): (usize, usize, usize),
@@ -141,7 +147,7 @@ pub(crate) fn axis_fft<T: GpuReal>(
 
     // SAFETY: the gather kernel writes every bin of every row.
     let mut rows_in = unsafe { dev.alloc::<T::Complex>(rows * n)? };
-    let gather = Kernel::new::<T>(dev, "axis_gather")?;
+    let gather = Kernel::new::<T>(dev, Module::Spectral, "axis_gather")?;
     let mut args = gather.args();
     args.arg(src)
         .arg(&sob)
@@ -161,7 +167,7 @@ pub(crate) fn axis_fft<T: GpuReal>(
 
     // SAFETY: the scatter kernel writes every output element.
     let mut out = unsafe { dev.alloc::<T>(2 * outer * n_dst * inner)? };
-    let scatter = Kernel::new::<T>(dev, "axis_scatter")?;
+    let scatter = Kernel::new::<T>(dev, Module::Spectral, "axis_scatter")?;
     let scale = T::from_f64(scale);
     let mut args = scatter.args();
     args.arg(&rows_out)
@@ -203,7 +209,7 @@ impl GridPlan {
 
     /// Forward transform of `fields` real fields (`[fields, grid..]`) into
     /// their kept modes, `[fields, kept..]` complex.
-    pub(crate) fn analysis<T: GpuReal>(
+    pub(crate) fn analysis<T: FftReal>(
         &self,
         dev: &CudaDevice,
         x: &CudaView<'_, T>,
@@ -235,7 +241,7 @@ impl GridPlan {
 
     /// Inverse transform of kept modes (`[fields, kept..]` complex) onto the
     /// grid, `[fields, grid..]` real.
-    pub(crate) fn synthesis<T: GpuReal>(
+    pub(crate) fn synthesis<T: FftReal>(
         &self,
         dev: &CudaDevice,
         spec: &CudaView<'_, T>,

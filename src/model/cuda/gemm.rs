@@ -9,19 +9,17 @@
 //! `Wᵀ`. Accumulating (β = 1) lets a caller add a GEMM onto another
 //! term (the spectral branch, its gradient) without a separate pass.
 use candle_core::backend::BackendStorage;
-use candle_core::{CudaDevice, CudaStorage, DType, Error, Layout, Result, Tensor};
+use candle_core::{CudaDevice, CudaStorage, Layout, Result};
 use cudarc::cublas::sys::cublasOperation_t;
 use cudarc::cublas::{CudaBlas, Gemm, GemmConfig, StridedBatchedConfig};
 use cudarc::driver::{CudaSlice, CudaView, CudaViewMut, DevicePtr, DevicePtrMut};
 
-use super::pointwise::{Dims, Epilogue};
-use super::pointwise_cuda::{launch_batch_sum, launch_channel_sum, launch_epilogue, Bias};
-use crate::spectral::cuda::conv::tensor;
-use crate::spectral::cuda::launch::u32_of;
-use crate::spectral::cuda::ops::{by_dtype, view};
-use crate::spectral::cuda::plan::GpuReal;
+use super::kernels::{launch_batch_sum, launch_channel_sum};
+use crate::cuda::{by_dtype, u32_of, view, CudaError, GpuReal};
+use crate::model::dims::Dims;
 
-const NAME: &str = "fno-pointwise-gemm";
+/// The name the GEMMs' errors carry (and the channel MLP's, two of them).
+pub(super) const NAME: &str = "fno-pointwise-gemm";
 
 /// One strided-batched GEMM `C_b = op(A_b) op(B_b) + β C_b` in cuBLAS's
 /// column-major terms (β = 1 to accumulate, 0 to overwrite); a zero stride
@@ -49,12 +47,13 @@ impl Gemm3 {
     where
         CudaBlas: Gemm<T>,
     {
-        let int = |what: &str, v: usize| {
-            i32::try_from(v).map_err(|_| Error::Msg(format!("{NAME}: {what} {v} exceeds i32")))
+        let too_large = |what: &str, value: usize, limit: &'static str| CudaError::TooLarge {
+            what: format!("{NAME}: {what}"),
+            value,
+            limit,
         };
-        let long = |what: &str, v: usize| {
-            i64::try_from(v).map_err(|_| Error::Msg(format!("{NAME}: {what} {v} exceeds i64")))
-        };
+        let int = |what: &str, v: usize| i32::try_from(v).map_err(|_| too_large(what, v, "i32"));
+        let long = |what: &str, v: usize| i64::try_from(v).map_err(|_| too_large(what, v, "i64"));
         let op = |t: bool| match t {
             true => cublasOperation_t::CUBLAS_OP_T,
             false => cublasOperation_t::CUBLAS_OP_N,
@@ -79,14 +78,19 @@ impl Gemm3 {
         };
         // SAFETY: every caller sizes A, B and C for these dimensions,
         // leading dimensions and strides (see the formulas at each call).
-        unsafe { blas.gemm_strided_batched(cfg, a, b, c) }
-            .map_err(|e| Error::Cuda(format!("{NAME}: cuBLAS: {e:?}").into()))
+        unsafe { blas.gemm_strided_batched(cfg, a, b, c) }.map_err(|e| {
+            CudaError::Cublas {
+                op: NAME,
+                message: format!("{e:?}"),
+            }
+            .into()
+        })
     }
 }
 
 /// `out_b (+)= W x_b` for `x` `[B, C_in, P]`, `wb` packed `[C_out, C_in + 1]`,
 /// `out` `[B, C_out, P]`.
-pub(super) fn linear<T: GpuReal, O: DevicePtrMut<T>>(
+pub(crate) fn linear<T: GpuReal, O: DevicePtrMut<T>>(
     dev: &CudaDevice,
     x: &CudaView<'_, T>,
     wb: &CudaView<'_, T>,
@@ -112,7 +116,7 @@ where
 }
 
 /// `out_b (+)= Wᵀ dy_b` for `dy` `[B, C_out, P]`, `out` `[B, C_in, P]`.
-pub(super) fn linear_input_grad<T: GpuReal, O: DevicePtrMut<T>>(
+pub(crate) fn linear_input_grad<T: GpuReal, O: DevicePtrMut<T>>(
     dev: &CudaDevice,
     dy: &CudaView<'_, T>,
     wb: &CudaView<'_, T>,
@@ -140,7 +144,7 @@ where
 /// The packed gradient `[C_out, C_in + 1]` into `out` (overwritten): `Σ_b
 /// dy_b x_bᵀ` (per-sample GEMMs, then one kernel sums over the batch) and
 /// the bias column `Σ dy`. `out` must be zeroed (the bias sum adds).
-pub(super) fn linear_weight_grad<T: GpuReal>(
+pub(crate) fn linear_weight_grad<T: GpuReal>(
     dev: &CudaDevice,
     dy: &CudaView<'_, T>,
     x: &CudaView<'_, T>,
@@ -182,10 +186,6 @@ where
     )
 }
 
-fn wrap<T: GpuReal>(dev: &CudaDevice, slice: CudaSlice<T>) -> CudaStorage {
-    CudaStorage::wrap_cuda_slice(slice, dev.clone())
-}
-
 fn grad_input_t<T: GpuReal>(
     (dy, ldy): (&CudaStorage, &Layout),
     (wb, lwb): (&CudaStorage, &Layout),
@@ -203,7 +203,7 @@ where
 }
 
 /// `Wᵀ dy` on CUDA storages (the pointwise layer's input gradient op).
-pub(super) fn grad_input(
+pub(crate) fn grad_input(
     dy: (&CudaStorage, &Layout),
     wb: (&CudaStorage, &Layout),
     d: Dims,
@@ -233,7 +233,7 @@ where
 
 /// The packed weight gradient `[C_out, C_in + 1]` on CUDA storages (the
 /// pointwise layer's weight gradient op).
-pub(super) fn grad_weight(
+pub(crate) fn grad_weight(
     dy: (&CudaStorage, &Layout),
     x: (&CudaStorage, &Layout),
     d: Dims,
@@ -244,73 +244,4 @@ pub(super) fn grad_weight(
         || grad_weight_t::<f32>(dy, x, d),
         || grad_weight_t::<f64>(dy, x, d),
     )
-}
-
-/// The two-layer channel MLP's forward pass on CUDA: the output, and the
-/// hidden activation with GELU's derivative when `first` keeps it.
-pub(super) struct MlpOutput {
-    pub(super) out: CudaStorage,
-    pub(super) hidden: Option<(Tensor, Tensor)>,
-}
-
-fn mlp_forward_t<T: GpuReal>(
-    [(x, lx), (wb1, l1), (wb2, l2)]: [(&CudaStorage, &Layout); 3],
-    (d1, d2): (Dims, Dims),
-    first: Epilogue,
-    hidden_shape: &[usize],
-) -> Result<MlpOutput>
-where
-    CudaBlas: Gemm<T>,
-{
-    let dev = x.device();
-    let (x, wb1, wb2) = (
-        view::<T>(NAME, x, lx)?,
-        view::<T>(NAME, wb1, l1)?,
-        view::<T>(NAME, wb2, l2)?,
-    );
-    // SAFETY: each GEMM writes every element (β = 0).
-    let mut z1: CudaSlice<T> = unsafe { dev.alloc(d1.batch * d1.c_out * d1.points)? };
-    linear(dev, &x, &wb1, &mut z1, d1, false)?;
-    let bias1 = wb1.slice(d1.c_in..);
-    let bias = Bias {
-        values: &bias1,
-        stride: u32_of("channels", d1.c_in + 1)?,
-    };
-    let sizes = (d1.batch, d1.c_out, d1.points);
-    let (hidden, derivative) = launch_epilogue(dev, &z1.slice(..), bias, None, first, sizes)?;
-    drop(z1);
-    // SAFETY: as above.
-    let mut z2: CudaSlice<T> = unsafe { dev.alloc(d2.batch * d2.c_out * d2.points)? };
-    linear(dev, &hidden.slice(..), &wb2, &mut z2, d2, false)?;
-    let bias2 = wb2.slice(d2.c_in..);
-    let bias = Bias {
-        values: &bias2,
-        stride: u32_of("channels", d2.c_in + 1)?,
-    };
-    let sizes = (d2.batch, d2.c_out, d2.points);
-    let (out, _) = launch_epilogue(dev, &z2.slice(..), bias, None, Epilogue::Affine, sizes)?;
-    let hidden = derivative.map(|derivative| {
-        (
-            tensor(dev, hidden, hidden_shape),
-            tensor(dev, derivative, hidden_shape),
-        )
-    });
-    Ok(MlpOutput {
-        out: wrap(dev, out),
-        hidden,
-    })
-}
-
-/// `wb2 · σ(wb1 · x)` on CUDA storages, σ GELU (see [`super::mlp`]).
-pub(super) fn mlp_forward(
-    args: [(&CudaStorage, &Layout); 3],
-    dims: (Dims, Dims),
-    first: Epilogue,
-    hidden_shape: &[usize],
-) -> Result<MlpOutput> {
-    match args[0].0.dtype() {
-        DType::F32 => mlp_forward_t::<f32>(args, dims, first, hidden_shape),
-        DType::F64 => mlp_forward_t::<f64>(args, dims, first, hidden_shape),
-        dtype => Err(Error::UnsupportedDTypeForOp(dtype, NAME)),
-    }
 }

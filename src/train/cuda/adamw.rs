@@ -1,12 +1,11 @@
-//! The CUDA bodies of [`super::adamw_inplace`]'s in-place ops: one kernel
-//! of `kernels/optim.cu` per moment and one for the parameter.
+//! The CUDA bodies of `adamw_inplace.rs`'s in-place ops: one kernel of
+//! `kernels/optim.cu` per moment and one for the parameter.
 use candle_core::backend::BackendStorage;
 use candle_core::{bail, CudaStorage, DType, Result};
 use cudarc::driver::PushKernelArg;
 
-use super::adamw_inplace::StepParams;
-use crate::spectral::cuda::launch::{config, Kernel, Module};
-use crate::spectral::cuda::plan::GpuReal;
+use crate::cuda::{config, GpuReal, Kernel, Module};
+use crate::train::adamw_params::StepParams;
 
 fn moment_t<T: GpuReal>(
     dst: &mut CudaStorage,
@@ -18,7 +17,7 @@ fn moment_t<T: GpuReal>(
     let dev = dst.device().clone();
     let g = grad.as_cuda_slice::<T>()?.slice(grad_start..grad_start + n);
     let mut d = dst.as_cuda_slice_mut::<T>()?.slice_mut(start..start + n);
-    let kernel = Kernel::from_module::<T>(&dev, Module::Optim, "adamw_moment")?;
+    let kernel = Kernel::new::<T>(&dev, Module::Optim, "adamw_moment")?;
     let (decay, square, n64) = (T::from_f64(decay), u32::from(square), n as u64);
     let mut args = kernel.args();
     args.arg(&mut d).arg(&g).arg(&decay).arg(&square).arg(&n64);
@@ -29,7 +28,7 @@ fn moment_t<T: GpuReal>(
 
 /// `dst[start..start + n] ← decay · dst + (1 − decay) · g` (or `g²`), `g`
 /// read from `grad` at `grad_start`.
-pub(super) fn moment(
+pub(crate) fn moment(
     dst: &mut CudaStorage,
     span: (usize, usize),
     grad: (&CudaStorage, usize),
@@ -57,7 +56,7 @@ fn update_t<T: GpuReal>(
     let m = m.as_cuda_slice::<T>()?.slice(m_start..m_start + n);
     let v = v.as_cuda_slice::<T>()?.slice(v_start..v_start + n);
     let mut p = param.as_cuda_slice_mut::<T>()?.slice_mut(start..start + n);
-    let kernel = Kernel::from_module::<T>(&dev, Module::Optim, "adamw_update")?;
+    let kernel = Kernel::new::<T>(&dev, Module::Optim, "adamw_update")?;
     let scalars = [
         1.0 - s.lr * s.weight_decay,
         s.lr,
@@ -81,7 +80,7 @@ fn update_t<T: GpuReal>(
 
 /// `p ← p (1 − lr λ) − lr (m / b1) / (√(v / b2) + ε)` on
 /// `param[start..start + n]`, the moments read at their own offsets.
-pub(super) fn update(
+pub(crate) fn update(
     param: &mut CudaStorage,
     span: (usize, usize),
     m: (&CudaStorage, usize),

@@ -3,20 +3,18 @@
 //! [`super::transform`] and the mixing kernels of `kernels/spectral.cu`.
 //!
 //! The op's own backward pass transforms the input again for the weight
-//! gradient; the stack of Fourier blocks (`model::block_cuda`) keeps each
+//! gradient; the stack of Fourier blocks (`model::cuda::block`) keeps each
 //! block's input spectrum from the forward pass instead and hands it over.
 
 use candle_core::backend::BackendStorage;
-use candle_core::op::BackpropOp;
-use candle_core::{CudaDevice, CudaStorage, DType, Layout, Storage, Tensor};
+use candle_core::{CudaDevice, CudaStorage, DType, Layout, Tensor};
 use cudarc::driver::{CudaSlice, CudaView, PushKernelArg};
 
-use super::launch::{config, u32_of, upload_index, Kernel};
-use super::ops::{by_dtype, view};
-use super::plan::GpuReal;
+use super::plan::FftReal;
 use super::transform::GridPlan;
+use crate::cuda::{by_dtype, config, cuda_of, tensor, u32_of, upload_index, view, Kernel, Module};
 use crate::spectral::error::SpectralError;
-use crate::spectral::fused::Geometry;
+use crate::spectral::geometry::Geometry;
 
 /// Sizes the mixing kernels take, checked against their integer types.
 struct MixDims {
@@ -54,7 +52,7 @@ fn synthesis_out(geo: &Geometry) -> GridPlan {
 }
 
 /// The fused op's forward pass on device views: `K x` on the output grid.
-pub(crate) fn forward_t<T: GpuReal>(
+pub(crate) fn forward_t<T: FftReal>(
     geo: &Geometry,
     dev: &CudaDevice,
     x: &CudaView<'_, T>,
@@ -67,7 +65,7 @@ pub(crate) fn forward_t<T: GpuReal>(
 /// [`forward_t`], also returning the input's kept modes (`None` when no
 /// mode is kept), which [`backward_t`] can take instead of transforming the
 /// input again.
-pub(crate) fn forward_keeping_spectrum<T: GpuReal>(
+pub(crate) fn forward_keeping_spectrum<T: FftReal>(
     geo: &Geometry,
     dev: &CudaDevice,
     x: &CudaView<'_, T>,
@@ -86,7 +84,7 @@ pub(crate) fn forward_keeping_spectrum<T: GpuReal>(
     let m = MixDims::new(geo)?;
     // SAFETY: the kernel writes every (batch, c_out, mode) value.
     let mut y = unsafe { dev.alloc::<T>(2 * geo.batch * geo.c_out * geo.modes.kept_total())? };
-    let kernel = Kernel::new::<T>(dev, "mix")?;
+    let kernel = Kernel::new::<T>(dev, Module::Spectral, "mix")?;
     let mut args = kernel.args();
     args.arg(&spec)
         .arg(w_re)
@@ -155,7 +153,7 @@ pub(crate) struct Operands<'a, T> {
 /// The fused op's backward pass on device views: the gradients of `x` and
 /// of the weights where wanted (`(want_x, want_weights)`). `spectrum`: the
 /// input's kept modes from [`forward_keeping_spectrum`], if kept.
-pub(crate) fn backward_t<T: GpuReal>(
+pub(crate) fn backward_t<T: FftReal>(
     geo: &Geometry,
     dev: &CudaDevice,
     v: &Operands<'_, T>,
@@ -187,7 +185,7 @@ pub(crate) fn backward_t<T: GpuReal>(
     let grad_x = if want_x {
         // SAFETY: the kernel writes every (batch, c_in, mode) value.
         let mut gx = unsafe { dev.alloc::<T>(2 * geo.batch * geo.c_in * geo.modes.kept_total())? };
-        let kernel = Kernel::new::<T>(dev, "mix_adjoint_x")?;
+        let kernel = Kernel::new::<T>(dev, Module::Spectral, "mix_adjoint_x")?;
         let mut args = kernel.args();
         args.arg(&g)
             .arg(&v.w_re)
@@ -221,7 +219,7 @@ pub(crate) fn backward_t<T: GpuReal>(
         // Zeroed: the modes clipped away on these grids keep a zero gradient.
         let mut gw_re = dev.alloc_zeros::<T>(weight_len)?;
         let mut gw_im = dev.alloc_zeros::<T>(weight_len)?;
-        let kernel = Kernel::new::<T>(dev, "mix_adjoint_w")?;
+        let kernel = Kernel::new::<T>(dev, Module::Spectral, "mix_adjoint_w")?;
         let mut args = kernel.args();
         args.arg(&g)
             .arg(&spec)
@@ -244,31 +242,10 @@ pub(crate) fn backward_t<T: GpuReal>(
     Ok((grad_x, grad_w))
 }
 
-/// The CUDA storage behind a tensor.
-pub(crate) fn cuda_of<'a>(
-    op: &'static str,
-    s: &'a Storage,
-) -> candle_core::Result<&'a CudaStorage> {
-    match s {
-        Storage::Cuda(c) => Ok(c),
-        other => Err(SpectralError::UnsupportedDevice {
-            op,
-            device: format!("{:?}", other.device().location()),
-        }
-        .into()),
-    }
-}
-
-/// A gradient tensor (no graph of its own) from a device buffer.
-pub(crate) fn tensor<T: GpuReal>(dev: &CudaDevice, slice: CudaSlice<T>, shape: &[usize]) -> Tensor {
-    let storage = Storage::Cuda(CudaStorage::wrap_cuda_slice(slice, dev.clone()));
-    Tensor::from_storage(storage, shape.to_vec(), BackpropOp::none(), false)
-}
-
 /// Gradients of `x` and of the weights.
 pub(crate) type Gradients = (Option<Tensor>, Option<Tensor>, Option<Tensor>);
 
-fn backward_dtype<T: GpuReal>(
+fn backward_dtype<T: FftReal>(
     op: &'static str,
     geo: &Geometry,
     [x, w_re, w_im, grad]: [&Tensor; 4],

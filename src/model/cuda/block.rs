@@ -1,4 +1,4 @@
-//! The stack of Fourier blocks ([`super::block_op::BlocksOp`]) on CUDA,
+//! The stack of Fourier blocks (`model::block_op::BlocksOp`) on CUDA,
 //! forward and backward, for training on the input grid.
 //!
 //! As separate candle ops each block costs, in the backward pass, a zero
@@ -24,18 +24,16 @@ use candle_core::{CudaDevice, CudaStorage, DType, Error, Layout, Result, Tensor}
 use cudarc::cublas::{CudaBlas, Gemm};
 use cudarc::driver::{CudaSlice, CudaView};
 
-use super::block_op::{Layer, Stack};
-use super::gemm_cuda::{linear, linear_input_grad, linear_weight_grad};
-use super::pointwise::Epilogue;
-use super::pointwise_cuda::{launch_epilogue, launch_multiply, Bias};
-use crate::spectral::cuda::conv::{
-    backward_t as spectral_backward, cuda_of, forward_keeping_spectrum, tensor, Operands,
+use super::gemm::{linear, linear_input_grad, linear_weight_grad};
+use super::kernels::{launch_epilogue, Bias};
+use super::multiply::launch_multiply;
+use crate::cuda::{cuda_of, tensor, u32_of, view};
+use crate::model::block_stack::{Layer, Stack, NAME};
+use crate::model::epilogue::Epilogue;
+use crate::spectral::cuda::fused::{
+    backward_t as spectral_backward, forward_keeping_spectrum, Operands,
 };
-use crate::spectral::cuda::launch::u32_of;
-use crate::spectral::cuda::ops::view;
-use crate::spectral::cuda::plan::GpuReal;
-
-const NAME: &str = "fno-fourier-blocks";
+use crate::spectral::cuda::plan::FftReal;
 
 /// Sizes of one block as the GEMMs see them: batch, width, grid points.
 fn sizes(s: &Stack) -> (usize, usize, usize) {
@@ -44,7 +42,7 @@ fn sizes(s: &Stack) -> (usize, usize, usize) {
 
 /// The forward pass: the output and, per block, what the backward pass
 /// needs (its input, except the first block's, and GELU's derivative).
-fn forward_t<T: GpuReal>(
+fn forward_t<T: FftReal>(
     s: &Stack,
     dev: &CudaDevice,
     [v, w, wb]: [&CudaView<'_, T>; 3],
@@ -101,9 +99,8 @@ where
         .ok_or_else(|| Error::Msg(format!("{NAME}: no blocks")))
 }
 
-/// [`super::block_op::BlocksOp`]'s `cuda_fwd`: the output storage and the
-/// layers to keep.
-pub(super) fn forward(
+/// `BlocksOp`'s `cuda_fwd`: the output storage and the layers to keep.
+pub(crate) fn forward(
     s: &Stack,
     (v, lv): (&CudaStorage, &Layout),
     (w, lw): (&CudaStorage, &Layout),
@@ -135,7 +132,7 @@ pub(super) fn forward(
 
 /// Gradients of `v`, the stacked spectral weights and the packed pointwise
 /// weights, through the blocks in reverse.
-fn backward_t<T: GpuReal>(
+fn backward_t<T: FftReal>(
     s: &Stack,
     [v, w, wb, dy]: [&Tensor; 4],
     mut layers: Vec<Layer>,
@@ -232,9 +229,8 @@ where
     ))
 }
 
-/// [`super::block_op::BlocksOp`]'s backward pass on CUDA tensors
-/// (contiguous, one dtype).
-pub(super) fn backward(
+/// `BlocksOp`'s backward pass on CUDA tensors (contiguous, one dtype).
+pub(crate) fn backward(
     s: &Stack,
     args: [&Tensor; 4],
     layers: Vec<Layer>,

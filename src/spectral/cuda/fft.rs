@@ -1,44 +1,16 @@
-//! The `cuda_fwd` bodies of the FFT ops of [`crate::spectral::fft`]: views
-//! of candle's CUDA storages, dtype dispatch, and the device transforms.
+//! The `cuda_fwd` bodies of the FFT ops of [`crate::spectral::fft`]: the
+//! device transforms of [`super::transform`] on candle's CUDA storages.
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CudaStorage, DType, Layout};
+use candle_core::{CudaStorage, Layout};
 use cudarc::cufft::FftDirection;
-use cudarc::driver::{CudaSlice, CudaView};
+use cudarc::driver::CudaSlice;
 
-use super::plan::GpuReal;
+use super::plan::FftReal;
 use super::transform::{axis_fft, c2r_rows, rfft_rows};
-use crate::spectral::error::SpectralError;
+use crate::cuda::{by_dtype, view};
 
-/// The contiguous values of `storage` seen through `layout`.
-pub(crate) fn view<'a, T: GpuReal>(
-    op: &'static str,
-    storage: &'a CudaStorage,
-    layout: &Layout,
-) -> candle_core::Result<CudaView<'a, T>> {
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or(SpectralError::NonContiguous { op })?;
-    Ok(storage.as_cuda_slice::<T>()?.slice(start..end))
-}
-
-/// Runs `single` or `double` depending on `storage`'s dtype (f32, f64) and
-/// wraps the result as a storage on the same device.
-pub(crate) fn by_dtype(
-    op: &'static str,
-    storage: &CudaStorage,
-    single: impl FnOnce() -> candle_core::Result<CudaSlice<f32>>,
-    double: impl FnOnce() -> candle_core::Result<CudaSlice<f64>>,
-) -> candle_core::Result<CudaStorage> {
-    let dev = storage.device().clone();
-    match storage.dtype() {
-        DType::F32 => Ok(CudaStorage::wrap_cuda_slice(single()?, dev)),
-        DType::F64 => Ok(CudaStorage::wrap_cuda_slice(double()?, dev)),
-        dtype => Err(SpectralError::UnsupportedDType { op, dtype }.into()),
-    }
-}
-
-fn real_forward_t<T: GpuReal>(
+fn real_forward_t<T: FftReal>(
     op: &'static str,
     s: &CudaStorage,
     l: &Layout,
@@ -49,7 +21,7 @@ fn real_forward_t<T: GpuReal>(
     rfft_rows(s.device(), &x, l.shape().elem_count() / n, n, weights)
 }
 
-fn real_inverse_t<T: GpuReal>(
+fn real_inverse_t<T: FftReal>(
     op: &'static str,
     s: &CudaStorage,
     l: &Layout,
@@ -95,7 +67,7 @@ pub(crate) fn real_inverse(
     )
 }
 
-fn complex_axis_t<T: GpuReal>(
+fn complex_axis_t<T: FftReal>(
     op: &'static str,
     s: &CudaStorage,
     l: &Layout,

@@ -1,14 +1,15 @@
 //! Loading and launching the kernels of `kernels/` (`spectral.cu` for the
 //! spectral ops, `pointwise.cu` for the pointwise layers, `optim.cu` for
-//! AdamW), and
-//! moving the small host tables they read (bin maps, weights) to the device.
+//! AdamW), and moving the small host tables they read (bin maps, weights)
+//! to the device.
 
 use std::sync::Arc;
 
 use candle_core::CudaDevice;
 use cudarc::driver::{CudaFunction, CudaSlice, CudaStream, DeviceRepr, LaunchArgs, LaunchConfig};
 
-use super::plan::GpuReal;
+use super::error::CudaError;
+use super::real::GpuReal;
 
 /// The PTX `build.rs` compiled from `kernels/`.
 mod ptx {
@@ -53,17 +54,9 @@ pub(crate) struct Kernel {
 }
 
 impl Kernel {
-    /// The spectral kernel `fno_<name>_<f32|f64>` on `dev` (candle loads
+    /// The kernel `fno_<name>_<f32|f64>` of `module` on `dev` (candle loads
     /// the module on first use and caches it per device).
     pub(crate) fn new<T: GpuReal>(
-        dev: &CudaDevice,
-        name: &'static str,
-    ) -> candle_core::Result<Self> {
-        Self::from_module::<T>(dev, Module::Spectral, name)
-    }
-
-    /// The kernel `fno_<name>_<f32|f64>` of `module` on `dev`.
-    pub(crate) fn from_module<T: GpuReal>(
         dev: &CudaDevice,
         module: Module,
         name: &'static str,
@@ -86,7 +79,11 @@ impl Kernel {
 
     /// Wraps a driver error from a launch of this kernel.
     pub(crate) fn error(&self, e: impl std::fmt::Display) -> candle_core::Error {
-        candle_core::Error::Cuda(format!("kernel fno_{}: {e}", self.name).into())
+        CudaError::Launch {
+            kernel: self.name,
+            message: e.to_string(),
+        }
+        .into()
     }
 }
 
@@ -102,7 +99,7 @@ pub(crate) fn config(total: u64) -> LaunchConfig {
 }
 
 /// Copies a host table to the device.
-pub(crate) fn upload<V: DeviceRepr + 'static>(
+fn upload<V: DeviceRepr + 'static>(
     dev: &CudaDevice,
     values: &[V],
 ) -> candle_core::Result<CudaSlice<V>> {
@@ -127,15 +124,24 @@ pub(crate) fn upload_index(
         .iter()
         .map(|v| match v {
             None => Ok(-1),
-            Some(i) => i32::try_from(*i).map_err(|_| {
-                candle_core::Error::Cuda(format!("index {i} exceeds the kernels' i32").into())
+            Some(i) => i32::try_from(*i).map_err(|_| CudaError::TooLarge {
+                what: "index".to_string(),
+                value: *i,
+                limit: "the kernels' i32",
             }),
         })
-        .collect::<candle_core::Result<Vec<i32>>>()?;
+        .collect::<Result<Vec<i32>, CudaError>>()?;
     upload(dev, &v)
 }
 
 /// Checks that a size fits the kernels' `uint32_t` parameters.
 pub(crate) fn u32_of(what: &str, v: usize) -> candle_core::Result<u32> {
-    u32::try_from(v).map_err(|_| candle_core::Error::Cuda(format!("{what} {v} exceeds u32").into()))
+    u32::try_from(v).map_err(|_| {
+        CudaError::TooLarge {
+            what: what.to_string(),
+            value: v,
+            limit: "u32",
+        }
+        .into()
+    })
 }
