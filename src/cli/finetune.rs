@@ -5,7 +5,7 @@ use super::device::DeviceArg;
 use anyhow::Context;
 use clap::Args;
 use fno::data::{DataError, PdebenchFile};
-use fno::eval::{plot_field_2d, plot_loss_curve, plot_prediction_1d};
+use fno::eval::{plot_field_2d, plot_iterations, plot_prediction_1d};
 use fno::finetune::{finetune, write_prediction, FinetuneOptions, FinetuneOutput};
 use fno::rundir::{create_dir, files, write_json, RunDir, Weights};
 use fno::train::TrainError;
@@ -170,8 +170,9 @@ fn plot(dir: &Path, out: &FinetuneOutput) -> anyhow::Result<Vec<PathBuf>> {
             .collect()
     };
     let curves = dir.join(files::FINETUNE_CURVE);
-    plot_loss_curve(
+    plot_iterations(
         &curves,
+        "Test-time fine-tuning",
         &[
             ("mean square residual", curve(|s| s.pde)),
             ("initial-condition misfit", curve(|s| s.ic)),

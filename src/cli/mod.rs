@@ -110,7 +110,7 @@ pub(crate) fn set_threads(threads: usize) -> anyhow::Result<()> {
 /// set `CANDLE_NUM_THREADS`. That pool spin-waits at a barrier after every
 /// op; on a shared machine a descheduled worker stalls each op, and on the
 /// 2-core development VM one thread made the FNO-1D training step 1.3x to
-/// 2.6x faster (BENCHMARKS.md, "candle's elementwise pool"). The heavy
+/// 2.6x faster (docs/history/cpu.md, "candle's elementwise pool at one thread"). The heavy
 /// kernels run on rayon and are not affected. Runs first in `main`, before
 /// candle reads the variable.
 fn candle_pool_default() {

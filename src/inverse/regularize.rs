@@ -50,7 +50,7 @@ impl std::fmt::Display for Regularizer {
 
 impl Regularizer {
     /// The weight used when none is given: the best of a sweep on the
-    /// cases in BENCHMARKS.md with full observations (Darcy's FNO-paper
+    /// cases in docs/history/inverse.md with full observations (Darcy's FNO-paper
     /// coefficient for TV, the advection initial condition for H1).
     /// Sparse or noisy observations want more.
     pub fn default_weight(&self) -> f64 {

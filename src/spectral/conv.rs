@@ -21,10 +21,10 @@ pub enum SpectralBackend {
     /// measured 5.4x (FNO-2D, `[20, 32, 64, 64]`, 12 x 12 modes) and 1.8x
     /// (FNO-1D, `[20, 64, 1024]`, 16 modes) faster than the dense DFT
     /// forward, and 6.9x and 2.3x forward + backward (BENCHMARKS.md,
-    /// "Spectral convolution"). On CUDA the fused op runs on cuFFT and
+    /// "Spectral convolution (one layer, CPU)"). On CUDA the fused op runs on cuFFT and
     /// costs `N log N` per axis against the dense DFT's `N K` matmuls; it is
-    /// the default there by that count, not yet by a measurement (no GPU
-    /// figures so far).
+    /// the default there by that count, not by a side-by-side measurement of
+    /// the two backends on a GPU.
     #[default]
     Auto,
     /// The fused FFT custom op (CPU, and CUDA with the `cuda` feature;

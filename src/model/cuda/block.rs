@@ -5,8 +5,8 @@
 //! tensor and an addition per gradient contribution to every intermediate
 //! (the reshapes and the broadcast matmul of the pointwise layer, its
 //! epilogue, the spectral branch): six activation-sized additions per
-//! block, the largest item of the GPU profile (BENCHMARKS.md, "Where the
-//! batch-128 step went"). Here a block is
+//! block, the largest item of the GPU profile (docs/history/gpu.md,
+//! "Where the batch-128 step went (before the epilogue)"). Here a block is
 //!
 //! - forward: `s = K v` (the fused spectral convolution), `s += W v` (cuBLAS
 //!   accumulating onto `s`), then one epilogue kernel for `σ(s + b)` and

@@ -6,8 +6,8 @@
 //! gradient. The bias gradient is a per-channel sum in a second kernel.
 //! With candle's own ops the same layer costs a broadcast add, an add, the
 //! activation, about eight elementwise passes for GELU's derivative and a
-//! generic reduction, each over the full activation (see BENCHMARKS.md,
-//! "Where the batch-128 step goes").
+//! generic reduction, each over the full activation (see docs/history/gpu.md,
+//! "Where the batch-128 step went (before the epilogue)").
 use candle_core::backend::BackendStorage;
 use candle_core::op::BackpropOp;
 use candle_core::{
