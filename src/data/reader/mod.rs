@@ -71,7 +71,7 @@ impl Resolution {
             if v == 0 {
                 return Err(DataError::InvalidOption {
                     option,
-                    reason: "must be at least 1".into(),
+                    reason: "it must be at least 1 (got 0)".into(),
                 });
             }
         }
@@ -339,9 +339,10 @@ impl PdebenchFile {
         res.validate()?;
         let n = self.info.num_samples;
         if start + count > n {
+            // Name the first sample the file lacks.
             return Err(DataError::SampleOutOfRange {
                 path: self.info.path.clone(),
-                index: start + count - 1,
+                index: start.max(n),
                 count: n,
             });
         }
