@@ -288,3 +288,28 @@ fn pdebench_split_conventions() {
         "grouped: last part"
     );
 }
+
+/// Errors say what is wrong in the user's terms: which file, which sample,
+/// how many there are.
+#[test]
+fn out_of_range_requests_say_what_the_file_holds() {
+    let file = PdebenchFile::open(fixture("1D_Burgers_Sols_Nu0.1.hdf5")).unwrap();
+    let err = file
+        .read_samples(&[14, 15, 16, 17], &Resolution::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("1D_Burgers_Sols_Nu0.1.hdf5"), "{err}");
+    assert!(
+        err.contains("sample 16 is out of range (the file has 16 samples)"),
+        "{err}"
+    );
+    let beyond = SampleSelection {
+        range: Some(10..20),
+        ..SampleSelection::default()
+    };
+    let err = file.select(&beyond).unwrap_err().to_string();
+    assert!(
+        err.contains("10..20 goes beyond the file's 16 samples"),
+        "{err}"
+    );
+}

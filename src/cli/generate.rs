@@ -116,137 +116,140 @@ fn reject(given: bool, flag: &str, pde: Pde) -> anyhow::Result<()> {
     }
 }
 
+/// The flags the chosen PDE does not use, each with whether it was given.
+fn foreign_flags(args: &GenerateArgs) -> Vec<(&'static str, bool)> {
+    let refine = ("refine", args.refine.is_some());
+    let ny = ("ny", args.ny.is_some());
+    let nt = ("nt", args.nt.is_some());
+    let tmax = ("tmax", args.tmax.is_some());
+    let beta = ("beta", args.beta.is_some());
+    let nu = ("nu", args.nu.is_some());
+    let rho = ("rho", args.rho.is_some());
+    let convention = ("convention", args.convention.is_some());
+    let coefficient = ("coefficient", args.coefficient.is_some());
+    let kolmogorov = ("kolmogorov", args.kolmogorov);
+    let cfl = ("cfl", args.cfl.is_some());
+    match args.pde {
+        Pde::Advection => vec![
+            refine,
+            ny,
+            nu,
+            rho,
+            convention,
+            coefficient,
+            kolmogorov,
+            cfl,
+        ],
+        Pde::Burgers => vec![ny, beta, rho, coefficient, kolmogorov],
+        Pde::DiffusionReaction => {
+            vec![refine, ny, beta, convention, coefficient, kolmogorov, cfl]
+        }
+        Pde::Darcy => vec![refine, nt, tmax, nu, rho, convention, kolmogorov, cfl],
+        Pde::Ns => vec![ny, beta, rho, convention, coefficient],
+    }
+}
+
 /// Builds the library spec from the flags, starting from the PDE's defaults.
 pub fn spec(args: &GenerateArgs) -> anyhow::Result<GenerateSpec> {
-    let pde = args.pde;
-    let only = |flags: &[(&str, bool)]| -> anyhow::Result<()> {
-        flags
-            .iter()
-            .try_for_each(|&(f, given)| reject(given, f, pde))
+    foreign_flags(args)
+        .into_iter()
+        .try_for_each(|(flag, given)| reject(given, flag, args.pde))?;
+    Ok(match args.pde {
+        Pde::Advection => GenerateSpec::Advection(advection(args)),
+        Pde::Burgers => GenerateSpec::Burgers(burgers(args)),
+        Pde::DiffusionReaction => GenerateSpec::DiffusionReaction(diffusion_reaction(args)),
+        Pde::Darcy => GenerateSpec::Darcy(darcy(args)),
+        Pde::Ns => GenerateSpec::NavierStokes(navier_stokes(args)),
+    })
+}
+
+/// The advection settings: the flags given, defaults for the rest.
+fn advection(args: &GenerateArgs) -> AdvectionConfig {
+    let d = AdvectionConfig::default();
+    AdvectionConfig {
+        samples: args.samples.unwrap_or(d.samples),
+        nx: args.nx.unwrap_or(d.nx),
+        nt: args.nt.unwrap_or(d.nt),
+        tmax: args.tmax.unwrap_or(d.tmax),
+        beta: args.beta.unwrap_or(d.beta),
+        seed: args.seed.unwrap_or(d.seed),
+    }
+}
+
+/// The Burgers settings: the flags given, defaults for the rest.
+fn burgers(args: &GenerateArgs) -> BurgersConfig {
+    let d = BurgersConfig::default();
+    BurgersConfig {
+        samples: args.samples.unwrap_or(d.samples),
+        nx: args.nx.unwrap_or(d.nx),
+        nt: args.nt.unwrap_or(d.nt),
+        tmax: args.tmax.unwrap_or(d.tmax),
+        nu: args.nu.unwrap_or(d.nu),
+        convention: match args.convention {
+            Some(ConventionArg::Plain) => Convention::Plain,
+            Some(ConventionArg::Pdebench) => Convention::Pdebench,
+            None => d.convention,
+        },
+        cfl: args.cfl.unwrap_or(d.cfl),
+        refine: args.refine.unwrap_or(d.refine),
+        seed: args.seed.unwrap_or(d.seed),
+    }
+}
+
+/// The diffusion-reaction settings: the flags given, defaults for the rest.
+fn diffusion_reaction(args: &GenerateArgs) -> DiffusionReactionConfig {
+    let d = DiffusionReactionConfig::default();
+    DiffusionReactionConfig {
+        samples: args.samples.unwrap_or(d.samples),
+        nx: args.nx.unwrap_or(d.nx),
+        nt: args.nt.unwrap_or(d.nt),
+        tmax: args.tmax.unwrap_or(d.tmax),
+        nu: args.nu.unwrap_or(d.nu),
+        rho: args.rho.unwrap_or(d.rho),
+        seed: args.seed.unwrap_or(d.seed),
+        ..d
+    }
+}
+
+/// The Darcy settings: the flags given, defaults for the rest (`ny`
+/// follows `nx` unless given).
+fn darcy(args: &GenerateArgs) -> DarcyConfig {
+    let d = DarcyConfig::default();
+    DarcyConfig {
+        samples: args.samples.unwrap_or(d.samples),
+        nx: args.nx.unwrap_or(d.nx),
+        ny: args.ny.or(args.nx).unwrap_or(d.ny),
+        beta: args.beta.unwrap_or(d.beta),
+        coefficient: match args.coefficient {
+            Some(CoefficientArg::Fno) => Coefficient::Fno,
+            Some(CoefficientArg::Pdebench) => Coefficient::Pdebench,
+            None => d.coefficient,
+        },
+        seed: args.seed.unwrap_or(d.seed),
+        ..d
+    }
+}
+
+/// The Navier–Stokes settings: the flags given, defaults for the rest
+/// (`--kolmogorov` switches the problem and its default ν to PINO's 1/500).
+fn navier_stokes(args: &GenerateArgs) -> NavierStokesConfig {
+    let d = NavierStokesConfig::default();
+    let (problem, nu) = if args.kolmogorov {
+        (Problem::Kolmogorov, 1.0 / 500.0)
+    } else {
+        (Problem::Fno, d.nu)
     };
-    let spec = match pde {
-        Pde::Advection => {
-            only(&[
-                ("refine", args.refine.is_some()),
-                ("ny", args.ny.is_some()),
-                ("nu", args.nu.is_some()),
-                ("rho", args.rho.is_some()),
-                ("convention", args.convention.is_some()),
-                ("coefficient", args.coefficient.is_some()),
-                ("kolmogorov", args.kolmogorov),
-                ("cfl", args.cfl.is_some()),
-            ])?;
-            let d = AdvectionConfig::default();
-            GenerateSpec::Advection(AdvectionConfig {
-                samples: args.samples.unwrap_or(d.samples),
-                nx: args.nx.unwrap_or(d.nx),
-                nt: args.nt.unwrap_or(d.nt),
-                tmax: args.tmax.unwrap_or(d.tmax),
-                beta: args.beta.unwrap_or(d.beta),
-                seed: args.seed.unwrap_or(d.seed),
-            })
-        }
-        Pde::Burgers => {
-            only(&[
-                ("ny", args.ny.is_some()),
-                ("beta", args.beta.is_some()),
-                ("rho", args.rho.is_some()),
-                ("coefficient", args.coefficient.is_some()),
-                ("kolmogorov", args.kolmogorov),
-            ])?;
-            let d = BurgersConfig::default();
-            GenerateSpec::Burgers(BurgersConfig {
-                samples: args.samples.unwrap_or(d.samples),
-                nx: args.nx.unwrap_or(d.nx),
-                nt: args.nt.unwrap_or(d.nt),
-                tmax: args.tmax.unwrap_or(d.tmax),
-                nu: args.nu.unwrap_or(d.nu),
-                convention: match args.convention {
-                    Some(ConventionArg::Plain) => Convention::Plain,
-                    Some(ConventionArg::Pdebench) => Convention::Pdebench,
-                    None => d.convention,
-                },
-                cfl: args.cfl.unwrap_or(d.cfl),
-                refine: args.refine.unwrap_or(d.refine),
-                seed: args.seed.unwrap_or(d.seed),
-            })
-        }
-        Pde::DiffusionReaction => {
-            only(&[
-                ("refine", args.refine.is_some()),
-                ("ny", args.ny.is_some()),
-                ("beta", args.beta.is_some()),
-                ("convention", args.convention.is_some()),
-                ("coefficient", args.coefficient.is_some()),
-                ("kolmogorov", args.kolmogorov),
-                ("cfl", args.cfl.is_some()),
-            ])?;
-            let d = DiffusionReactionConfig::default();
-            GenerateSpec::DiffusionReaction(DiffusionReactionConfig {
-                samples: args.samples.unwrap_or(d.samples),
-                nx: args.nx.unwrap_or(d.nx),
-                nt: args.nt.unwrap_or(d.nt),
-                tmax: args.tmax.unwrap_or(d.tmax),
-                nu: args.nu.unwrap_or(d.nu),
-                rho: args.rho.unwrap_or(d.rho),
-                seed: args.seed.unwrap_or(d.seed),
-                ..d
-            })
-        }
-        Pde::Darcy => {
-            only(&[
-                ("refine", args.refine.is_some()),
-                ("nt", args.nt.is_some()),
-                ("tmax", args.tmax.is_some()),
-                ("nu", args.nu.is_some()),
-                ("rho", args.rho.is_some()),
-                ("convention", args.convention.is_some()),
-                ("kolmogorov", args.kolmogorov),
-                ("cfl", args.cfl.is_some()),
-            ])?;
-            let d = DarcyConfig::default();
-            GenerateSpec::Darcy(DarcyConfig {
-                samples: args.samples.unwrap_or(d.samples),
-                nx: args.nx.unwrap_or(d.nx),
-                ny: args.ny.or(args.nx).unwrap_or(d.ny),
-                beta: args.beta.unwrap_or(d.beta),
-                coefficient: match args.coefficient {
-                    Some(CoefficientArg::Fno) => Coefficient::Fno,
-                    Some(CoefficientArg::Pdebench) => Coefficient::Pdebench,
-                    None => d.coefficient,
-                },
-                seed: args.seed.unwrap_or(d.seed),
-                ..d
-            })
-        }
-        Pde::Ns => {
-            only(&[
-                ("ny", args.ny.is_some()),
-                ("beta", args.beta.is_some()),
-                ("rho", args.rho.is_some()),
-                ("convention", args.convention.is_some()),
-                ("coefficient", args.coefficient.is_some()),
-            ])?;
-            let d = NavierStokesConfig::default();
-            let (problem, nu) = if args.kolmogorov {
-                (Problem::Kolmogorov, 1.0 / 500.0)
-            } else {
-                (Problem::Fno, d.nu)
-            };
-            GenerateSpec::NavierStokes(NavierStokesConfig {
-                samples: args.samples.unwrap_or(d.samples),
-                nx: args.nx.unwrap_or(d.nx),
-                nt: args.nt.unwrap_or(d.nt),
-                tmax: args.tmax.unwrap_or(d.tmax),
-                nu: args.nu.unwrap_or(nu),
-                problem,
-                cfl: args.cfl.unwrap_or(d.cfl),
-                refine: args.refine.unwrap_or(d.refine),
-                seed: args.seed.unwrap_or(d.seed),
-            })
-        }
-    };
-    Ok(spec)
+    NavierStokesConfig {
+        samples: args.samples.unwrap_or(d.samples),
+        nx: args.nx.unwrap_or(d.nx),
+        nt: args.nt.unwrap_or(d.nt),
+        tmax: args.tmax.unwrap_or(d.tmax),
+        nu: args.nu.unwrap_or(nu),
+        problem,
+        cfl: args.cfl.unwrap_or(d.cfl),
+        refine: args.refine.unwrap_or(d.refine),
+        seed: args.seed.unwrap_or(d.seed),
+    }
 }
 
 /// Runs `fno generate`: prints the written path.

@@ -33,7 +33,7 @@ pub enum DataError {
         members: Vec<String>,
     },
     /// A dataset the layout needs is absent.
-    #[error("{path}: missing dataset `{dataset}`")]
+    #[error("{path}: the file has no dataset `{dataset}`, which its layout needs")]
     MissingDataset {
         /// The file.
         path: PathBuf,
@@ -79,7 +79,7 @@ pub enum DataError {
         got: String,
     },
     /// The file holds no samples.
-    #[error("{path}: dataset `{dataset}` holds zero samples")]
+    #[error("{path}: dataset `{dataset}` holds zero samples; there is nothing to read")]
     NoSamples {
         /// The file.
         path: PathBuf,
@@ -101,7 +101,7 @@ pub enum DataError {
         count: usize,
     },
     /// Reading a dataset failed inside HDF5 (for example a corrupt chunk).
-    #[error("{path}: reading dataset `{dataset}` failed")]
+    #[error("{path}: reading dataset `{dataset}` failed inside HDF5 (corrupt or truncated data?)")]
     Read {
         /// The file.
         path: PathBuf,
@@ -111,7 +111,7 @@ pub enum DataError {
         source: hdf5::Error,
     },
     /// A sample index beyond the file's sample count.
-    #[error("{path}: sample {index} requested but the file holds {count} samples")]
+    #[error("{path}: sample {index} is out of range (the file has {count} samples)")]
     SampleOutOfRange {
         /// The file.
         path: PathBuf,
@@ -121,7 +121,7 @@ pub enum DataError {
         count: usize,
     },
     /// A reading option makes no sense (zero stride, empty split...).
-    #[error("invalid read option `{option}`: {reason}")]
+    #[error("cannot read samples with this `{option}`: {reason}")]
     InvalidOption {
         /// The option's name as users write it.
         option: &'static str,

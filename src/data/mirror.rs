@@ -24,8 +24,10 @@ pub enum MirrorError {
     #[error(transparent)]
     Data(#[from] super::DataError),
     /// A sample does not have the shape the file was created for.
-    #[error("sample {index}: {what} has shape {got:?}, expected {expected:?}")]
+    #[error("{}: sample {index}'s {what} has shape {got:?}, but the file was created for {expected:?}", path.display())]
     Shape {
+        /// The output file.
+        path: PathBuf,
         /// Index of the sample in the output file.
         index: usize,
         /// Which array (`frames` or `input`).
@@ -34,6 +36,14 @@ pub enum MirrorError {
         expected: Vec<usize>,
         /// The sample's shape.
         got: Vec<usize>,
+    },
+    /// A sample lacks the input field the layout stores.
+    #[error("{}: sample {index} has no input field, but the layout stores one", path.display())]
+    MissingInput {
+        /// The output file.
+        path: PathBuf,
+        /// Index of the sample in the output file.
+        index: usize,
     },
     /// The output path has no file name.
     #[error("{} is not a file path", path.display())]
@@ -166,6 +176,7 @@ impl MirrorWriter {
                 Ok(())
             } else {
                 Err(MirrorError::Shape {
+                    path: self.out.path().to_path_buf(),
                     index,
                     what,
                     expected: expected.to_vec(),
@@ -179,7 +190,12 @@ impl MirrorWriter {
                 check("input", input.shape(), expected)?;
                 Some(input.view().insert_axis(Axis(0)))
             }
-            (Some(expected), None) => return check("input", &[], expected),
+            (Some(_), None) => {
+                return Err(MirrorError::MissingInput {
+                    path: self.out.path().to_path_buf(),
+                    index,
+                })
+            }
             (None, _) => None,
         };
         let prefix = if self.layout == Layout::Grouped {

@@ -21,6 +21,17 @@ pub enum Split {
     All,
 }
 
+impl Split {
+    /// The part's name as configs write it.
+    fn name(self) -> &'static str {
+        match self {
+            Split::Train => "train",
+            Split::Test => "test",
+            Split::All => "all",
+        }
+    }
+}
+
 /// Where the held-out samples sit in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -71,7 +82,7 @@ impl SampleSelection {
         if self.reduced_batch == 0 {
             return Err(DataError::InvalidOption {
                 option: "reduced_batch",
-                reason: "must be at least 1".into(),
+                reason: "it must be at least 1 (got 0)".into(),
             });
         }
         if !(0.0..1.0).contains(&self.test_fraction) {
@@ -83,11 +94,15 @@ impl SampleSelection {
         let range = self.range.clone().unwrap_or(0..count);
         if range.start >= range.end || range.end > count {
             return Err(DataError::InvalidOption {
-                option: "samples",
-                reason: format!(
-                    "range {}..{} is empty or exceeds the {count} samples in the file",
-                    range.start, range.end
-                ),
+                option: "range",
+                reason: if range.start >= range.end {
+                    format!("{}..{} holds no sample", range.start, range.end)
+                } else {
+                    format!(
+                        "{}..{} goes beyond the file's {count} samples",
+                        range.start, range.end
+                    )
+                },
             });
         }
         let strided: Vec<usize> = range.step_by(self.reduced_batch).collect();
@@ -108,8 +123,9 @@ impl SampleSelection {
             return Err(DataError::InvalidOption {
                 option: "split",
                 reason: format!(
-                    "the {:?} part of {n} samples with test_fraction {} is empty",
-                    self.split, self.test_fraction
+                    "the {} part of {n} samples is empty at test_fraction {}",
+                    self.split.name(),
+                    self.test_fraction
                 ),
             });
         }

@@ -67,7 +67,7 @@ impl Default for Task {
 #[non_exhaustive]
 pub enum TaskError {
     /// A frame index beyond the trajectory.
-    #[error("task: `{setting}` = {value} but the file has {frames} frames")]
+    #[error("`{setting}` = {value} is out of range: each sample has {frames} frames (after the time stride)")]
     FrameOutOfRange {
         /// The setting's name.
         setting: &'static str,

@@ -74,6 +74,12 @@ impl OutputFile {
         })
     }
 
+    /// The final path of the file (written under `<path>.tmp` until
+    /// [`Self::finish`]).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     fn hdf5_error(&self, object: &str) -> impl FnOnce(hdf5::Error) -> WriteError {
         let path = self.tmp.clone();
         let object = object.to_string();
