@@ -1,6 +1,6 @@
 //! The Darcy layout: coefficient `nu` [N, X, Y] (the input) and solution
 //! `tensor` [N, 1, X, Y], with `x-coordinate` and `y-coordinate`.
-use super::open::{Contents, Opener};
+use super::opener::{Contents, Opener};
 use super::Coordinates;
 use crate::data::error::Result;
 use crate::data::layout::{Role, Source};

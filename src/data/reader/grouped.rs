@@ -1,7 +1,7 @@
 //! The grouped layout (diff-react, diff-sorp, shallow water): one group per
 //! sample, `0000`, `0001`, …, each with `data` [T, X, (Y, (Z)), C] and its
 //! grid in `grid/x`, (`grid/y`, (`grid/z`)) and `grid/t`.
-use super::open::{Contents, Opener};
+use super::opener::{Contents, Opener};
 use super::Coordinates;
 use crate::data::catalog::Family;
 use crate::data::error::{DataError, Result};

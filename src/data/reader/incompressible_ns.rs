@@ -1,7 +1,7 @@
 //! PDEBench's incompressible Navier–Stokes layout: `velocity`
 //! [B, T, X, Y, 2], `particles` [B, T, X, Y, 1], `force` [B, X, Y, 2] (the
 //! input) and the frame times `t` [B, T]; no spatial coordinates are stored.
-use super::open::{cell_centres, Contents, Opener};
+use super::opener::{cell_centres, Contents, Opener};
 use super::Coordinates;
 use crate::data::catalog::Family;
 use crate::data::error::Result;

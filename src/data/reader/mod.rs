@@ -33,13 +33,15 @@ mod hyperslab;
 mod incompressible_ns;
 mod multi_field;
 mod open;
+mod opener;
 mod single_array;
 mod vorticity;
 
 /// Largest run of consecutive samples (bytes) read in one call. Small
 /// samples (a Darcy field is 16 kB) gain from fewer HDF5 calls; large ones
-/// are read singly, so each lands in its own buffer without a copy (32 MB
-/// runs were 4x slower than single reads: BENCHMARKS.md).
+/// are read singly, so each lands in its own buffer without a copy (runs
+/// of many large samples were slower than single reads, an extra copy
+/// through cache: docs/history/reader.md, "HDF5 streaming (reader)").
 const RUN_BUDGET_BYTES: usize = 1 << 20;
 
 /// Spatial and temporal strides, as PDEBench's `reduced_resolution` and
@@ -189,7 +191,7 @@ impl PdebenchFile {
             path: path.clone(),
             source,
         })?;
-        let opened = open::Opener::new(&path, &file).open()?;
+        let opened = open::open(opener::Opener::new(&path, &file))?;
         Ok(Self {
             file,
             info: opened.info,

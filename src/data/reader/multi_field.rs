@@ -1,7 +1,7 @@
 //! The multi-field layout of the compressible-flow (CFD) files: `density`,
 //! `pressure`, `Vx` (and `Vy`, `Vz` in 2D and 3D), each [N, T, X, (Y, (Z))],
 //! with one coordinate dataset per axis.
-use super::open::{Contents, Opener};
+use super::opener::{Contents, Opener};
 use super::Coordinates;
 use crate::data::error::Result;
 use crate::data::layout::{Role, Source};

@@ -1,7 +1,7 @@
 //! The single-array layout of the 1D PDEBench files (advection, Burgers,
 //! reaction-diffusion): `tensor` [N, T, X] with `x-coordinate` [X] and
 //! `t-coordinate` [T + 1].
-use super::open::{Contents, Opener};
+use super::opener::{Contents, Opener};
 use super::Coordinates;
 use crate::data::catalog::Family;
 use crate::data::error::Result;

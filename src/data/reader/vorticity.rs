@@ -1,7 +1,7 @@
 //! The vorticity layout written by `fno generate ns`: initial vorticity `a`
 //! [N, X, Y] (the input) and trajectory `u` [N, X, Y, T] (time last, as in
 //! the FNO paper's files) or [N, T, X, Y], with coordinate datasets.
-use super::open::{Contents, Opener};
+use super::opener::{Contents, Opener};
 use super::Coordinates;
 use crate::data::error::Result;
 use crate::data::layout::{Role, Source};
