@@ -109,7 +109,7 @@ fn a_kill_anywhere_in_a_checkpoint_resumes_to_the_same_weights() {
             assert_eq!(out.status.code(), None, "{fault}: killed, not failed");
             kills += 1;
             let committed = run.join("state.json").exists();
-            let out = fno(&train_args(config, run_s, &["--resume"]));
+            let out = fno(&train_args(config, run_s, &["--resume", "--set", EPOCHS]));
             succeeded(&out);
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(

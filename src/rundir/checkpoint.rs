@@ -121,7 +121,7 @@ impl<'a> Checkpoint<'a> {
         rename(&tmp, &path)?;
         reach(Point::AfterPublish);
         reach(Point::BeforeRemove);
-        self.remove_others(previous.is_none())
+        remove_others(self.run, &self.name, previous.is_none())
     }
 
     /// Links (or copies) the committed best weights into this checkpoint.
@@ -136,34 +136,34 @@ impl<'a> Checkpoint<'a> {
         }
         Ok(())
     }
+}
 
-    /// Removes every checkpoint directory but this one: the previous one
-    /// and any left unpublished by a crash; and, after the first
-    /// checkpoint of a run in format 1, that format's files.
-    fn remove_others(&self, legacy: bool) -> Result<(), RunDirError> {
-        let root = self.run.path();
-        let entries = std::fs::read_dir(root).map_err(RunDirError::io(root))?;
-        for entry in entries {
-            let entry = entry.map_err(RunDirError::io(root))?;
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with(files::CHECKPOINT_PREFIX) && name != self.name {
-                remove_dir(&entry.path())?;
-            }
+/// Removes every checkpoint directory but `keep`: the previous one and
+/// any left unpublished by a crash; with `legacy`, after the first
+/// checkpoint of a run in format 1, that format's files.
+pub(super) fn remove_others(run: &RunDir, keep: &str, legacy: bool) -> Result<(), RunDirError> {
+    let root = run.path();
+    let entries = std::fs::read_dir(root).map_err(RunDirError::io(root))?;
+    for entry in entries {
+        let entry = entry.map_err(RunDirError::io(root))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(files::CHECKPOINT_PREFIX) && name != keep {
+            remove_dir(&entry.path())?;
         }
-        if legacy {
-            for file in [files::MODEL, files::BEST, files::OPTIMIZER] {
-                let path = self.run.file(file);
-                match std::fs::remove_file(&path) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                        return Err(RunDirError::io(&path)(e))
-                    }
-                    _ => {}
-                }
-            }
-        }
-        Ok(())
     }
+    if legacy {
+        for file in [files::MODEL, files::BEST, files::OPTIMIZER] {
+            let path = run.file(file);
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(RunDirError::io(&path)(e))
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Removes a directory and its contents; a missing one is fine.

@@ -224,6 +224,16 @@ impl RunDir {
         })
     }
 
+    /// Removes checkpoint directories other than the committed one, which
+    /// a process killed after its commit can leave behind; the next
+    /// checkpoint would remove them too.
+    pub fn remove_stale_checkpoints(&self) -> Result<(), RunDirError> {
+        match self.committed_checkpoint()? {
+            Some(keep) => checkpoint::remove_others(self, &keep, false),
+            None => Ok(()),
+        }
+    }
+
     /// Takes the run's lock for as long as the returned guard lives,
     /// creating the directory if needed; another process holding it is an
     /// [`RunDirError::InUse`].

@@ -267,6 +267,7 @@ pub fn train(
         progress.epoch(&record);
         last = Some(record);
     }
+    run.remove_stale_checkpoints()?;
     Ok(TrainReport {
         run_dir: out.to_path_buf(),
         params,
