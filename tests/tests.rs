@@ -13,6 +13,11 @@ mod faults;
 /// divergence, evaluation at several resolutions.
 mod train;
 
+/// Crash safety and ownership of the run directory: a kill at every
+/// injection point of the checkpoint writer resumes bit for bit; one
+/// writer at a time; a failed resume changes nothing; `--overwrite`.
+mod crash;
+
 /// `fno generate` end to end: bad settings exit with code 2 naming the
 /// flag; a good run prints the path of a complete file.
 mod generate;

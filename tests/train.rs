@@ -1,4 +1,4 @@
-use crate::util::{fixture, fno, spawn, tempdir, writing_fixture};
+use crate::util::{checkpoint_file, fixture, fno, spawn, tempdir, writing_fixture};
 use fno::data::mirror::MirrorWriter;
 use fno::data::{PdebenchFile, Resolution};
 use std::path::Path;
@@ -127,19 +127,19 @@ fn killed_and_resumed_run_matches_uninterrupted_run() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let want = std::fs::read(straight.join("model.safetensors")).unwrap();
+    let want = std::fs::read(checkpoint_file(&straight, "model.safetensors")).unwrap();
     for run in [&killed, &staged] {
         assert_eq!(epochs_done(run), 6);
         assert_eq!(losses(run), losses(&straight), "{}", run.display());
         assert_eq!(
-            std::fs::read(run.join("model.safetensors")).unwrap(),
+            std::fs::read(checkpoint_file(run, "model.safetensors")).unwrap(),
             want,
             "{}",
             run.display()
         );
         assert_eq!(
-            std::fs::read(run.join("optimizer.safetensors")).unwrap(),
-            std::fs::read(straight.join("optimizer.safetensors")).unwrap()
+            std::fs::read(checkpoint_file(run, "optimizer.safetensors")).unwrap(),
+            std::fs::read(checkpoint_file(&straight, "optimizer.safetensors")).unwrap()
         );
     }
     // Training made progress.
@@ -303,7 +303,7 @@ fn divergence_stops_and_keeps_the_last_checkpoint() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let model = std::fs::read(run.join("model.safetensors")).unwrap();
+    let model = std::fs::read(checkpoint_file(&run, "model.safetensors")).unwrap();
     let state = std::fs::read(run.join("state.json")).unwrap();
     let out = fno(&train_args(
         config,
@@ -320,7 +320,10 @@ fn divergence_stops_and_keeps_the_last_checkpoint() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("diverged"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert_eq!(std::fs::read(run.join("model.safetensors")).unwrap(), model);
+    assert_eq!(
+        std::fs::read(checkpoint_file(&run, "model.safetensors")).unwrap(),
+        model
+    );
     assert_eq!(std::fs::read(run.join("state.json")).unwrap(), state);
 }
 

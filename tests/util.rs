@@ -80,3 +80,14 @@ pub fn single_array(n: usize, t: usize, x: usize) -> Vec<(&'static str, Vec<usiz
         ),
     ]
 }
+
+/// The path of a checkpoint file (`model.safetensors`, …) of a run's
+/// committed checkpoint: inside the directory `state.json` names.
+pub fn checkpoint_file(run: &Path, name: &str) -> PathBuf {
+    let state = std::fs::read_to_string(run.join("state.json")).expect("reading state.json");
+    let state: serde_json::Value = serde_json::from_str(&state).expect("parsing state.json");
+    let dir = state["checkpoint"]
+        .as_str()
+        .expect("state.json names its checkpoint");
+    run.join(dir).join(name)
+}

@@ -48,6 +48,16 @@ impl Progress for TrainBar {
         ));
     }
 
+    fn no_checkpoint(&mut self) {
+        // Printed even when quiet: a restart script should see that the
+        // run began again.
+        self.bar.suspend(|| {
+            eprintln!(
+                "--resume: the run has no committed checkpoint yet; training starts from the beginning"
+            );
+        });
+    }
+
     fn epoch(&mut self, r: &EpochRecord) {
         if !self.quiet {
             self.bar.println(format!(

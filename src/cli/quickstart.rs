@@ -23,7 +23,7 @@ use fno::solvers::darcy::{Coefficient, DarcyConfig};
 use fno::solvers::{generate, GenerateSpec};
 use fno::train::config::{LossKind, RunConfig};
 use fno::train::schedule::Schedule;
-use fno::train::trainer::train;
+use fno::train::trainer::{train, Start};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -107,7 +107,7 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<()> {
     let cfg = config(data.clone(), args.epochs);
     eprintln!("[2/3] training an FNO (modes 8, width 32, 4 layers) on a -> u at 32x32");
     let mut progress = TrainBar::new(args.quiet);
-    let report = train(&cfg, &run_dir, false, &device, &mut progress);
+    let report = train(&cfg, &run_dir, Start::Overwrite, &device, &mut progress);
     progress.finish();
     let report = report.with_context(|| format!("training into {}", run_dir.display()))?;
 
@@ -137,7 +137,7 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<()> {
         "run directory {} ({}, {}, {}, {})",
         run_dir.display(),
         files::CONFIG,
-        files::MODEL,
+        files::STATE,
         files::METRICS,
         files::EVAL
     );

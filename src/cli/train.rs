@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::Args;
 use fno::rundir::{files, RunDir};
 use fno::train::config::{ConfigError, RunConfig};
-use fno::train::trainer::{train, TrainReport};
+use fno::train::trainer::{train, Start, TrainReport};
 use fno::train::TrainError;
 use std::path::{Path, PathBuf};
 
@@ -25,9 +25,14 @@ pub struct TrainArgs {
     /// Override one setting, e.g. --set train.epochs=10 (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Continue the run in --out from its last checkpoint.
-    #[arg(long)]
+    /// Continue the run in --out from its last checkpoint (from the
+    /// beginning if it committed none yet).
+    #[arg(long, conflicts_with = "overwrite")]
     pub resume: bool,
+    /// Start a new run in a non-empty --out, removing the earlier run's
+    /// files.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Print the final report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -84,13 +89,20 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     super::set_threads(cfg.train.threads)?;
     let device = args.device.device()?;
     let mut bar = TrainBar::new(args.quiet || args.json);
-    let report = train(&cfg, &args.out, args.resume, &device, &mut bar);
+    let start = if args.resume {
+        Start::Resume
+    } else if args.overwrite {
+        Start::Overwrite
+    } else {
+        Start::Fresh
+    };
+    let report = train(&cfg, &args.out, start, &device, &mut bar);
     bar.finish();
     let report = report
         .map_err(|e| match e {
-            TrainError::RunExists { .. } => {
-                anyhow::anyhow!("{e}: pass --resume to continue it, or choose another --out")
-            }
+            TrainError::RunExists { .. } => anyhow::anyhow!(
+                "{e}: pass --resume to continue its run, --overwrite to replace it, or choose another --out"
+            ),
             e => e.into(),
         })
         .with_context(|| format!("training into {}", args.out.display()))?;
@@ -135,7 +147,8 @@ mod tests {
     fn defaults_long_forms_and_overrides() {
         let w = Wrap::try_parse_from(["x", "--config", "c.toml"]).unwrap();
         assert_eq!(w.args.out, PathBuf::from("runs/latest"));
-        assert!(!w.args.resume && w.args.set.is_empty());
+        assert!(!w.args.resume && !w.args.overwrite && w.args.set.is_empty());
+        assert!(Wrap::try_parse_from(["x", "--resume", "--overwrite"]).is_err());
         let w = Wrap::try_parse_from([
             "x",
             "--config",

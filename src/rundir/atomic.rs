@@ -1,18 +1,24 @@
-//! Atomic file writes: a temporary file next to the target, renamed over
-//! it once complete.
+//! Atomic file writes: a temporary file next to the target, flushed to
+//! disk, renamed over it, and the rename itself flushed.
+use super::fault::{reach, Point};
 use super::RunDirError;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Writes `bytes` to `path` atomically (temporary file, fsync, rename).
+/// Writes `bytes` to `path` atomically (temporary file, fsync, rename,
+/// fsync of the directory).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = tmp_path(path);
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
+        reach(Point::Written);
+        reach(Point::BeforeFsync);
         f.sync_all()?;
+        reach(Point::AfterFsync);
     }
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    sync_parent(path)
 }
 
 /// Runs `write` on a temporary path next to `path`, then renames it into
@@ -33,13 +39,42 @@ pub(super) fn stage_with<E: std::fmt::Display>(
     write: impl FnOnce(&Path) -> Result<(), E>,
 ) -> Result<PathBuf, RunDirError> {
     let tmp = tmp_path(path);
-    write(&tmp).map_err(|e| RunDirError::format(path)(e.to_string()))?;
+    write_synced(&tmp, write)?;
     Ok(tmp)
 }
 
-/// Renames a staged temporary file over its target.
+/// Runs `write` on `path`, then flushes the file to disk.
+pub(super) fn write_synced<E: std::fmt::Display>(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<(), RunDirError> {
+    write(path).map_err(|e| RunDirError::format(path)(e.to_string()))?;
+    reach(Point::Written);
+    sync(path).map_err(RunDirError::io(path))
+}
+
+/// Renames a staged temporary file over its target and flushes the
+/// rename.
 pub(super) fn rename(tmp: &Path, path: &Path) -> Result<(), RunDirError> {
-    std::fs::rename(tmp, path).map_err(RunDirError::io(path))
+    std::fs::rename(tmp, path).map_err(RunDirError::io(path))?;
+    sync_parent(path).map_err(RunDirError::io(path))
+}
+
+/// Flushes a file, or a directory's entries, to disk.
+pub(super) fn sync(path: &Path) -> std::io::Result<()> {
+    reach(Point::BeforeFsync);
+    std::fs::File::open(path)?.sync_all()?;
+    reach(Point::AfterFsync);
+    Ok(())
+}
+
+/// Flushes the directory holding `path`, so that a rename into it
+/// survives a crash.
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => sync(dir),
+        _ => sync(Path::new(".")),
+    }
 }
 
 fn tmp_path(path: &Path) -> PathBuf {

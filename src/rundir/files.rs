@@ -11,7 +11,8 @@ pub const BEST: &str = "best.safetensors";
 pub const OPTIMIZER: &str = "optimizer.safetensors";
 /// Input and output normalisers.
 pub const NORMALIZER: &str = "normalizer.json";
-/// Epoch, step, seed, best loss: the commit point of a checkpoint.
+/// Epoch, step, seed, best loss and the checkpoint directory: renaming it
+/// into place commits a checkpoint.
 pub const STATE: &str = "state.json";
 /// One JSON line per epoch.
 pub const METRICS: &str = "metrics.jsonl";
@@ -38,3 +39,8 @@ pub const RECOVERED: &str = "recovered.png";
 pub const OBSERVATIONS: &str = "observations.png";
 /// Misfit and loss against iteration.
 pub const MISFIT: &str = "misfit.png";
+
+/// Each checkpoint's directory is this prefix and the epochs it holds.
+pub const CHECKPOINT_PREFIX: &str = "checkpoint-";
+/// Held locked by the one process writing a run; holds its process id.
+pub const LOCK: &str = ".lock";

@@ -1,35 +1,58 @@
 //! The run directory: its file names, their formats and how each is
 //! written, in one place for every command that reads or writes one.
 //!
-//! `fno train` fills a run directory:
+//! `fno train` fills a run directory (format version 2,
+//! [`FORMAT_VERSION`]):
 //!
 //! | file | holds | written |
 //! | --- | --- | --- |
+//! | `.lock` | the writing process's id, `flock`ed while it runs | by `train` |
 //! | `config.toml` | the fully resolved configuration | at the start of a run |
 //! | `normalizer.json` | [`Normalizers`] fitted on the training split | at the start of a run |
-//! | `model.safetensors` | weights after the last completed epoch | with each checkpoint |
-//! | `best.safetensors` | weights of the epoch with the lowest test loss | with a checkpoint that improves |
-//! | `optimizer.safetensors` | AdamW moments and step count | with each checkpoint |
-//! | `state.json` | [`RunState`]: epoch, step, seed, best loss | last in each checkpoint |
+//! | `checkpoint-<E>/model.safetensors` | weights after epoch `E` | with each checkpoint |
+//! | `checkpoint-<E>/best.safetensors` | weights of the epoch with the lowest test loss | with each checkpoint (linked from the previous one when not improved) |
+//! | `checkpoint-<E>/optimizer.safetensors` | AdamW moments and step count | with each checkpoint |
+//! | `state.json` | [`RunState`]: epoch, step, seed, best loss, and the checkpoint directory | last: the commit point |
 //! | `metrics.jsonl` | one [`EpochRecord`] per line | after each epoch |
 //!
 //! Other commands add their reports ([`files`]): `eval.json` beside the
 //! run, `finetune-I/` and `inverse-I/` directories per sample.
 //!
-//! Every file is written to `NAME.tmp` in the same directory and renamed
-//! over `NAME` ([`write_atomic`]): a rename within one file system is
-//! atomic, so a process killed at any moment leaves the old or the new
-//! file, never half of one. A checkpoint's files are staged by a
-//! [`Checkpoint`] and committed together, `state.json` last: a run
-//! resumes from what `state.json` describes.
+//! **Checkpoints are one commit.** A [`Checkpoint`] writes its files
+//! into a new directory `checkpoint-<E>/` (`E` = epochs completed) and
+//! fsyncs each file and the directory; then it writes `state.json.tmp`
+//! naming that directory, fsyncs it, renames it over `state.json` and
+//! fsyncs the run directory. That rename is the commit point: before it a
+//! reader sees the previous checkpoint whole, after it the new one whole.
+//! Only then is the previous checkpoint's directory removed (and any
+//! directory a crash left unpublished, by the next checkpoint).
+//!
+//! **Readers follow the pointer:** resume, [`RunDir::load_weights`]
+//! (eval, predict, finetune, inverse) and [`RunDir::read_with`] read
+//! `state.json` and open the files in the directory it names. A run
+//! without `state.json` has no committed checkpoint (`--resume` starts it
+//! from the beginning). Format 1 (no `checkpoint` in `state.json`, files
+//! beside it) is still read, and a resumed format-1 run moves to format 2
+//! at its next checkpoint; a newer format is refused naming its version.
+//!
+//! Every other file is written to `NAME.tmp` in the same directory,
+//! fsynced and renamed over `NAME` ([`write_atomic`]): a process killed at
+//! any moment leaves the old or the new file, never half of one.
+//!
+//! **One writer:** `fno train` holds an advisory lock ([`RunDir::lock`])
+//! on `.lock` for the whole run; a second writer is refused naming the
+//! first's process id.
 mod atomic;
 mod checkpoint;
+mod fault;
 pub mod files;
+mod lock;
 mod metrics;
 mod reports;
 
 pub use atomic::{write_atomic, write_atomic_with};
 pub use checkpoint::{Checkpoint, RunState, FORMAT_VERSION};
+pub use lock::RunLock;
 pub use metrics::EpochRecord;
 pub use reports::{create_dir, write_json, write_json_lines};
 
@@ -58,6 +81,14 @@ pub enum RunDirError {
         path: PathBuf,
         /// What is wrong.
         reason: String,
+    },
+    /// Another process holds the run directory's lock.
+    #[error("{} is in use by {holder}", dir.display())]
+    InUse {
+        /// The run directory.
+        dir: PathBuf,
+        /// "process N", or "another process" where its id is unknown.
+        holder: String,
     },
 }
 
@@ -161,37 +192,132 @@ impl RunDir {
         write_json(&self.file(files::NORMALIZER), normalizers)
     }
 
-    /// Reads `state.json`.
+    /// Reads `state.json`; a format newer than this build's is refused.
     pub fn read_state(&self) -> Result<RunState, RunDirError> {
-        read_json(&self.file(files::STATE))
+        let path = self.file(files::STATE);
+        let state: RunState = read_json(&path)?;
+        if state.version > FORMAT_VERSION {
+            return Err(RunDirError::format(&path)(format!(
+                "run-directory format version {} is newer than this fno reads ({FORMAT_VERSION})",
+                state.version
+            )));
+        }
+        Ok(state)
     }
 
-    /// Loads `which` weights into `varmap`, whose variables must already
-    /// exist with the saved names and shapes.
+    /// The directory of the committed checkpoint, as `state.json` names
+    /// it; none without `state.json` or in format 1.
+    pub fn committed_checkpoint(&self) -> Result<Option<String>, RunDirError> {
+        if !self.holds_run() {
+            return Ok(None);
+        }
+        Ok(self.read_state()?.checkpoint)
+    }
+
+    /// The path of a checkpoint file (weights, optimizer) of the committed
+    /// checkpoint: inside the directory `state.json` names, or beside it in
+    /// format 1 and in a directory without `state.json`.
+    pub fn checkpoint_file(&self, name: &str) -> Result<PathBuf, RunDirError> {
+        Ok(match self.committed_checkpoint()? {
+            Some(dir) => self.dir.join(dir).join(name),
+            None => self.file(name),
+        })
+    }
+
+    /// Removes checkpoint directories other than the committed one, which
+    /// a process killed after its commit can leave behind; the next
+    /// checkpoint would remove them too.
+    pub fn remove_stale_checkpoints(&self) -> Result<(), RunDirError> {
+        match self.committed_checkpoint()? {
+            Some(keep) => checkpoint::remove_others(self, &keep, false),
+            None => Ok(()),
+        }
+    }
+
+    /// Takes the run's lock for as long as the returned guard lives,
+    /// creating the directory if needed; another process holding it is an
+    /// [`RunDirError::InUse`].
+    pub fn lock(&self) -> Result<RunLock, RunDirError> {
+        lock::lock(self)
+    }
+
+    /// Whether the directory holds nothing but its lock (or is missing).
+    pub fn is_empty(&self) -> Result<bool, RunDirError> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+            Err(e) => return Err(RunDirError::io(&self.dir)(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(RunDirError::io(&self.dir))?;
+            if entry.file_name() != files::LOCK {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Removes the files of a run (and their temporaries, checkpoint
+    /// directories and `eval.json`), leaving anything else in the
+    /// directory; for a fresh run asked to replace an old one.
+    pub fn clear(&self) -> Result<(), RunDirError> {
+        let owned = [
+            files::CONFIG,
+            files::NORMALIZER,
+            files::STATE,
+            files::METRICS,
+            files::MODEL,
+            files::BEST,
+            files::OPTIMIZER,
+            files::EVAL,
+        ];
+        let entries = std::fs::read_dir(&self.dir).map_err(RunDirError::io(&self.dir))?;
+        for entry in entries {
+            let entry = entry.map_err(RunDirError::io(&self.dir))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            let removed = if name.starts_with(files::CHECKPOINT_PREFIX) {
+                std::fs::remove_dir_all(&path)
+            } else if owned
+                .iter()
+                .any(|f| name == *f || name.strip_suffix(".tmp") == Some(*f))
+            {
+                std::fs::remove_file(&path)
+            } else {
+                continue;
+            };
+            removed.map_err(RunDirError::io(&path))?;
+        }
+        Ok(())
+    }
+
+    /// Loads `which` weights of the committed checkpoint into `varmap`,
+    /// whose variables must already exist with the saved names and shapes.
     pub fn load_weights(&self, varmap: &mut VarMap, which: Weights) -> Result<(), RunDirError> {
-        let mut path = self.file(which.file());
+        let mut path = self.checkpoint_file(which.file())?;
         if !path.exists() {
-            path = self.file(files::MODEL);
+            path = self.checkpoint_file(files::MODEL)?;
         }
         varmap
             .load(&path)
             .map_err(|e| RunDirError::format(&path)(e.to_string()))
     }
 
-    /// Reads the file `name` with a reader that wants a path (the
-    /// optimizer's state); its error is reported against the file.
+    /// Reads the committed checkpoint's file `name` with a reader that
+    /// wants a path (the optimizer's state); its error is reported against
+    /// the file.
     pub fn read_with<E: std::fmt::Display>(
         &self,
         name: &str,
         read: impl FnOnce(&Path) -> Result<(), E>,
     ) -> Result<(), RunDirError> {
-        let path = self.file(name);
+        let path = self.checkpoint_file(name)?;
         read(&path).map_err(|e| RunDirError::format(&path)(e.to_string()))
     }
 
-    /// Starts a checkpoint of this run.
-    pub fn checkpoint(&self) -> Checkpoint<'_> {
-        Checkpoint::new(self)
+    /// Starts the checkpoint after `epoch` epochs, in a fresh directory.
+    pub fn checkpoint(&self, epoch: usize) -> Result<Checkpoint<'_>, RunDirError> {
+        Checkpoint::new(self, epoch)
     }
 
     /// Appends one line to `metrics.jsonl`.
@@ -281,5 +407,42 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = RunDir::new(dir.path()).read_state().unwrap_err();
         assert!(err.to_string().contains("state.json"), "{err}");
+    }
+
+    #[test]
+    fn format_one_is_read_beside_state_and_a_newer_format_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        let v1 = r#"{"version":1,"epoch":2,"step":6,"seed":0,"best":[0.5,1]}"#;
+        std::fs::write(run.file(files::STATE), v1).unwrap();
+        assert_eq!(run.read_state().unwrap().epoch, 2);
+        assert_eq!(
+            run.checkpoint_file(files::MODEL).unwrap(),
+            dir.path().join(files::MODEL)
+        );
+        std::fs::write(run.file(files::STATE), v1.replace(":1,", ":3,")).unwrap();
+        let err = run.read_state().unwrap_err().to_string();
+        assert!(err.contains("format version 3"), "{err}");
+    }
+
+    #[test]
+    fn clear_removes_the_run_and_leaves_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        assert!(run.is_empty().unwrap());
+        std::fs::write(run.file(files::LOCK), b"1").unwrap();
+        assert!(run.is_empty().unwrap(), "the lock alone is empty");
+        for f in [files::METRICS, "state.json.tmp", "notes.txt"] {
+            std::fs::write(run.file(f), b"x").unwrap();
+        }
+        std::fs::create_dir(run.file("checkpoint-3")).unwrap();
+        assert!(!run.is_empty().unwrap());
+        run.clear().unwrap();
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, vec![".lock", "notes.txt"]);
     }
 }

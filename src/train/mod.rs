@@ -55,8 +55,8 @@ pub enum TrainError {
         /// The non-finite loss.
         loss: f64,
     },
-    /// The directory already holds a run and resuming was not asked for.
-    #[error("{} already holds a run (state.json)", dir.display())]
+    /// A fresh run was asked for in a directory that is not empty.
+    #[error("{} is not empty", dir.display())]
     RunExists {
         /// The run directory.
         dir: PathBuf,

@@ -25,6 +25,22 @@ pub trait Progress {
     fn batch(&mut self, _loss: f64, _lr: f64, _samples_per_s: f64) {}
     /// An epoch finished.
     fn epoch(&mut self, _record: &EpochRecord) {}
+    /// Resuming was asked for, but the run has no committed checkpoint yet
+    /// (it was stopped during its first epoch): it starts from the
+    /// beginning.
+    fn no_checkpoint(&mut self) {}
+}
+
+/// How [`train`] treats what the run directory already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// A new run; the directory must be empty or missing.
+    Fresh,
+    /// A new run that first removes an earlier run's files.
+    Overwrite,
+    /// Continue from the last checkpoint, or from the beginning where none
+    /// was committed yet.
+    Resume,
 }
 
 /// Reports nothing (tests, library users).
@@ -193,22 +209,37 @@ fn scalar(t: &Tensor) -> candle_core::Result<f64> {
 }
 
 /// Trains a model as `cfg` says on `device`, writing the run into `out`.
-/// With `resume` it continues a run in `out` from its last checkpoint,
-/// exactly as if it had not stopped (same batches, same optimiser state).
+/// With [`Start::Resume`] it continues a run in `out` from its last
+/// checkpoint, exactly as if it had not stopped (same batches, same
+/// optimiser state). The run directory is locked for the whole run; a
+/// resume that fails before its first epoch completes changes nothing on
+/// disk.
 pub fn train(
     cfg: &RunConfig,
     out: &Path,
-    resume: bool,
+    start: Start,
     device: &Device,
     progress: &mut dyn Progress,
 ) -> Result<TrainReport, TrainError> {
     let run = RunDir::new(out);
-    if !resume && run.holds_run() {
-        return Err(TrainError::RunExists {
-            dir: out.to_path_buf(),
-        });
-    }
-    run.create()?;
+    let _lock = run.lock()?;
+    let resume = match start {
+        Start::Resume if run.holds_run() => true,
+        Start::Resume => {
+            progress.no_checkpoint();
+            false
+        }
+        Start::Fresh if !run.is_empty()? => {
+            return Err(TrainError::RunExists {
+                dir: out.to_path_buf(),
+            })
+        }
+        Start::Fresh => false,
+        Start::Overwrite => {
+            run.clear()?;
+            false
+        }
+    };
     let mut cfg = cfg.clone();
     let plan = open_plan(&cfg)?;
     resolve_model(&mut cfg, &plan.train_file)?;
@@ -218,18 +249,25 @@ pub fn train(
     } else {
         trainer.start(&run)?
     };
-    run.write_config(&cfg.to_toml())?;
     let params = trainer.model.num_parameters();
     let batches = trainer.epoch_indices.len().div_ceil(cfg.train.batch_size);
     progress.start(params, state.epoch, cfg.train.epochs, batches);
     let mut last = None;
     for epoch in state.epoch..cfg.train.epochs {
         let record = trainer.epoch(epoch, &mut state, progress)?;
+        if resume && last.is_none() {
+            // Only now that an epoch succeeded does a resume touch the
+            // run: drop metrics of epochs after the checkpoint, save the
+            // configuration with its overrides.
+            run.truncate_metrics(epoch)?;
+            run.write_config(&cfg.to_toml())?;
+        }
         run.append_metrics(&record)?;
         trainer.checkpoint(&run, &mut state, &record)?;
         progress.epoch(&record);
         last = Some(record);
     }
+    run.remove_stale_checkpoints()?;
     Ok(TrainReport {
         run_dir: out.to_path_buf(),
         params,
@@ -306,15 +344,19 @@ impl<'a> Trainer<'a> {
         })
     }
 
-    /// Begins a new run: fits and saves the normalisers.
+    /// Begins a new run: saves the configuration (which a resume without
+    /// `--config` reads), fits and saves the normalisers, and drops the
+    /// metrics of an earlier start that committed no checkpoint.
     fn start(&mut self, run: &RunDir) -> Result<RunState, TrainError> {
+        run.write_config(&self.cfg.to_toml())?;
         self.normalizers = fit_normalizers(self.cfg, self.plan)?;
         run.write_normalizers(&self.normalizers)?;
+        run.truncate_metrics(0)?;
         Ok(RunState::start(self.cfg.train.seed))
     }
 
     /// Continues a run from its last checkpoint: weights, optimiser state
-    /// and normalisers, with the metrics of later epochs dropped.
+    /// and normalisers; reads only.
     fn resume(&mut self, run: &RunDir) -> Result<RunState, TrainError> {
         let state = run.read_state()?;
         self.normalizers = run.read_normalizers()?;
@@ -331,7 +373,6 @@ impl<'a> Trainer<'a> {
             }
             .into());
         }
-        run.truncate_metrics(state.epoch)?;
         Ok(state)
     }
 
@@ -453,7 +494,7 @@ impl<'a> Trainer<'a> {
         state: &mut RunState,
         record: &EpochRecord,
     ) -> Result<(), TrainError> {
-        let mut checkpoint = run.checkpoint();
+        let mut checkpoint = run.checkpoint(record.epoch + 1)?;
         if state.best.is_none_or(|(b, _)| record.test_loss < b) {
             state.best = Some((record.test_loss, record.epoch));
             checkpoint.weights(Weights::Best, &self.varmap)?;
