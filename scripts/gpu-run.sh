@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs on a GPU machine (no Rust needed), from the repository root, with
+# the bundle scripts/gpu-bundle.sh made in target/gpu-carry/: unpacks it,
+# points the loader at the CUDA libraries of the machine's PyTorch wheels,
+# and writes into OUT_DIR the GPU's description, the GPU tests' output
+# (each CUDA op and the whole model against the CPU to 1e-4), and three
+# rounds of `fno bench` on the FNO-2D bench config at batch 20 and 128.
+set -u
+out=${1:?usage: gpu-run.sh OUT_DIR}
+mkdir -p "$out"
+work=$(mktemp -d)
+tar -xJf target/gpu-carry/bundle.tar.xz -C "$work"
+torch=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))')
+nvidia=$(dirname "$torch")/nvidia
+cuda_libs=$(find "$nvidia" -maxdepth 3 -type d -name lib | tr '\n' ':')
+export LD_LIBRARY_PATH="${cuda_libs}$work/libs"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$out/gpu.txt" 2>&1
+ldd "$work/integration" | grep 'not found' > "$out/missing-libraries.txt"
+timeout 300 "$work/integration" --ignored cuda --test-threads 1 > "$out/gpu-tests.txt" 2>&1
+echo "exit status $?" >> "$out/gpu-tests.txt"
+for round in 1 2 3; do
+  for batch in 20 128; do
+    timeout 120 "$work/fno" bench --dims 2 --size 64 --width 32 --modes 12 --layers 4 \
+      --steps 50 --device cuda --json --batch "$batch" >> "$out/bench.jsonl" 2>> "$out/bench.err"
+  done
+done
+tail -n 3 "$out/gpu-tests.txt"
