@@ -159,11 +159,7 @@ pub fn finetune(
         }
         let value = scalar(&total)?;
         if !value.is_finite() {
-            return Err(TrainError::Diverged {
-                epoch: 0,
-                step: step as u64,
-                loss: value,
-            });
+            return Err(TrainError::FinetuneDiverged { step, loss: value });
         }
         let physical = norm.output.decode(&pred.detach())?;
         curve.push(FinetuneStep {

@@ -1,8 +1,7 @@
 use crate::train::{train_args, write_config};
-use crate::util::{checkpoint_file, fno, spawn, tempdir};
-use std::collections::BTreeMap;
+use crate::util::{checkpoint_file, fno, snapshot, spawn, tempdir};
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 /// The tiny run of these tests: the Darcy config of `train::write_config`
@@ -28,23 +27,6 @@ fn fno_with_fault(args: &[&str], fault: &str) -> Output {
             .stderr(Stdio::piped()),
     );
     child.wait_with_output().expect("running the fno binary")
-}
-
-/// Every file under `dir` but the lock, with its bytes.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                todo.push(path);
-            } else if path.file_name().is_some_and(|n| n != ".lock") {
-                files.insert(path.clone(), std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
 }
 
 /// What an uninterrupted run and a resumed one must agree on bit for bit.

@@ -1,4 +1,4 @@
-use crate::util::{checkpoint_file, fixture, fno, spawn, tempdir, writing_fixture};
+use crate::util::{checkpoint_file, fixture, fno, snapshot, spawn, tempdir, writing_fixture};
 use fno::data::mirror::MirrorWriter;
 use fno::data::{PdebenchFile, Resolution};
 use std::path::Path;
@@ -325,6 +325,107 @@ fn divergence_stops_and_keeps_the_last_checkpoint() {
         model
     );
     assert_eq!(std::fs::read(run.join("state.json")).unwrap(), state);
+}
+
+/// A step that leaves the loss finite but breaks the weights (one batch
+/// per epoch, so the broken step is the epoch's last) stops the run before
+/// its metrics line or checkpoint is written, naming the tensor; the run
+/// then resumes with a sound learning rate, and never records a NaN best
+/// loss.
+#[test]
+fn non_finite_weights_are_never_checkpointed() {
+    let dir = tempdir();
+    let config = write_config(dir.path());
+    let config = config.to_str().unwrap();
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    let one_batch = "data.max_train_samples=4";
+    let out = fno(&train_args(
+        config,
+        run_s,
+        &["--set", one_batch, "--set", "train.epochs=1"],
+    ));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = snapshot(&run);
+    for (lr, needle) in [("1e39", "weight `"), ("1e6", "the test loss is")] {
+        let lr = format!("train.lr={lr}");
+        let out = fno(&train_args(
+            config,
+            run_s,
+            &[
+                "--resume",
+                "--set",
+                one_batch,
+                "--set",
+                &lr,
+                "--set",
+                "train.epochs=3",
+            ],
+        ));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{lr}: {stderr}");
+        assert!(stderr.contains("diverged in epoch 1"), "{stderr}");
+        assert!(stderr.contains(needle), "{lr}: {stderr}");
+        assert!(stderr.contains("(1 epoch done) is intact"), "{stderr}");
+        assert!(snapshot(&run) == before, "{lr} changed the run");
+    }
+    let out = fno(&train_args(
+        config,
+        run_s,
+        &["--resume", "--set", one_batch, "--set", "train.epochs=3"],
+    ));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap();
+    assert_eq!(state["epoch"], 3);
+    assert!(state["best"][0].as_f64().unwrap().is_finite(), "{state}");
+}
+
+/// A fresh run whose first epoch breaks the model commits nothing, and
+/// `--resume` with a changed learning rate starts it again from the
+/// beginning under the new setting.
+#[test]
+fn a_run_that_diverges_in_its_first_epoch_resumes_with_a_new_learning_rate() {
+    let dir = tempdir();
+    let config = write_config(dir.path());
+    let config = config.to_str().unwrap();
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    let out = fno(&train_args(
+        config,
+        run_s,
+        &["--set", "train.lr=1e30", "--set", "train.epochs=1"],
+    ));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no checkpoint was committed yet"),
+        "{stderr}"
+    );
+    assert!(!run.join("state.json").exists());
+    let out = fno(&[
+        "train",
+        "--out",
+        run_s,
+        "--quiet",
+        "--resume",
+        "--set",
+        "train.lr=3e-3",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let saved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(saved.contains("lr = 0.003"), "{saved}");
 }
 
 /// Bad configuration values are refused with the setting's name.

@@ -102,6 +102,14 @@ impl<'a> Checkpoint<'a> {
     /// naming it into place (the commit point), then removes the previous
     /// checkpoint's files.
     pub fn commit(self, state: &RunState) -> Result<(), RunDirError> {
+        let path = self.run.file(files::STATE);
+        if let Some((loss, epoch)) = state.best.filter(|(loss, _)| !loss.is_finite()) {
+            // JSON has no NaN: it would be written as `null`, which no
+            // resume could read back.
+            return Err(RunDirError::format(&path)(format!(
+                "the best test loss {loss} (epoch {epoch}) is not finite; the checkpoint is not published"
+            )));
+        }
         let previous = self.run.committed_checkpoint()?;
         if !self.has_best {
             self.carry_best()?;
@@ -113,7 +121,6 @@ impl<'a> Checkpoint<'a> {
             checkpoint: Some(self.name.clone()),
             ..state.clone()
         };
-        let path = self.run.file(files::STATE);
         let text = serde_json::to_string_pretty(&state)
             .map_err(|e| RunDirError::format(&path)(e.to_string()))?;
         let tmp = stage_with(&path, |tmp| std::fs::write(tmp, &text))?;
@@ -219,6 +226,17 @@ mod tests {
         let carried = run.checkpoint_file(files::BEST).unwrap();
         assert_eq!(carried, dir.path().join("checkpoint-2/best.safetensors"));
         assert_eq!(std::fs::read(carried).unwrap(), best);
+    }
+
+    #[test]
+    fn a_non_finite_best_loss_is_never_published() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        let mut state = RunState::start(1);
+        state.best = Some((f64::NAN, 0));
+        let err = run.checkpoint(1).unwrap().commit(&state).unwrap_err();
+        assert!(err.to_string().contains("not finite"), "{err}");
+        assert!(!run.holds_run());
     }
 
     #[test]

@@ -45,13 +45,25 @@ pub enum TrainError {
     /// A run file could not be read or written.
     #[error(transparent)]
     RunDir(#[from] crate::rundir::RunDirError),
-    /// The loss became NaN or infinite; the last checkpoint is intact.
-    #[error("training diverged at epoch {epoch}, step {step}: loss is {loss}; the last checkpoint (previous epoch) is intact — lower train.lr or set train.grad_clip")]
+    /// An epoch produced a NaN or infinite loss, weight or optimiser
+    /// moment; nothing of that epoch was saved.
+    #[error("training diverged in epoch {epoch}: {what} is {value}; {}", resumable_after(*.resumable))]
     Diverged {
         /// Epoch (from 0).
         epoch: usize,
+        /// The first non-finite quantity found: the loss at a step, the
+        /// test loss, or a named weight or optimiser moment.
+        what: String,
+        /// Its value (or its first non-finite element).
+        value: f64,
+        /// Epochs completed by the last committed checkpoint, if any.
+        resumable: Option<usize>,
+    },
+    /// Test-time fine-tuning produced a NaN or infinite loss.
+    #[error("fine-tuning diverged at step {step}: the loss is {loss}; lower the learning rate")]
+    FinetuneDiverged {
         /// Optimiser step.
-        step: u64,
+        step: usize,
         /// The non-finite loss.
         loss: f64,
     },
@@ -64,4 +76,15 @@ pub enum TrainError {
     /// A lock was poisoned by a panic on another thread.
     #[error("internal lock poisoned by an earlier panic")]
     Poisoned,
+}
+
+/// What a diverged run still has: the checkpoint to resume from.
+fn resumable_after(epochs: Option<usize>) -> String {
+    match epochs {
+        Some(n) => format!(
+            "the last checkpoint ({n} epoch{} done) is intact; resume with a lower train.lr or with train.grad_clip set",
+            if n == 1 { "" } else { "s" }
+        ),
+        None => "no checkpoint was committed yet; start again with a lower train.lr or with train.grad_clip set".into(),
+    }
 }

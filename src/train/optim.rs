@@ -120,6 +120,29 @@ impl AdamW {
         Ok(())
     }
 
+    /// The first variable or moment holding a NaN or an infinity, named
+    /// (`x`, `x` first moment, `x` second moment), with that value; none
+    /// when every element is finite. Checked before a checkpoint is saved,
+    /// since a diverged step can leave a finite loss but broken state.
+    pub fn first_non_finite(&self) -> Result<Option<(String, f64)>> {
+        for slot in &self.slots {
+            for (tensor, what) in [
+                (&slot.var, "weight"),
+                (&slot.m, "first moment"),
+                (&slot.v, "second moment"),
+            ] {
+                if let Some(value) = first_non_finite(tensor.as_tensor())? {
+                    let name = match what {
+                        "weight" => format!("weight `{}`", slot.name),
+                        moment => format!("the optimiser's {moment} of `{}`", slot.name),
+                    };
+                    return Ok(Some((name, value)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// Saves the moments and the step count as safetensors.
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut tensors: HashMap<String, Tensor> = HashMap::new();
@@ -169,6 +192,19 @@ impl AdamW {
             .unwrap_or(0.0) as u64;
         Ok(())
     }
+}
+
+/// The first NaN or infinite element of `t`, read on the host in its own
+/// precision (f32 as is, anything else as f64, so that no finite value
+/// overflows on the way).
+fn first_non_finite(t: &Tensor) -> Result<Option<f64>> {
+    let flat = t.flatten_all()?;
+    if flat.dtype() == DType::F32 {
+        let values = flat.to_vec1::<f32>()?;
+        return Ok(values.into_iter().find(|v| !v.is_finite()).map(f64::from));
+    }
+    let values = flat.to_dtype(DType::F64)?.to_vec1::<f64>()?;
+    Ok(values.into_iter().find(|v| !v.is_finite()))
 }
 
 /// The AdamW update of one variable with candle's ops, for devices that
@@ -327,6 +363,33 @@ mod tests {
         }
         let got = w.as_tensor().to_vec1::<f32>().unwrap();
         assert!(got.iter().all(|v| v.abs() < 1e-2), "{got:?}");
+    }
+
+    #[test]
+    fn non_finite_weights_and_moments_are_found_and_named() {
+        let dev = Device::Cpu;
+        let a = Var::new(&[1.0f32, 2.0], &dev).unwrap();
+        let b = Var::new(&[3.0f32, 4.0], &dev).unwrap();
+        let opt = AdamW::new(
+            vec![("a".into(), a.clone()), ("b".into(), b.clone())],
+            AdamWConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(opt.first_non_finite().unwrap(), None);
+        b.set(&Tensor::new(&[3.0f32, f32::INFINITY], &dev).unwrap())
+            .unwrap();
+        assert_eq!(
+            opt.first_non_finite().unwrap(),
+            Some(("weight `b`".to_string(), f64::INFINITY))
+        );
+        b.set(&Tensor::new(&[3.0f32, 4.0], &dev).unwrap()).unwrap();
+        opt.slots[0]
+            .v
+            .set(&Tensor::new(&[0.0f32, f32::NAN], &dev).unwrap())
+            .unwrap();
+        let (what, value) = opt.first_non_finite().unwrap().unwrap();
+        assert_eq!(what, "the optimiser's second moment of `a`");
+        assert!(value.is_nan());
     }
 
     #[test]

@@ -255,6 +255,9 @@ pub fn train(
     let mut last = None;
     for epoch in state.epoch..cfg.train.epochs {
         let record = trainer.epoch(epoch, &mut state, progress)?;
+        // Nothing of an epoch that broke the model is kept: the metrics
+        // line and the checkpoint wait until it is known to be finite.
+        trainer.ensure_finite(&record, &state)?;
         if resume && last.is_none() {
             // Only now that an epoch succeeded does a resume touch the
             // run: drop metrics of epochs after the checkpoint, save the
@@ -402,7 +405,7 @@ impl<'a> Trainer<'a> {
             &train_plan,
             &device,
             |batch| -> Result<(), TrainError> {
-                let value = self.step(&batch, epoch, state.step, lr)?;
+                let value = self.step(&batch, lr).map_err(|e| e.at(epoch, state))?;
                 state.step += 1;
                 let n = batch.indices.len();
                 loss_sum += value * n as f64;
@@ -433,15 +436,11 @@ impl<'a> Trainer<'a> {
 
     /// One optimiser step on `batch`; returns its loss, or stops on a
     /// non-finite one.
-    fn step(&mut self, batch: &Batch, epoch: usize, step: u64, lr: f64) -> Result<f64, TrainError> {
+    fn step(&mut self, batch: &Batch, lr: f64) -> Result<f64, StepError> {
         let loss = self.batch_loss(batch)?;
         let value = scalar(&loss)?;
         if !value.is_finite() {
-            return Err(TrainError::Diverged {
-                epoch,
-                step,
-                loss: value,
-            });
+            return Err(StepError::NonFiniteLoss(value));
         }
         let mut grads = loss.backward()?;
         if self.cfg.train.grad_clip > 0.0 {
@@ -485,6 +484,32 @@ impl<'a> Trainer<'a> {
         Ok(((total + (p.pde * cfg.physics.w_pde)?)? + (p.ic * cfg.physics.w_ic)?)?)
     }
 
+    /// Stops the run if the epoch left a non-finite weight, optimiser
+    /// moment or test loss, naming the first one found (tensors first: they
+    /// say where it broke); the last committed checkpoint stays as it was.
+    fn ensure_finite(&self, record: &EpochRecord, state: &RunState) -> Result<(), TrainError> {
+        let losses = [
+            ("the test loss", record.test_loss),
+            ("the test relative L2 error", record.test_rel_l2),
+        ];
+        let found = match self.optimizer.first_non_finite()? {
+            Some(tensor) => Some(tensor),
+            None => losses
+                .into_iter()
+                .find(|(_, v)| !v.is_finite())
+                .map(|(what, value)| (what.to_string(), value)),
+        };
+        match found {
+            None => Ok(()),
+            Some((what, value)) => Err(TrainError::Diverged {
+                epoch: record.epoch,
+                what,
+                value,
+                resumable: committed_epochs(state),
+            }),
+        }
+    }
+
     /// Saves the checkpoint of the epoch `record` describes: the weights,
     /// the best weights if the test loss improved, the optimiser, and
     /// `state.json` last.
@@ -505,6 +530,41 @@ impl<'a> Trainer<'a> {
         checkpoint.commit(state)?;
         Ok(())
     }
+}
+
+/// Why a training step failed: a non-finite loss, which [`StepError::at`]
+/// turns into [`TrainError::Diverged`] with the epoch and step, or any
+/// other error.
+enum StepError {
+    NonFiniteLoss(f64),
+    Other(TrainError),
+}
+
+impl<E: Into<TrainError>> From<E> for StepError {
+    fn from(e: E) -> Self {
+        Self::Other(e.into())
+    }
+}
+
+impl StepError {
+    /// The error of the step after `state.step` steps in `epoch`.
+    fn at(self, epoch: usize, state: &RunState) -> TrainError {
+        match self {
+            Self::NonFiniteLoss(value) => TrainError::Diverged {
+                epoch,
+                what: format!("the training loss at step {}", state.step),
+                value,
+                resumable: committed_epochs(state),
+            },
+            Self::Other(e) => e,
+        }
+    }
+}
+
+/// Epochs completed by the last committed checkpoint; none before the
+/// first.
+fn committed_epochs(state: &RunState) -> Option<usize> {
+    (state.epoch > 0).then_some(state.epoch)
 }
 
 /// Test loss (normalised) and relative L2 (physical) over the test set.
