@@ -3,7 +3,10 @@
 # toolkit, and packs what a GPU machine without Rust needs to run it into
 # target/gpu-carry/: the stripped `fno` binary and integration-test binary,
 # the non-glibc shared libraries they load from this machine (HDF5 and its
-# dependencies), and scripts/gpu-run.sh. On the GPU machine, run
+# dependencies), scripts/gpu-run.sh, and the pure-Python packages the
+# reference (benches/reference/neuraloperator/bench.py) needs beside the GPU
+# machine's PyTorch, from PyPI at the versions of requirements-gpu.txt. On
+# the GPU machine, run
 #   bash target/gpu-carry/gpu-run.sh OUT_DIR
 # from the repository root; it takes the CUDA libraries from that machine's
 # PyTorch wheels.
@@ -74,6 +77,16 @@ ldd "$stage/fno" "$stage/integration" | awk '/=> \//{print $3}' | sort -u \
   | grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|ld-linux[^/]*|libpthread|libdl|librt)\.so' \
   | grep -v -E '/lib(cuda|cudart|cublas|cublasLt|cufft|curand|nvrtc)\.so' \
   | xargs -r -I{} cp -L {} "$stage/libs/"
+# The reference's pure-Python packages; the GPU machine has PyTorch and
+# NumPy but no network.
+"$venv/bin/pip" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+  --dest "$stage/wheels" \
+  $(grep -E '^(neuraloperator|tensorly|tensorly-torch|opt_einsum)==' benches/reference/neuraloperator/requirements-gpu.txt)
+mkdir -p "$stage/python"
+for wheel in "$stage"/wheels/*.whl; do
+  "$venv/bin/python" -m zipfile -e "$wheel" "$stage/python"
+done
+rm -rf "$stage/wheels"
 mkdir -p "$carry"
 tar -cJf "$carry/bundle.tar.xz" -C "$stage" .
 cp scripts/gpu-run.sh "$carry/gpu-run.sh"

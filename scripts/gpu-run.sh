@@ -4,7 +4,9 @@
 # points the loader at the CUDA libraries of the machine's PyTorch wheels,
 # and writes into OUT_DIR the GPU's description, the GPU tests' output
 # (each CUDA op and the whole model against the CPU to 1e-4), and three
-# rounds of `fno bench` on the FNO-2D bench config at batch 20 and 128.
+# interleaved rounds of `fno bench` on the FNO-2D bench config at batch 20
+# and 128 beside neuraloperator's bench.py on the same model (full
+# precision at both batches, mixed precision at 128).
 set -u
 out=${1:?usage: gpu-run.sh OUT_DIR}
 mkdir -p "$out"
@@ -18,10 +20,16 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$out/gpu
 ldd "$work/integration" | grep 'not found' > "$out/missing-libraries.txt"
 timeout 300 "$work/integration" --ignored cuda --test-threads 1 > "$out/gpu-tests.txt" 2>&1
 echo "exit status $?" >> "$out/gpu-tests.txt"
+reference() {
+  PYTHONPATH="$work/python" timeout 300 python3 benches/reference/neuraloperator/offline.py \
+    2d --device cuda "$@" >> "$out/reference.jsonl" 2>> "$out/reference.err"
+}
 for round in 1 2 3; do
   for batch in 20 128; do
     timeout 120 "$work/fno" bench --dims 2 --size 64 --width 32 --modes 12 --layers 4 \
       --steps 50 --device cuda --json --batch "$batch" >> "$out/bench.jsonl" 2>> "$out/bench.err"
+    reference --batch "$batch"
   done
+  reference --batch 128 --precision mixed
 done
 tail -n 3 "$out/gpu-tests.txt"

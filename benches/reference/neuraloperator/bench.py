@@ -9,12 +9,16 @@ The counterpart of
 Usage:
     python bench.py {1d,2d} [--device cpu|cuda] [--batch B] [--threads T]
                     [--warmup W] [--steps S] [--tf32] [--default-blocks]
+                    [--precision full|mixed]
 
 The model is built like fno's: four Fourier blocks without a channel MLP,
 a linear skip, GELU, lifting and projection of ratio 2, grid channels, no
 padding. neuraloperator's `n_modes` counts every kept frequency of an axis,
 fno's `--modes m` keeps -m..m, so fno's 12 and 16 are 24 and 32 here.
 `--default-blocks` keeps neuraloperator's default block (with a channel MLP).
+`--precision mixed` (CUDA) is neuraloperator's mixed precision as its
+trainer runs it: `fno_block_precision="mixed"` (half-precision spectral
+convolutions) inside `torch.autocast` (float16), without a gradient scaler.
 
 Timed: the forward pass under `torch.no_grad()`, and the training step
 (zero_grad, forward, MSE loss, backward, AdamW step with lr 1e-3 and torch's
@@ -23,7 +27,7 @@ medians are printed. On CUDA every repetition ends in a synchronisation and
 TF32 stays off unless `--tf32` (candle does not use TF32 either).
 
 Prints one JSON line: impl, torch, config, device, batch, default_blocks,
-tf32, params, forward_ms, train_step_ms and (on Linux) peak_rss_mb.
+tf32, precision, params, forward_ms, train_step_ms and (on Linux) peak_rss_mb.
 """
 
 import argparse
@@ -56,6 +60,8 @@ def parse_args():
     parser.add_argument("--tf32", action="store_true", help="allow TF32 on CUDA")
     parser.add_argument("--default-blocks", action="store_true",
                         help="neuraloperator's default blocks (with a channel MLP)")
+    parser.add_argument("--precision", choices=["full", "mixed"], default="full",
+                        help="fno_block_precision, with autocast when mixed (default full)")
     args = parser.parse_args()
     on_gpu = args.device.startswith("cuda")
     if args.warmup is None:
@@ -108,18 +114,20 @@ def main():
     blocks = {} if args.default_blocks else {"use_channel_mlp": False}
     model = FNO(n_modes=n_modes, in_channels=1, out_channels=1, hidden_channels=width,
                 n_layers=4, lifting_channel_ratio=2, projection_channel_ratio=2,
-                **blocks).to(device)
+                fno_block_precision=args.precision, **blocks).to(device)
+    mixed = args.precision == "mixed"
     x = torch.randn(args.batch, 1, *grid, device=device)
     y = torch.randn(args.batch, 1, *grid, device=device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
     def forward():
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(device.type, enabled=mixed):
             model(x)
 
     def train_step():
         optimizer.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.mse_loss(model(x), y)
+        with torch.autocast(device.type, enabled=mixed):
+            loss = torch.nn.functional.mse_loss(model(x), y)
         loss.backward()
         optimizer.step()
 
@@ -133,6 +141,7 @@ def main():
         "batch": args.batch,
         "default_blocks": args.default_blocks,
         "tf32": args.tf32 if on_gpu else None,
+        "precision": args.precision,
         # numel() counts a complex weight once; fno counts it as two reals.
         "params": sum(p.numel() for p in model.parameters()),
         "forward_ms": forward_ms,
