@@ -45,6 +45,9 @@ pub enum TrainError {
     /// A run file could not be read or written.
     #[error(transparent)]
     RunDir(#[from] crate::rundir::RunDirError),
+    /// An output file (a prediction) could not be written.
+    #[error(transparent)]
+    Write(#[from] crate::data::writer::WriteError),
     /// The loss became NaN or infinite; the last checkpoint is intact.
     #[error("training diverged at epoch {epoch}, step {step}: loss is {loss}; the last checkpoint (previous epoch) is intact — lower train.lr or set train.grad_clip")]
     Diverged {
