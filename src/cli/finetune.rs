@@ -181,8 +181,7 @@ fn plot(dir: &Path, out: &FinetuneOutput) -> anyhow::Result<Vec<PathBuf>> {
             ("initial-condition misfit", curve(|s| s.ic)),
             ("relative L2 to the truth", curve(|s| s.rel_l2)),
         ],
-    )
-    .with_context(|| format!("drawing {}", curves.display()))?;
+    )?;
     let space_time = out.truth.ndim() >= 3 && out.report.pde != "darcy";
     let after = final_field(&out.after, space_time);
     let truth = final_field(&out.truth, space_time);
@@ -203,8 +202,7 @@ fn plot(dir: &Path, out: &FinetuneOutput) -> anyhow::Result<Vec<PathBuf>> {
                 _ => return Ok(vec![curves]),
             }
         }
-    }
-    .with_context(|| format!("drawing {}", field.display()))?;
+    }?;
     Ok(vec![curves, field])
 }
 

@@ -315,3 +315,51 @@ fn write_attr(loc: &hdf5::Location, name: &str, value: &Attr) -> hdf5::Result<()
             }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_errno_of_a_failed_system_call_is_read_from_hdf5s_message() {
+        let message = "H5C_dest(): file write failed: time = now, filename = 'p.tmp', errno = 28, error message = 'No space left on device'";
+        assert_eq!(os_errno(message), Some(28));
+        assert_eq!(os_errno("unable to open file: name = 'x'"), None);
+        assert_eq!(os_errno("errno = 0, no error"), None);
+    }
+
+    #[test]
+    fn a_failed_finish_leaves_no_temporary_and_the_target_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        // A non-empty directory where the file would go: the rename fails.
+        std::fs::create_dir_all(dir.path().join("out.h5/inside")).unwrap();
+        let out = OutputFile::create(dir.path(), "out.h5").unwrap();
+        out.dataset("tensor", &[2, 3]).unwrap();
+        out.write_samples("tensor", 0, [&[1.0f32, 2.0, 3.0][..]].into_iter())
+            .unwrap();
+        let err = out.finish().unwrap_err();
+        assert!(
+            matches!(&err, WriteError::Io { path, .. } if path.ends_with("out.h5")),
+            "{err:?}"
+        );
+        assert!(!dir.path().join("out.h5.tmp").exists());
+        assert!(dir.path().join("out.h5/inside").is_dir());
+    }
+
+    #[test]
+    fn finished_file_holds_every_sample() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = OutputFile::create(dir.path(), "out.h5").unwrap();
+        out.dataset("tensor", &[2, 3]).unwrap();
+        out.vector("x-coordinate", &[0.5, 1.5, 2.5]).unwrap();
+        for (i, row) in [[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]].iter().enumerate() {
+            out.write_samples("tensor", i, std::iter::once(&row[..]))
+                .unwrap();
+        }
+        let path = out.finish().unwrap();
+        assert!(!dir.path().join("out.h5.tmp").exists());
+        let file = hdf5::File::open(path).unwrap();
+        let values: Vec<f32> = file.dataset("tensor").unwrap().read_raw().unwrap();
+        assert_eq!(values, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    }
+}
