@@ -442,3 +442,33 @@ fn predict_onto_a_directory_is_refused_without_a_temporary() {
     assert!(err.contains("is a directory"), "{err}");
     assert!(!dir.path().join("out.tmp").exists());
 }
+
+/// The same without a tmpfs: an injected ENOSPC at the first and second
+/// file write of `fno eval`, `fno finetune` and `fno inverse` (plots and
+/// JSON reports) exits 2 naming the file, with no temporary left and the
+/// run untouched.
+#[test]
+fn an_injected_full_disk_fails_eval_finetune_and_inverse_cleanly() {
+    let dir = tempdir();
+    let run = tiny_run(dir.path());
+    let run_s = run.to_str().unwrap();
+    let data = darcy();
+    let state = std::fs::read(run.join("state.json")).unwrap();
+    for n in 1..=2 {
+        for command in ["eval", "finetune", "inverse"] {
+            let out_dir = dir.path().join(format!("{command}-{n}"));
+            let mut args = vec![command, "--run", run_s, "--data", &data];
+            let written = if command == "eval" {
+                run.as_path()
+            } else {
+                let out = out_dir.to_str().unwrap();
+                args.extend(["--sample", "0", "--steps", "1", "--out", out]);
+                out_dir.as_path()
+            };
+            let out = fno_with_fault(&args, &format!("disk-full:{n}"));
+            failed_on_full_disk(&out, written);
+            no_temporaries(dir.path());
+        }
+    }
+    assert_eq!(std::fs::read(run.join("state.json")).unwrap(), state);
+}
