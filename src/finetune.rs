@@ -10,8 +10,8 @@ use candle_core::{DType, Tensor};
 use ndarray::ArrayD;
 use serde::Serialize;
 
+use crate::data::writer::OutputFile;
 use crate::data::{DataError, PdebenchFile, Task};
-use crate::rundir::write_atomic_with;
 use crate::train::optim::{named_vars, AdamW, AdamWConfig};
 use crate::train::physics::PhysicsTerm;
 use crate::train::run::Predictor;
@@ -198,10 +198,11 @@ pub fn finetune(
     })
 }
 
-/// Writes a prediction in PDEBench's layout, atomically: `tensor`
-/// `[1, T, X..]` for a single-channel space-time prediction (`[C, X.., T]`
-/// moved back to time-major), `[1, C, X..]` otherwise, with the file's
-/// `x-`, `y-`, `z-coordinate` and, for trajectories, `t-coordinate`.
+/// Writes a prediction in PDEBench's layout, atomically and checked to the
+/// end ([`OutputFile`]): `tensor` `[1, T, X..]` for a single-channel
+/// space-time prediction (`[C, X.., T]` moved back to time-major),
+/// `[1, C, X..]` otherwise, with the file's `x-`, `y-`, `z-coordinate` and,
+/// for trajectories, `t-coordinate` (float32, as PDEBench stores them).
 pub fn write_prediction(
     path: &Path,
     prediction: &ArrayD<f32>,
@@ -222,27 +223,24 @@ pub fn write_prediction(
         _ => prediction.clone(),
     }
     .insert_axis(ndarray::Axis(0));
-    write_atomic_with(path, |tmp| -> hdf5::Result<()> {
-        let out = hdf5::File::create(tmp)?;
-        out.new_dataset_builder()
-            .with_data(&tensor)
-            .create("tensor")?;
-        for (axis, name) in
-            coords
-                .space
-                .iter()
-                .zip(["x-coordinate", "y-coordinate", "z-coordinate"])
-        {
-            out.new_dataset_builder()
-                .with_data(&ndarray::Array1::from(axis.clone()))
-                .create(name)?;
-        }
-        if matches!(task, Task::SpaceTime) {
-            out.new_dataset_builder()
-                .with_data(&ndarray::Array1::from(coords.time.clone()))
-                .create("t-coordinate")?;
-        }
-        Ok(())
-    })?;
+    let (dir, name) = match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => (dir, name.to_string_lossy()),
+        _ => (Path::new("."), path.to_string_lossy()),
+    };
+    let out = OutputFile::create(dir, &name)?;
+    let tensor = tensor.as_standard_layout();
+    out.dataset("tensor", tensor.shape())?;
+    out.write_whole("tensor", tensor.as_slice().unwrap_or_default())?;
+    for (axis, name) in coords
+        .space
+        .iter()
+        .zip(["x-coordinate", "y-coordinate", "z-coordinate"])
+    {
+        out.vector(name, axis)?;
+    }
+    if matches!(task, Task::SpaceTime) {
+        out.vector("t-coordinate", &coords.time)?;
+    }
+    out.finish()?;
     Ok(())
 }

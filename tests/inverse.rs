@@ -209,6 +209,7 @@ fn darcy_coefficient_is_recovered_within_bounds() {
             "0.3",
             "--reg",
             "none",
+            "--overwrite",
             "--json",
         ],
     ));
@@ -333,7 +334,8 @@ fn advection_initial_condition_and_bad_flags() {
     let out_s = out_dir.to_str().unwrap().to_owned();
     let with_out = |flags: &[&str]| {
         let mut v = flags.to_vec();
-        v.extend_from_slice(&["--out", &out_s]);
+        // Over the earlier report, which no failed call may touch.
+        v.extend_from_slice(&["--out", &out_s, "--overwrite"]);
         inverse(&run, ADVECTION, &v)
     };
     for (flags, needle) in [
@@ -383,11 +385,19 @@ fn advection_initial_condition_and_bad_flags() {
 
     // The wrong run: a 1D advection run cannot invert a 2D Darcy file, and
     // a directory that holds no run is named.
-    let out = inverse(&run, DARCY, &["--sample", "0", "--out", &out_s]);
+    let out = inverse(
+        &run,
+        DARCY,
+        &["--sample", "0", "--out", &out_s, "--overwrite"],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("does not fit"), "{stderr}");
-    let out = inverse(dir.path(), ADVECTION, &["--sample", "0", "--out", &out_s]);
+    let out = inverse(
+        dir.path(),
+        ADVECTION,
+        &["--sample", "0", "--out", &out_s, "--overwrite"],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("loading the run"), "{stderr}");

@@ -18,6 +18,11 @@ mod train;
 /// writer at a time; a failed resume changes nothing; `--overwrite`.
 mod crash;
 
+/// Full disks and failed writes: every writer (train, predict, generate,
+/// finetune, inverse, eval's plots) exits 2 naming the file and the OS's
+/// reason and leaves no temporary; `--overwrite` for finetune and inverse.
+mod disk;
+
 /// `fno generate` end to end: bad settings exit with code 2 naming the
 /// flag; a good run prints the path of a complete file.
 mod generate;

@@ -48,6 +48,9 @@ pub struct FinetuneArgs {
     /// Output directory [default: RUN/finetune-I].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace the results in a non-empty output directory.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Print finetune.json to stdout instead of a summary.
     #[arg(long)]
     pub json: bool,
@@ -74,6 +77,11 @@ pub fn run(args: &FinetuneArgs) -> anyhow::Result<()> {
         !args.pde_resolution.as_ref().is_some_and(|f| f.contains(&0)),
         "--pde-resolution: factors must be at least 1"
     );
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| RunDir::new(&args.run).finetune_dir(args.sample));
+    super::refuse_non_empty(&dir, args.overwrite)?;
     let predictor = super::load_run(&args.run, Weights::Best, &args.device.device()?)?;
     let file = PdebenchFile::open(&args.data)
         .with_context(|| format!("opening {}", args.data.display()))?;
@@ -100,10 +108,6 @@ pub fn run(args: &FinetuneArgs) -> anyhow::Result<()> {
                 args.data.display()
             )
         })?;
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| RunDir::new(&args.run).finetune_dir(args.sample));
     create_dir(&dir)?;
     let h5 = dir.join(files::FINETUNE_PREDICTION);
     write_prediction(
@@ -112,8 +116,7 @@ pub fn run(args: &FinetuneArgs) -> anyhow::Result<()> {
         &predictor.config.task,
         &file,
         &predictor.config.data.resolution(),
-    )
-    .with_context(|| format!("writing {}", h5.display()))?;
+    )?;
     let plots = plot(&dir, &out)?;
     let path = dir.join(files::FINETUNE);
     write_json(&path, &out.report)?;
@@ -178,8 +181,7 @@ fn plot(dir: &Path, out: &FinetuneOutput) -> anyhow::Result<Vec<PathBuf>> {
             ("initial-condition misfit", curve(|s| s.ic)),
             ("relative L2 to the truth", curve(|s| s.rel_l2)),
         ],
-    )
-    .with_context(|| format!("drawing {}", curves.display()))?;
+    )?;
     let space_time = out.truth.ndim() >= 3 && out.report.pde != "darcy";
     let after = final_field(&out.after, space_time);
     let truth = final_field(&out.truth, space_time);
@@ -200,8 +202,7 @@ fn plot(dir: &Path, out: &FinetuneOutput) -> anyhow::Result<Vec<PathBuf>> {
                 _ => return Ok(vec![curves]),
             }
         }
-    }
-    .with_context(|| format!("drawing {}", field.display()))?;
+    }?;
     Ok(vec![curves, field])
 }
 

@@ -93,6 +93,9 @@ pub struct InverseArgs {
     /// [default: RUN/inverse-I].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace the results in a non-empty output directory.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Print inverse.json to stdout instead of a summary.
     #[arg(long)]
     pub json: bool,
@@ -137,6 +140,11 @@ pub fn run(args: &InverseArgs) -> anyhow::Result<()> {
         args.forward_run.is_some() || (args.finetune_steps == 0 && args.lbfgs_steps == 0) || !learned,
         "--finetune-steps and --lbfgs-steps refine through a forward operator: give --forward-run DIR"
     );
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| RunDir::new(&args.run).inverse_dir(args.sample));
+    super::refuse_non_empty(&out, args.overwrite)?;
     let device = args.device.device()?;
     let load = |dir: &PathBuf| super::load_run(dir, Weights::Best, &device);
     let predictor = load(&args.run)?;
@@ -172,10 +180,7 @@ pub fn run(args: &InverseArgs) -> anyhow::Result<()> {
         reg_weight: args.reg_weight,
         pde_weight: args.pde_weight,
         pde_output: args.pde_output,
-        out: args
-            .out
-            .clone()
-            .unwrap_or_else(|| RunDir::new(&args.run).inverse_dir(args.sample)),
+        out,
     };
     let report = run_inverse(ops, &opts)
         .map_err(|e| name_flag(e, args))

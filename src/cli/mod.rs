@@ -86,6 +86,26 @@ pub(crate) fn load_run(dir: &Path, weights: Weights, device: &Device) -> anyhow:
     Ok(predictor.with_warnings(|clip| eprintln!("warning: {clip}")))
 }
 
+/// Refuses to write into a directory that holds anything unless the user
+/// passed `--overwrite`: earlier results are never replaced unasked, and a
+/// refused command has written nothing.
+pub(crate) fn refuse_non_empty(dir: &Path, overwrite: bool) -> anyhow::Result<()> {
+    if overwrite {
+        return Ok(());
+    }
+    let holds_files = match std::fs::read_dir(dir) {
+        Ok(mut entries) => entries.next().is_some(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    anyhow::ensure!(
+        !holds_files,
+        "{} is not empty: pass --overwrite to replace it, or choose another --out",
+        dir.display()
+    );
+    Ok(())
+}
+
 /// Names the flag a library error is about: `--flag value: message`.
 pub(crate) fn on_flag(err: impl Into<anyhow::Error>, flag: String) -> anyhow::Error {
     err.into().context(flag)

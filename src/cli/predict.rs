@@ -49,6 +49,12 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<()> {
             args.out.display()
         );
     }
+    if args.out.is_dir() {
+        bail!(
+            "--out {} is a directory; give the path of the HDF5 file to write",
+            args.out.display()
+        );
+    }
     if args.out.exists() && !args.overwrite {
         bail!(
             "--out {} exists; pass --overwrite to replace it",

@@ -77,7 +77,7 @@ pub enum EvalError {
         /// The backend's message.
         reason: String,
     },
-    /// Moving the finished temporary PNG into place failed.
+    /// Writing the PNG (or moving it into place) failed.
     #[error("{path}: cannot write")]
     Io {
         /// The file that could not be written.

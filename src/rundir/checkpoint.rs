@@ -49,14 +49,17 @@ impl RunState {
 /// The files of one checkpoint, written and flushed into a directory of
 /// their own, `checkpoint-<epoch>/`, that no reader looks at until
 /// [`Checkpoint::commit`] renames a `state.json` naming it into place.
-/// Dropped uncommitted, it leaves the previous checkpoint as it was; the
-/// unpublished directory is removed by the next checkpoint.
+/// Dropped uncommitted (a failed write, a full disk), it removes its
+/// directory and leaves the previous checkpoint as it was; a directory a
+/// crash left unpublished is removed by the next checkpoint.
 pub struct Checkpoint<'a> {
     run: &'a RunDir,
     /// Its directory's name inside the run.
     name: String,
     /// Whether best weights were written into it.
     has_best: bool,
+    /// Whether `state.json` names it: then it is kept when dropped.
+    published: bool,
 }
 
 impl<'a> Checkpoint<'a> {
@@ -75,6 +78,7 @@ impl<'a> Checkpoint<'a> {
             run,
             name,
             has_best: false,
+            published: false,
         })
     }
 
@@ -101,7 +105,7 @@ impl<'a> Checkpoint<'a> {
     /// none were written, flushes the directory, renames a `state.json`
     /// naming it into place (the commit point), then removes the previous
     /// checkpoint's files.
-    pub fn commit(self, state: &RunState) -> Result<(), RunDirError> {
+    pub fn commit(mut self, state: &RunState) -> Result<(), RunDirError> {
         let path = self.run.file(files::STATE);
         if let Some((loss, epoch)) = state.best.filter(|(loss, _)| !loss.is_finite()) {
             // JSON has no NaN: it would be written as `null`, which no
@@ -126,6 +130,7 @@ impl<'a> Checkpoint<'a> {
         let tmp = stage_with(&path, |tmp| std::fs::write(tmp, &text))?;
         reach(Point::BeforePublish);
         rename(&tmp, &path)?;
+        self.published = true;
         reach(Point::AfterPublish);
         reach(Point::BeforeRemove);
         remove_others(self.run, &self.name, previous.is_none())
@@ -142,6 +147,16 @@ impl<'a> Checkpoint<'a> {
             write_synced(&to, |tmp| std::fs::copy(&from, tmp).map(drop))?;
         }
         Ok(())
+    }
+}
+
+impl Drop for Checkpoint<'_> {
+    fn drop(&mut self) {
+        if !self.published {
+            // Unpublished files are useless; one that cannot be removed now
+            // is removed by the next checkpoint.
+            let _ = std::fs::remove_dir_all(self.run.file(&self.name));
+        }
     }
 }
 
@@ -237,6 +252,20 @@ mod tests {
         let err = run.checkpoint(1).unwrap().commit(&state).unwrap_err();
         assert!(err.to_string().contains("not finite"), "{err}");
         assert!(!run.holds_run());
+    }
+
+    #[test]
+    fn a_checkpoint_dropped_uncommitted_removes_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path());
+        let mut ckpt = run.checkpoint(2).unwrap();
+        ckpt.optimizer(|p| std::fs::write(p, b"m")).unwrap();
+        let err = ckpt
+            .optimizer(|_| Err::<(), _>("No space left on device (os error 28)"))
+            .unwrap_err();
+        assert!(err.to_string().contains("os error 28"), "{err}");
+        drop(ckpt);
+        assert!(!dir.path().join("checkpoint-2").exists());
     }
 
     #[test]

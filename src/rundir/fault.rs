@@ -1,10 +1,13 @@
-//! Fault injection for tests of crash safety: the process aborts, as if
-//! killed, at a named point of a checkpoint's write.
+//! Fault injection for tests of crash and full-disk safety.
 //!
-//! `FNO_FAULT_INJECT=checkpoint:<point>:<n>` aborts the process the `n`-th
-//! time (from 1) it reaches `<point>`; without the variable every point is
-//! a no-op. The points are the moments a kill can separate: see
-//! [`Point`].
+//! `FNO_FAULT_INJECT=checkpoint:<point>:<n>` aborts the process, as if
+//! killed, the `n`-th time (from 1) it reaches `<point>` of a
+//! checkpoint's write; the points are the moments a kill can separate: see
+//! [`Point`]. `FNO_FAULT_INJECT=disk-full:<n>` makes the `n`-th file write
+//! through the run-directory writers, and every later one, fail with
+//! ENOSPC after its bytes were handed to the file (as a full disk reports
+//! at the flush), so the writer's clean-up runs. Without the variable
+//! every point is a no-op.
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
@@ -41,26 +44,65 @@ impl Point {
     }
 }
 
-/// The armed point's name and the occurrence that aborts.
-fn armed() -> Option<&'static (String, usize)> {
-    static ARMED: OnceLock<Option<(String, usize)>> = OnceLock::new();
+/// The fault `FNO_FAULT_INJECT` arms.
+enum Fault {
+    /// Abort at the named point's `n`-th occurrence.
+    Kill(String, usize),
+    /// Fail the `n`-th file write and every later one.
+    DiskFull(usize),
+}
+
+fn parse(spec: &str) -> Option<Fault> {
+    if let Some(n) = spec.strip_prefix("disk-full:") {
+        return Some(Fault::DiskFull(n.parse().ok()?));
+    }
+    let rest = spec.strip_prefix("checkpoint:")?;
+    let (point, n) = rest.rsplit_once(':')?;
+    Some(Fault::Kill(point.to_string(), n.parse().ok()?))
+}
+
+fn armed() -> Option<&'static Fault> {
+    static ARMED: OnceLock<Option<Fault>> = OnceLock::new();
     ARMED
-        .get_or_init(|| {
-            let spec = std::env::var(VARIABLE).ok()?;
-            let rest = spec.strip_prefix("checkpoint:")?;
-            let (point, n) = rest.rsplit_once(':')?;
-            Some((point.to_string(), n.parse().ok()?))
-        })
+        .get_or_init(|| parse(&std::env::var(VARIABLE).ok()?))
         .as_ref()
 }
 
 /// Aborts the process if `point` is armed and reached for the armed time.
 pub(super) fn reach(point: Point) {
     static SEEN: AtomicUsize = AtomicUsize::new(0);
-    let Some((name, n)) = armed() else {
+    let Some(Fault::Kill(name, n)) = armed() else {
         return;
     };
     if name == point.name() && SEEN.fetch_add(1, Ordering::SeqCst) + 1 == *n {
         std::process::abort();
+    }
+}
+
+/// Counts one file write; fails it with ENOSPC from the armed write on.
+pub(super) fn write_done() -> std::io::Result<()> {
+    static WRITES: AtomicUsize = AtomicUsize::new(0);
+    let Some(Fault::DiskFull(n)) = armed() else {
+        return Ok(());
+    };
+    if WRITES.fetch_add(1, Ordering::SeqCst) + 1 >= *n {
+        return Err(std::io::Error::from_raw_os_error(libc::ENOSPC));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_nonsense_arms_nothing() {
+        assert!(matches!(parse("disk-full:3"), Some(Fault::DiskFull(3))));
+        assert!(
+            matches!(parse("checkpoint:before-publish:2"), Some(Fault::Kill(p, 2)) if p == "before-publish")
+        );
+        for bad in ["disk-full:x", "disk-full", "checkpoint:written", "other:1"] {
+            assert!(parse(bad).is_none(), "{bad}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! `metrics.jsonl`: one [`EpochRecord`] per line, appended after each
 //! epoch.
+use super::fault::write_done;
 use super::{write_atomic, RunDirError};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -24,6 +25,9 @@ pub struct EpochRecord {
     pub samples_per_s: f64,
 }
 
+/// Appends `record` as one line and flushes it to disk; a failed write
+/// (a full disk) cuts the file back to its earlier length, so no partial
+/// line is left.
 pub(super) fn append(path: &Path, record: &EpochRecord) -> Result<(), RunDirError> {
     let line =
         serde_json::to_string(record).map_err(|e| RunDirError::format(path)(e.to_string()))?;
@@ -32,7 +36,17 @@ pub(super) fn append(path: &Path, record: &EpochRecord) -> Result<(), RunDirErro
         .append(true)
         .open(path)
         .map_err(RunDirError::io(path))?;
-    writeln!(f, "{line}").map_err(RunDirError::io(path))
+    let before = f.metadata().map_err(RunDirError::io(path))?.len();
+    let written = writeln!(f, "{line}")
+        .and_then(|()| write_done())
+        .and_then(|()| f.sync_data());
+    if let Err(e) = written {
+        // The write's own error is the one to report; a failed cut leaves
+        // a partial line that reading skips.
+        let _ = f.set_len(before);
+        return Err(RunDirError::io(path)(e));
+    }
+    Ok(())
 }
 
 pub(super) fn truncate(path: &Path, epochs_done: usize) -> Result<(), RunDirError> {

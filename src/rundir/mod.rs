@@ -66,12 +66,13 @@ use std::path::{Path, PathBuf};
 #[non_exhaustive]
 pub enum RunDirError {
     /// The operating system refused a read, write or rename.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
-        /// The operating-system error.
-        source: std::io::Error,
+        /// The operating-system error, part of this error's message (not
+        /// its source, which would print the reason twice in a chain).
+        error: std::io::Error,
     },
     /// A file is corrupt, inconsistent with the others, or could not be
     /// encoded.
@@ -94,9 +95,9 @@ pub enum RunDirError {
 
 impl RunDirError {
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
-        move |source| Self::Io {
+        move |error| Self::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         }
     }
 

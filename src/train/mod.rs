@@ -45,6 +45,9 @@ pub enum TrainError {
     /// A run file could not be read or written.
     #[error(transparent)]
     RunDir(#[from] crate::rundir::RunDirError),
+    /// An output file (a prediction) could not be written.
+    #[error(transparent)]
+    Write(#[from] crate::data::writer::WriteError),
     /// An epoch produced a NaN or infinite loss, weight or optimiser
     /// moment; nothing of that epoch was saved.
     #[error("training diverged in epoch {epoch}: {what} is {value}; {}", resumable_after(*.resumable))]

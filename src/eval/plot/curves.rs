@@ -270,7 +270,7 @@ mod tests {
         let missing = dir.path().join("no/such/dir/plot.png");
         assert!(matches!(
             plot_spectra(&missing, &[("truth", vec![1.0, 0.5, 0.25])]),
-            Err(EvalError::Plot { .. })
+            Err(EvalError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound
         ));
         assert!(!path.exists());
     }

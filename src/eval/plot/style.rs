@@ -1,13 +1,14 @@
 //! What every plot shares: the embedded font, colours and colour maps, and
 //! writing a PNG atomically.
 use std::error::Error;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
 use crate::eval::EvalError;
+use crate::rundir::write_atomic;
 
 /// A drawing area of a PNG being drawn.
 pub(super) type Root<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
@@ -70,8 +71,10 @@ pub(super) fn colour_at(map: &[(f64, RGBColor)], t: f64) -> RGBColor {
     map[map.len() - 1].1
 }
 
-/// Registers the embedded font, draws into `<name>.tmp.png` and renames it
-/// to `path`.
+/// Registers the embedded font, draws into memory, encodes the PNG and
+/// writes it atomically ([`write_atomic`]): a failed write (a full disk)
+/// is reported with the operating system's reason and leaves no
+/// temporary.
 pub(super) fn write_png(
     path: &Path,
     size: (u32, u32),
@@ -83,30 +86,34 @@ pub(super) fn write_png(
     };
     register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
         .map_err(|_| plot_error("the embedded DejaVu Sans font does not parse".to_owned()))?;
-    let tmp = temporary_path(path);
-    let drawn = {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+    let mut pixels = vec![0; 3 * size.0 as usize * size.1 as usize];
+    {
+        let root = BitMapBackend::with_buffer_and_format(&mut pixels, size)
+            .map_err(|e| plot_error(e.to_string()))?
+            .into_drawing_area();
         root.fill(&WHITE)
             .map_err(Box::<dyn Error>::from)
             .and_then(|()| draw(&root))
             .and_then(|()| root.present().map_err(Box::<dyn Error>::from))
-    };
-    if let Err(e) = drawn {
-        // The partial file is useless; failing to remove it changes nothing
-        // for the caller, who gets the drawing error.
-        let _ = std::fs::remove_file(&tmp);
-        return Err(plot_error(e.to_string()));
+            .map_err(|e| plot_error(e.to_string()))?;
     }
-    std::fs::rename(&tmp, path).map_err(|source| EvalError::Io {
+    let png = encode_png(&pixels, size).map_err(|e| plot_error(e.to_string()))?;
+    write_atomic(path, &png).map_err(|source| EvalError::Io {
         path: path.to_path_buf(),
         source,
     })
 }
 
-/// `dir/name.png` → `dir/name.tmp.png`; the `.png` ending tells the encoder
-/// the format.
-pub(super) fn temporary_path(path: &Path) -> PathBuf {
-    path.with_extension("tmp.png")
+/// Encodes 8-bit RGB pixels, row by row, as a PNG.
+fn encode_png(pixels: &[u8], (width, height): (u32, u32)) -> Result<Vec<u8>, png::EncodingError> {
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(pixels)?;
+    writer.finish()?;
+    Ok(bytes)
 }
 
 #[cfg(test)]
