@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian or Ubuntu machine lacks to build fno: the
-# system HDF5 library (libhdf5-dev), pkg-config, a C compiler, and a Rust
+# system HDF5 library (libhdf5-dev), Open MPI (libopenmpi-dev, openmpi-bin)
+# and libclang-dev, pkg-config, a C compiler, and a Rust
 # toolchain (rustup, with curl and CA certificates to fetch it) if none is on
 # PATH. Safe to run again: it skips what is there.
 #
@@ -23,6 +24,11 @@ fi
 
 missing=()
 dpkg -s libhdf5-dev >/dev/null 2>&1 || missing+=(libhdf5-dev)
+# Open MPI for data-parallel training (`mpirun -np N fno train`), and
+# libclang for the bindings to it that the mpi crate generates at build time.
+dpkg -s libopenmpi-dev >/dev/null 2>&1 || missing+=(libopenmpi-dev)
+command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin)
+dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 if ! command -v cargo >/dev/null 2>&1; then

@@ -12,10 +12,10 @@ use serde::Serialize;
 
 use crate::data::writer::OutputFile;
 use crate::data::{DataError, PdebenchFile, Task};
+use crate::train::losses::relative_l2_per_sample;
 use crate::train::optim::{named_vars, AdamW, AdamWConfig};
 use crate::train::physics::PhysicsTerm;
 use crate::train::run::Predictor;
-use crate::train::trainer::relative_l2_per_sample;
 use crate::train::TrainError;
 
 /// How to fine-tune.

@@ -5,6 +5,8 @@
 //!
 //! - [`alloc`]: allocator tuning for large, short-lived buffers;
 //! - [`data`]: streaming readers for every PDEBench HDF5 layout;
+//! - [`dist`]: the processes of a job (one, or several under MPI) and
+//!   their collectives;
 //! - [`spectral`]: FFTs and spectral convolution as differentiable ops;
 //! - [`model`]: the FNO model and its configuration;
 //! - [`physics`]: PDE residuals (spectral in space, finite differences in time);
@@ -30,6 +32,7 @@ mod cpu;
 mod cuda;
 pub mod data;
 mod disjoint;
+pub mod dist;
 pub mod eval;
 pub mod finetune;
 pub mod inverse;

@@ -1,9 +1,10 @@
 use crate::util::{fixture, fno, tempdir};
 use std::path::Path;
 
-/// A tiny hybrid space-time run on the shared Burgers file: 64 points
-/// (stride 4), 41 frames (stride 5), 8 labelled and 4 unlabelled samples.
-fn train_hybrid(dir: &Path) -> std::path::PathBuf {
+/// The config of a tiny hybrid space-time run on the shared Burgers file:
+/// 64 points (stride 4), 41 frames (stride 5), 8 labelled and 4
+/// unlabelled samples, residual and initial-condition terms.
+pub(crate) fn hybrid_config(dir: &Path) -> std::path::PathBuf {
     let config = dir.join("burgers.toml");
     let text = format!(
         r#"[data]
@@ -38,6 +39,12 @@ unlabelled_samples = 4
         fixture("1D_Burgers_Sols_Nu0.1.hdf5").display().to_string()
     );
     std::fs::write(&config, text).unwrap();
+    config
+}
+
+/// Trains [`hybrid_config`] for two epochs.
+fn train_hybrid(dir: &Path) -> std::path::PathBuf {
+    let config = hybrid_config(dir);
     let run = dir.join("run");
     let out = fno(&[
         "train",

@@ -23,6 +23,11 @@ mod crash;
 /// reason and leaves no temporary; `--overwrite` for finetune and inverse.
 mod disk;
 
+/// Data-parallel training under `mpirun`: equal to one process, refusals,
+/// resume on another number of ranks.
+#[cfg(feature = "mpi")]
+mod mpi;
+
 /// `fno generate` end to end: bad settings exit with code 2 naming the
 /// flag; a good run prints the path of a complete file.
 mod generate;

@@ -3,9 +3,10 @@ use super::device::DeviceArg;
 use super::progress::TrainBar;
 use anyhow::Context;
 use clap::Args;
+use fno::dist::Communicator;
 use fno::rundir::{files, RunDir};
 use fno::train::config::{ConfigError, RunConfig};
-use fno::train::trainer::{train, Start, TrainReport};
+use fno::train::trainer::{train_with, Start, TrainReport};
 use fno::train::TrainError;
 use std::path::{Path, PathBuf};
 
@@ -83,12 +84,33 @@ pub fn toml_string(path: &Path) -> String {
     toml::Value::String(path.display().to_string()).to_string()
 }
 
-/// Runs `fno train`.
+/// Runs `fno train`: in one process, or as one rank of a data-parallel
+/// job when an MPI launcher started several (`mpirun -np N fno train ...`).
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
-    let cfg = load_config(args)?;
+    let comm = fno::dist::connect().context("joining the processes of this job")?;
+    let result = train_as(args, comm.as_ref());
+    if comm.size() > 1 {
+        if let Err(err) = &result {
+            // The other ranks wait in a collective for this one: end them
+            // all, naming who failed.
+            eprintln!("error: rank {} of {}: {err:#}", comm.rank(), comm.size());
+            comm.abort(2);
+        }
+    }
+    result
+}
+
+/// `fno train` on this process's rank of `comm`; only rank 0 shows
+/// progress and the report.
+fn train_as(args: &TrainArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
+    let mut cfg = load_config(args)?;
+    if cfg.train.threads == 0 && comm.size() > 1 {
+        cfg.train.threads = threads_per_rank();
+    }
     super::set_threads(cfg.train.threads)?;
     let device = args.device.device()?;
-    let mut bar = TrainBar::new(args.quiet || args.json);
+    let root = comm.is_root();
+    let mut bar = TrainBar::new(args.quiet || args.json || !root);
     let start = if args.resume {
         Start::Resume
     } else if args.overwrite {
@@ -96,7 +118,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     } else {
         Start::Fresh
     };
-    let report = train(&cfg, &args.out, start, &device, &mut bar);
+    let report = train_with(&cfg, &args.out, start, &device, &mut bar, comm);
     bar.finish();
     let report = report
         .map_err(|e| match e {
@@ -106,7 +128,22 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
             e => e.into(),
         })
         .with_context(|| format!("training into {}", args.out.display()))?;
-    print_report(&report, args.json)
+    if root {
+        print_report(&report, args.json)?;
+    }
+    Ok(())
+}
+
+/// The cores of this node shared by the ranks the launcher put on it, so
+/// that N ranks on one machine do not each start a thread per core.
+fn threads_per_rank() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let local = fno::dist::detect(|name| std::env::var(name).ok())
+        .ok()
+        .flatten()
+        .and_then(|launch| launch.local_size)
+        .unwrap_or(1);
+    (cores / local.max(1)).max(1)
 }
 
 fn print_report(report: &TrainReport, json: bool) -> anyhow::Result<()> {

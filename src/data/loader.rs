@@ -5,6 +5,7 @@
 //! uninterrupted run would. A producer thread reads and assembles the next
 //! batches while the caller computes on the current one.
 use super::reader::{PdebenchFile, Resolution};
+use super::shard::Shard;
 use super::task::{Task, TaskError};
 use super::DataError;
 use candle_core::{Device, Tensor};
@@ -68,6 +69,9 @@ pub struct BatchPlan {
     pub resolution: Resolution,
     /// The task turning samples into pairs.
     pub task: Task,
+    /// The part of each batch this process reads (data parallelism);
+    /// batches whose part is empty are skipped.
+    pub shard: Shard,
 }
 
 impl BatchPlan {
@@ -100,7 +104,11 @@ pub fn for_each_batch<E: From<LoaderError>>(
         let (tx, rx) = mpsc::sync_channel::<Result<RawBatch, LoaderError>>(PREFETCH);
         scope.spawn(move || {
             for chunk in order.chunks(batch_size) {
-                let batch = assemble(file, chunk, plan);
+                let part = plan.shard.part(chunk);
+                if part.is_empty() {
+                    continue;
+                }
+                let batch = assemble(file, part, plan);
                 let failed = batch.is_err();
                 if tx.send(batch).is_err() || failed {
                     return;
@@ -179,6 +187,7 @@ mod tests {
             epoch,
             resolution: Resolution::default(),
             task: Task::default(),
+            shard: Shard::WHOLE,
         }
     }
 

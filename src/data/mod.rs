@@ -14,6 +14,7 @@ pub mod loader;
 pub mod mirror;
 pub mod normalizer;
 mod reader;
+pub mod shard;
 pub mod split;
 pub mod stats;
 pub mod task;

@@ -4,6 +4,7 @@
 use super::{energy_spectrum, plot_field_2d_on, plot_loss_curve, plot_prediction_1d, plot_spectra};
 use super::{EvalError, FieldAxes, Metrics, MetricsAccumulator, MetricsOptions};
 use crate::data::loader::{for_each_batch, BatchPlan, LoaderError};
+use crate::data::shard::Shard;
 use crate::data::{Coordinates, DataError, FileInfo, PdebenchFile, Split, Task};
 use crate::rundir::RunDir;
 use crate::train::config::RunConfig;
@@ -238,6 +239,7 @@ fn evaluate_at(
         epoch: 0,
         resolution: res,
         task,
+        shard: Shard::WHOLE,
     };
     let mut first: Option<(ArrayD<f32>, ArrayD<f32>)> = None;
     let mut spectra = SpectrumSums::default();

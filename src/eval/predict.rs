@@ -14,6 +14,7 @@
 use super::evaluate::{stride_for, to_btc, EvaluateError};
 use crate::data::loader::{for_each_batch, BatchPlan};
 use crate::data::mirror::MirrorWriter;
+use crate::data::shard::Shard;
 use crate::data::task::resolve_frame;
 use crate::data::{Coordinates, PdebenchFile, Sample, Task};
 use crate::train::run::Predictor;
@@ -73,6 +74,7 @@ pub fn predict_file(
         epoch: 0,
         resolution: res,
         task,
+        shard: Shard::WHOLE,
     };
     let channels = info.fields.len();
     let mut written = 0;

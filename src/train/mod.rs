@@ -5,10 +5,12 @@
 //! run directory ([`crate::rundir`]); [`run::Predictor`] loads one back.
 mod adamw_inplace;
 mod adamw_params;
+mod all_reduce;
 pub mod config;
 #[cfg(feature = "cuda")]
 mod cuda;
 pub mod init;
+pub mod losses;
 pub mod optim;
 pub mod physics;
 pub mod run;

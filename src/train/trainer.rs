@@ -1,15 +1,20 @@
 //! The training loop: supervised, physics-informed or hybrid training with
 //! checkpoints, exact resume, divergence detection and per-epoch metrics.
-use super::config::{LossKind, RunConfig};
+use super::all_reduce::all_reduce_gradients;
+use super::config::RunConfig;
 use super::init::seeded_var_builder;
+use super::losses::{loss, relative_l2_per_sample, scalar, weighted, Share};
 use super::optim::{clip_grad_norm, named_vars, AdamW};
 use super::physics::PhysicsTerm;
 use super::run::rollout;
 use super::TrainError;
 use crate::data::loader::{for_each_batch, Batch, BatchPlan};
+use crate::data::shard::Shard;
 use crate::data::{Normalizer, NormalizerFit, PdebenchFile, Split, Task};
+use crate::dist::{Communicator, Single};
 use crate::model::{inference, Fno, ModelConfig};
 use crate::rundir::{files, EpochRecord, Normalizers, RunDir, RunDirError, RunState, Weights};
+use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
 use serde::Serialize;
@@ -179,33 +184,44 @@ fn fit_normalizers(cfg: &RunConfig, plan: &Plan) -> Result<Normalizers, TrainErr
     Ok(Normalizers { input, output })
 }
 
-/// The training loss between normalised prediction and target.
-pub fn loss(kind: LossKind, pred: &Tensor, target: &Tensor) -> candle_core::Result<Tensor> {
-    let diff = (pred - target)?;
-    match kind {
-        LossKind::Mse => diff.sqr()?.mean_all(),
-        LossKind::RelativeL2 => {
-            let b = diff.dim(0)?;
-            let num = diff.reshape((b, ()))?.sqr()?.sum(1)?.sqrt()?;
-            let den = target.reshape((b, ()))?.sqr()?.sum(1)?.sqrt()?;
-            (num / (den + 1e-12)?)?.mean_all()
+/// Whether a run starts from the checkpoint in `run` (true) or from the
+/// beginning, after checking what the directory holds against `start`.
+fn decide_start(
+    run: &RunDir,
+    start: Start,
+    progress: &mut dyn Progress,
+) -> Result<bool, TrainError> {
+    Ok(match start {
+        Start::Resume if run.holds_run() => true,
+        Start::Resume => {
+            progress.no_checkpoint();
+            false
         }
+        Start::Fresh if !run.is_empty()? => {
+            return Err(TrainError::RunExists {
+                dir: run.path().to_path_buf(),
+            })
+        }
+        Start::Fresh => false,
+        Start::Overwrite => {
+            run.clear()?;
+            false
+        }
+    })
+}
+
+/// Refuses a global batch that the processes cannot share evenly.
+fn check_world(cfg: &RunConfig, comm: &dyn Communicator) -> Result<(), TrainError> {
+    let (batch, size) = (cfg.train.batch_size, comm.size());
+    if batch % size != 0 {
+        return Err(TrainError::Config(super::config::ConfigError::Invalid {
+            field: "train.batch_size",
+            reason: format!(
+                "the global batch of {batch} samples cannot be split evenly over {size} processes"
+            ),
+        }));
     }
-}
-
-/// Per-sample relative L2 error `‖p − y‖ / ‖y‖` over all channels and points.
-pub fn relative_l2_per_sample(pred: &Tensor, target: &Tensor) -> candle_core::Result<Vec<f64>> {
-    let b = pred.dim(0)?;
-    let num = (pred - target)?.reshape((b, ()))?.sqr()?.sum(1)?.sqrt()?;
-    let den = target.reshape((b, ()))?.sqr()?.sum(1)?.sqrt()?;
-    let r = (num / (den + 1e-30)?)?
-        .to_dtype(DType::F64)?
-        .to_vec1::<f64>()?;
-    Ok(r)
-}
-
-fn scalar(t: &Tensor) -> candle_core::Result<f64> {
-    t.to_dtype(DType::F64)?.to_scalar::<f64>()
+    Ok(())
 }
 
 /// Trains a model as `cfg` says on `device`, writing the run into `out`.
@@ -221,33 +237,45 @@ pub fn train(
     device: &Device,
     progress: &mut dyn Progress,
 ) -> Result<TrainReport, TrainError> {
+    train_with(cfg, out, start, device, progress, &Single)
+}
+
+/// [`train`], data-parallel over the processes of `comm`: every rank holds
+/// the whole model and takes its part of each global batch
+/// (`train.batch_size` stays the global batch, which the number of
+/// processes must divide); the gradients are summed over ranks before the
+/// same AdamW step on each. Rank 0 alone locks and writes the run
+/// directory and reports progress; the others read it when resuming. An
+/// error on any rank must end every rank (the caller aborts the job).
+pub fn train_with(
+    cfg: &RunConfig,
+    out: &Path,
+    start: Start,
+    device: &Device,
+    progress: &mut dyn Progress,
+    comm: &dyn Communicator,
+) -> Result<TrainReport, TrainError> {
+    check_world(cfg, comm)?;
     let run = RunDir::new(out);
-    let _lock = run.lock()?;
-    let resume = match start {
-        Start::Resume if run.holds_run() => true,
-        Start::Resume => {
-            progress.no_checkpoint();
-            false
-        }
-        Start::Fresh if !run.is_empty()? => {
-            return Err(TrainError::RunExists {
-                dir: out.to_path_buf(),
-            })
-        }
-        Start::Fresh => false,
-        Start::Overwrite => {
-            run.clear()?;
-            false
-        }
+    let writes = comm.is_root();
+    let _lock = writes.then(|| run.lock()).transpose()?;
+    let resume = if writes {
+        decide_start(&run, start, progress)?
+    } else {
+        false
     };
+    // Every rank follows rank 0's reading of the directory.
+    let mut decision = [f64::from(u8::from(resume))];
+    comm.broadcast_f64(0, &mut decision);
+    let resume = decision[0] > 0.0;
     let mut cfg = cfg.clone();
     let plan = open_plan(&cfg)?;
     resolve_model(&mut cfg, &plan.train_file)?;
-    let mut trainer = Trainer::new(&cfg, &plan, device)?;
+    let mut trainer = Trainer::new(&cfg, &plan, device, comm)?;
     let mut state = if resume {
         trainer.resume(&run)?
     } else {
-        trainer.start(&run)?
+        trainer.start(&run, writes)?
     };
     let params = trainer.model.num_parameters();
     let batches = trainer.epoch_indices.len().div_ceil(cfg.train.batch_size);
@@ -258,6 +286,11 @@ pub fn train(
         // Nothing of an epoch that broke the model is kept: the metrics
         // line and the checkpoint wait until it is known to be finite.
         trainer.ensure_finite(&record, &state)?;
+        if !writes {
+            trainer.checkpoint(&run, &mut state, &record, false)?;
+            last = Some(record);
+            continue;
+        }
         if resume && last.is_none() {
             // Only now that an epoch succeeded does a resume touch the
             // run: drop metrics of epochs after the checkpoint, save the
@@ -266,11 +299,13 @@ pub fn train(
             run.write_config(&cfg.to_toml())?;
         }
         run.append_metrics(&record)?;
-        trainer.checkpoint(&run, &mut state, &record)?;
+        trainer.checkpoint(&run, &mut state, &record, true)?;
         progress.epoch(&record);
         last = Some(record);
     }
-    run.remove_stale_checkpoints()?;
+    if writes {
+        run.remove_stale_checkpoints()?;
+    }
     Ok(TrainReport {
         run_dir: out.to_path_buf(),
         params,
@@ -284,6 +319,9 @@ pub fn train(
 /// and everything each batch needs.
 struct Trainer<'a> {
     cfg: &'a RunConfig,
+    /// The processes training together; this one reads its part of each
+    /// batch.
+    comm: &'a dyn Communicator,
     plan: &'a Plan,
     device: Device,
     varmap: VarMap,
@@ -303,7 +341,12 @@ struct Trainer<'a> {
 
 impl<'a> Trainer<'a> {
     /// A freshly initialised model and optimiser for `cfg` on `device`.
-    fn new(cfg: &'a RunConfig, plan: &'a Plan, device: &Device) -> Result<Self, TrainError> {
+    fn new(
+        cfg: &'a RunConfig,
+        plan: &'a Plan,
+        device: &Device,
+        comm: &'a dyn Communicator,
+    ) -> Result<Self, TrainError> {
         let varmap = VarMap::new();
         let model = Fno::new(
             &cfg.model,
@@ -327,6 +370,7 @@ impl<'a> Trainer<'a> {
         let (cin, cout) = (cfg.model.in_channels, cfg.model.out_channels);
         Ok(Self {
             cfg,
+            comm,
             plan,
             device: device.clone(),
             varmap,
@@ -347,14 +391,19 @@ impl<'a> Trainer<'a> {
         })
     }
 
-    /// Begins a new run: saves the configuration (which a resume without
-    /// `--config` reads), fits and saves the normalisers, and drops the
-    /// metrics of an earlier start that committed no checkpoint.
-    fn start(&mut self, run: &RunDir) -> Result<RunState, TrainError> {
-        run.write_config(&self.cfg.to_toml())?;
+    /// Begins a new run: fits the normalisers and, if this process
+    /// `writes` the run, saves the configuration (which a resume without
+    /// `--config` reads) and the normalisers, and drops the metrics of an
+    /// earlier start that committed no checkpoint.
+    fn start(&mut self, run: &RunDir, writes: bool) -> Result<RunState, TrainError> {
+        if writes {
+            run.write_config(&self.cfg.to_toml())?;
+        }
         self.normalizers = fit_normalizers(self.cfg, self.plan)?;
-        run.write_normalizers(&self.normalizers)?;
-        run.truncate_metrics(0)?;
+        if writes {
+            run.write_normalizers(&self.normalizers)?;
+            run.truncate_metrics(0)?;
+        }
         Ok(RunState::start(self.cfg.train.seed))
     }
 
@@ -380,7 +429,8 @@ impl<'a> Trainer<'a> {
     }
 
     /// One pass over the training samples, then the test set; advances
-    /// `state.step` by the optimiser steps taken.
+    /// `state.step` by the optimiser steps taken. Each global batch is one
+    /// step on every rank, also on a rank whose part of it is empty.
     fn epoch(
         &mut self,
         epoch: usize,
@@ -397,24 +447,39 @@ impl<'a> Trainer<'a> {
             epoch,
             resolution: self.cfg.data.resolution(),
             task: self.cfg.task,
+            shard: self.shard(),
         };
-        let (mut loss_sum, mut seen) = (0.0, 0usize);
+        let order = train_plan.order();
+        let global: Vec<&[usize]> = order.chunks(t.batch_size.max(1)).collect();
+        let (mut loss_sum, mut seen, mut steps) = (0.0, 0usize, 0usize);
+        let mut account = |value: f64, n: usize, state: &mut RunState| {
+            state.step += 1;
+            loss_sum += value * n as f64;
+            seen += n;
+            let rate = seen as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            progress.batch(value, lr, rate);
+        };
         let (plan, device) = (self.plan, self.device.clone());
         for_each_batch(
             &plan.train_file,
             &train_plan,
             &device,
             |batch| -> Result<(), TrainError> {
-                let value = self.step(&batch, lr).map_err(|e| e.at(epoch, state))?;
-                state.step += 1;
-                let n = batch.indices.len();
-                loss_sum += value * n as f64;
-                seen += n;
-                let rate = seen as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                progress.batch(value, lr, rate);
+                let whole = global.get(steps).copied().unwrap_or_default();
+                let share = self.share(&batch.indices, whole);
+                let value = self
+                    .step(&batch, share, lr)
+                    .map_err(|e| e.at(epoch, state))?;
+                account(value, whole.len(), state);
+                steps += 1;
                 Ok(())
             },
         )?;
+        // Only the last global batch can be too small to reach every rank.
+        for whole in &global[steps.min(global.len())..] {
+            let value = self.empty_step(lr).map_err(|e| e.at(epoch, state))?;
+            account(value, whole.len(), state);
+        }
         let train_wall = started.elapsed().as_secs_f64();
         let (test_loss, test_rel_l2) = evaluate_normalised(
             self.cfg,
@@ -422,6 +487,7 @@ impl<'a> Trainer<'a> {
             &self.model,
             &self.normalizers,
             &self.device,
+            self.comm,
         )?;
         Ok(EpochRecord {
             epoch,
@@ -434,15 +500,53 @@ impl<'a> Trainer<'a> {
         })
     }
 
-    /// One optimiser step on `batch`; returns its loss, or stops on a
-    /// non-finite one.
-    fn step(&mut self, batch: &Batch, lr: f64) -> Result<f64, StepError> {
-        let loss = self.batch_loss(batch)?;
+    /// This process's part of each batch.
+    fn shard(&self) -> Shard {
+        Shard {
+            rank: self.comm.rank(),
+            size: self.comm.size(),
+        }
+    }
+
+    /// The weights that make this rank's part of a loss add up, over the
+    /// ranks, to the loss of the `whole` batch: each term is a mean over
+    /// samples (or over equally many points per sample), so a part counts
+    /// by its share of the samples the term covers.
+    fn share(&self, part: &[usize], whole: &[usize]) -> Share {
+        let labelled = |ids: &[usize]| ids.iter().filter(|i| self.labelled.contains(i)).count();
+        let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+        Share {
+            all: ratio(part.len(), whole.len()),
+            labelled: ratio(labelled(part), labelled(whole)),
+        }
+    }
+
+    /// One optimiser step on this rank's part of a batch; returns the
+    /// batch's loss, or stops on a non-finite one.
+    fn step(&mut self, batch: &Batch, share: Share, lr: f64) -> Result<f64, StepError> {
+        let loss = self.batch_loss(batch, share)?;
         let value = scalar(&loss)?;
+        if self.comm.size() == 1 && !value.is_finite() {
+            // Alone, stop before differentiating a broken loss.
+            return Err(StepError::NonFiniteLoss(value));
+        }
+        let grads = loss.backward()?;
+        self.update(grads, value, lr)
+    }
+
+    /// The step of a rank whose part of the batch is empty: it adds
+    /// nothing to the sums but takes the same update.
+    fn empty_step(&mut self, lr: f64) -> Result<f64, StepError> {
+        self.update(GradStore::default(), 0.0, lr)
+    }
+
+    /// Sums gradients and loss over the ranks, then clips and applies the
+    /// update; returns the batch's loss.
+    fn update(&mut self, mut grads: GradStore, value: f64, lr: f64) -> Result<f64, StepError> {
+        let value = all_reduce_gradients(self.comm, &mut grads, &self.var_list, value)?;
         if !value.is_finite() {
             return Err(StepError::NonFiniteLoss(value));
         }
-        let mut grads = loss.backward()?;
         if self.cfg.train.grad_clip > 0.0 {
             clip_grad_norm(&mut grads, &self.var_list, self.cfg.train.grad_clip)?;
         }
@@ -450,16 +554,17 @@ impl<'a> Trainer<'a> {
         Ok(value)
     }
 
-    /// The loss of a batch: the data loss, or with physics terms the
-    /// weighted data loss of its labelled samples plus the residual and
-    /// initial-condition terms of all of them.
-    fn batch_loss(&self, batch: &Batch) -> Result<Tensor, TrainError> {
+    /// This rank's part of the loss of a batch: the data loss, or with
+    /// physics terms the weighted data loss of its labelled samples plus
+    /// the residual and initial-condition terms of all of them, each
+    /// weighted by its `share`.
+    fn batch_loss(&self, batch: &Batch, share: Share) -> Result<Tensor, TrainError> {
         let cfg = self.cfg;
         let x = self.normalizers.input.encode(&batch.input)?;
         let y = self.normalizers.output.encode_stacked(&batch.target)?;
         let pred = rollout(&self.model, &cfg.task, &x, self.plan.steps, self.backprop)?;
         let Some(term) = &self.physics else {
-            return Ok(loss(cfg.train.loss, &pred, &y)?);
+            return Ok(weighted(loss(cfg.train.loss, &pred, &y)?, share.all)?);
         };
         let rows: Vec<u32> = (0..batch.indices.len() as u32)
             .filter(|&i| self.labelled.contains(&batch.indices[i as usize]))
@@ -472,7 +577,7 @@ impl<'a> Trainer<'a> {
                 &pred.index_select(&rows, 0)?,
                 &y.index_select(&rows, 0)?,
             )?;
-            total = (total + (data * cfg.physics.w_data)?)?;
+            total = (total + weighted(data, cfg.physics.w_data * share.labelled)?)?;
         }
         let p = term.losses(
             &self.model,
@@ -481,7 +586,8 @@ impl<'a> Trainer<'a> {
             Some(&pred),
             &self.normalizers.output,
         )?;
-        Ok(((total + (p.pde * cfg.physics.w_pde)?)? + (p.ic * cfg.physics.w_ic)?)?)
+        let physics = ((p.pde * cfg.physics.w_pde)? + (p.ic * cfg.physics.w_ic)?)?;
+        Ok((total + weighted(physics, share.all)?)?)
     }
 
     /// Stops the run if the epoch left a non-finite weight, optimiser
@@ -510,23 +616,31 @@ impl<'a> Trainer<'a> {
         }
     }
 
-    /// Saves the checkpoint of the epoch `record` describes: the weights,
-    /// the best weights if the test loss improved, the optimiser, and
-    /// `state.json` last.
+    /// Records the epoch `record` describes in `state` (best loss, epochs
+    /// done) and, if this process writes the run, saves its checkpoint:
+    /// the weights, the best weights if the test loss improved, the
+    /// optimiser, and `state.json` last.
     fn checkpoint(
         &self,
         run: &RunDir,
         state: &mut RunState,
         record: &EpochRecord,
+        write: bool,
     ) -> Result<(), TrainError> {
-        let mut checkpoint = run.checkpoint(record.epoch + 1)?;
-        if state.best.is_none_or(|(b, _)| record.test_loss < b) {
+        let improved = state.best.is_none_or(|(b, _)| record.test_loss < b);
+        if improved {
             state.best = Some((record.test_loss, record.epoch));
+        }
+        state.epoch = record.epoch + 1;
+        if !write {
+            return Ok(());
+        }
+        let mut checkpoint = run.checkpoint(record.epoch + 1)?;
+        if improved {
             checkpoint.weights(Weights::Best, &self.varmap)?;
         }
         checkpoint.weights(Weights::Last, &self.varmap)?;
         checkpoint.optimizer(|path| self.optimizer.save(path))?;
-        state.epoch = record.epoch + 1;
         checkpoint.commit(state)?;
         Ok(())
     }
@@ -574,6 +688,7 @@ fn evaluate_normalised(
     model: &Fno,
     normalizers: &Normalizers,
     device: &Device,
+    comm: &dyn Communicator,
 ) -> Result<(f64, f64), TrainError> {
     let test_plan = BatchPlan {
         indices: plan.test_indices.clone(),
@@ -582,6 +697,10 @@ fn evaluate_normalised(
         epoch: 0,
         resolution: cfg.data.resolution(),
         task: cfg.task,
+        shard: Shard {
+            rank: comm.rank(),
+            size: comm.size(),
+        },
     };
     let (mut loss_sum, mut rel_sum, mut n) = (0.0, 0.0, 0usize);
     for_each_batch(
@@ -603,5 +722,9 @@ fn evaluate_normalised(
             Ok(())
         },
     )?;
-    Ok((loss_sum / n.max(1) as f64, rel_sum / n.max(1) as f64))
+    // Each rank evaluated its part of every batch: add up the sums.
+    let mut sums = [loss_sum, rel_sum, n as f64];
+    comm.all_reduce_sum_f64(&mut sums);
+    let [loss_sum, rel_sum, n] = sums;
+    Ok((loss_sum / n.max(1.0), rel_sum / n.max(1.0)))
 }

@@ -1,0 +1,191 @@
+use crate::finetune::hybrid_config;
+use crate::train::{train_args, write_config};
+use crate::util::{checkpoint_file, fno, tempdir};
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs `fno ARGS` as `ranks` processes under Open MPI's launcher, as CI
+/// (root, 2 cores) allows.
+fn mpirun(ranks: usize, args: &[&str]) -> Output {
+    Command::new("mpirun")
+        .args(["--oversubscribe", "--allow-run-as-root", "-np"])
+        .arg(ranks.to_string())
+        .arg(env!("CARGO_BIN_EXE_fno"))
+        .args(args)
+        .output()
+        .expect("running mpirun (Open MPI, installed by scripts/setup.sh)")
+}
+
+fn succeeded(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The largest relative difference between two runs' weights, over every
+/// tensor of `file` in their last checkpoints.
+fn weight_difference(a: &Path, b: &Path, file: &str) -> f64 {
+    let load = |run: &Path| {
+        candle_core::safetensors::load(checkpoint_file(run, file), &candle_core::Device::Cpu)
+            .unwrap()
+    };
+    let (a, b) = (load(a), load(b));
+    assert_eq!(a.len(), b.len());
+    let mut worst = 0.0f64;
+    for (name, x) in &a {
+        let x = x
+            .flatten_all()
+            .unwrap()
+            .to_dtype(candle_core::DType::F64)
+            .unwrap();
+        let y = b[name]
+            .flatten_all()
+            .unwrap()
+            .to_dtype(candle_core::DType::F64)
+            .unwrap();
+        let diff = (&x - &y).unwrap().sqr().unwrap().sum_all().unwrap();
+        let norm = y.sqr().unwrap().sum_all().unwrap();
+        let (diff, norm) = (
+            diff.to_scalar::<f64>().unwrap().sqrt(),
+            norm.to_scalar::<f64>().unwrap().sqrt(),
+        );
+        worst = worst.max(diff / norm.max(1e-30));
+    }
+    worst
+}
+
+/// Each epoch's training loss from `metrics.jsonl`.
+fn train_losses(run: &Path) -> Vec<f64> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["train_loss"]
+                .as_f64()
+                .unwrap()
+        })
+        .collect()
+}
+
+fn state(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("state.json")).unwrap()).unwrap()
+}
+
+/// Two ranks train the same model as one process: the same samples per
+/// step (9 training samples in batches of 4, so the last batch reaches
+/// only one rank), the same steps, weights equal up to the order of the
+/// gradient sums. Only rank 0 writes and prints.
+#[test]
+fn two_ranks_train_like_one_process() {
+    let dir = tempdir();
+    let config = write_config(dir.path());
+    let config = config.to_str().unwrap();
+    let set = [
+        "--set",
+        "train.epochs=3",
+        "--set",
+        "data.max_train_samples=9",
+    ];
+    let one = dir.path().join("one");
+    succeeded(&fno(&train_args(config, one.to_str().unwrap(), &set)));
+    let two = dir.path().join("two");
+    let out = mpirun(2, &train_args(config, two.to_str().unwrap(), &set));
+    succeeded(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("parameters").count(), 1, "{stdout}");
+    for file in ["model.safetensors", "optimizer.safetensors"] {
+        let d = weight_difference(&two, &one, file);
+        assert!(d < 1e-5, "{file}: relative difference {d}");
+    }
+    // AdamW would hide a gradient off by a constant factor; the losses
+    // would not.
+    let (l1, l2) = (train_losses(&one), train_losses(&two));
+    assert_eq!(l1.len(), 3);
+    for (a, b) in l1.iter().zip(&l2) {
+        assert!((a - b).abs() <= 1e-6 * a.abs(), "{l1:?} vs {l2:?}");
+    }
+    let (s1, s2) = (state(&one), state(&two));
+    assert_eq!(
+        (s1["epoch"].clone(), s1["step"].clone()),
+        (s2["epoch"].clone(), s2["step"].clone())
+    );
+    assert_eq!(s2["step"], 9);
+}
+
+/// Physics terms and unlabelled samples under data parallelism: each
+/// rank's labelled and unlabelled samples weigh as in the whole batch.
+#[test]
+fn two_ranks_train_a_hybrid_space_time_model_like_one_process() {
+    let dir = tempdir();
+    let config = hybrid_config(dir.path());
+    let config = config.to_str().unwrap();
+    let one = dir.path().join("one");
+    succeeded(&fno(&train_args(config, one.to_str().unwrap(), &[])));
+    let two = dir.path().join("two");
+    succeeded(&mpirun(2, &train_args(config, two.to_str().unwrap(), &[])));
+    let d = weight_difference(&two, &one, "model.safetensors");
+    assert!(d < 1e-5, "relative difference {d}");
+    let (l1, l2) = (train_losses(&one), train_losses(&two));
+    for (a, b) in l1.iter().zip(&l2) {
+        assert!((a - b).abs() <= 1e-6 * a.abs(), "{l1:?} vs {l2:?}");
+    }
+}
+
+/// A global batch the ranks cannot share evenly is refused on every rank,
+/// naming both numbers, before anything is written.
+#[test]
+fn a_batch_the_ranks_cannot_share_is_refused() {
+    let dir = tempdir();
+    let config = write_config(dir.path());
+    let run = dir.path().join("run");
+    let out = mpirun(
+        3,
+        &train_args(
+            config.to_str().unwrap(),
+            run.to_str().unwrap(),
+            &["--set", "train.epochs=1"],
+        ),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("train.batch_size")
+            && stderr.contains("4 samples")
+            && stderr.contains("3 processes"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("rank 0 of 3"), "{stderr}");
+    assert!(!run.join("state.json").exists());
+}
+
+/// The sample order is global, so a run started on two ranks resumes on
+/// one and ends where a one-process run ends.
+#[test]
+fn a_run_resumes_on_another_number_of_ranks() {
+    let dir = tempdir();
+    let config = write_config(dir.path());
+    let config = config.to_str().unwrap();
+    let one = dir.path().join("one");
+    succeeded(&fno(&train_args(
+        config,
+        one.to_str().unwrap(),
+        &["--set", "train.epochs=3"],
+    )));
+    let mixed = dir.path().join("mixed");
+    let mixed_s = mixed.to_str().unwrap();
+    succeeded(&mpirun(
+        2,
+        &train_args(config, mixed_s, &["--set", "train.epochs=2"]),
+    ));
+    succeeded(&fno(&train_args(
+        config,
+        mixed_s,
+        &["--resume", "--set", "train.epochs=3"],
+    )));
+    let d = weight_difference(&mixed, &one, "model.safetensors");
+    assert!(d < 1e-5, "relative difference {d}");
+    assert_eq!(state(&mixed)["step"], state(&one)["step"]);
+}
