@@ -161,6 +161,103 @@ fn a_batch_the_ranks_cannot_share_is_refused() {
     assert!(!run.join("state.json").exists());
 }
 
+/// Runs a two-rank job whose ranks get different environments or
+/// arguments (Open MPI's `A : B` form): rank 0 runs `rank0`, rank 1
+/// runs `rank1`, each a command line starting with the program.
+fn mpirun_each(rank0: &[&str], rank1: &[&str]) -> Output {
+    Command::new("mpirun")
+        .args(["--oversubscribe", "--allow-run-as-root", "-np", "1"])
+        .args(rank0)
+        .args([":", "-np", "1"])
+        .args(rank1)
+        .output()
+        .expect("running mpirun")
+}
+
+/// A rank that cannot read its data ends the whole job: every rank exits,
+/// the message names the failing rank and the file, nothing is written.
+#[test]
+fn a_rank_that_fails_ends_every_rank() {
+    let dir = tempdir();
+    let config = write_config(dir.path());
+    let run = dir.path().join("run");
+    let args = train_args(
+        config.to_str().unwrap(),
+        run.to_str().unwrap(),
+        &["--set", "train.epochs=1"],
+    );
+    let missing = dir.path().join("absent.hdf5");
+    let mut bad = args.clone();
+    bad.extend(["--data", missing.to_str().unwrap()]);
+    let fno_bin = env!("CARGO_BIN_EXE_fno");
+    let started = std::time::Instant::now();
+    let out = mpirun_each(
+        &[[fno_bin].as_slice(), &args].concat(),
+        &[[fno_bin].as_slice(), &bad].concat(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("rank 1 of 2") && stderr.contains("absent.hdf5"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(!run.join("state.json").exists());
+}
+
+/// Rank 0 killed (SIGKILL-like abort) just after publishing its second
+/// checkpoint: the job ends, naming the rank; resumed on two ranks it ends
+/// with the weights of an uninterrupted two-rank run, bit for bit (the
+/// same ranks sum the same parts in the same order).
+#[test]
+fn a_killed_rank_ends_the_job_and_the_run_resumes_exactly() {
+    let dir = tempdir();
+    let config = write_config(dir.path());
+    let config = config.to_str().unwrap();
+    let set = ["--set", "train.epochs=3"];
+    let straight = dir.path().join("straight");
+    succeeded(&mpirun(
+        2,
+        &train_args(config, straight.to_str().unwrap(), &set),
+    ));
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    let args = train_args(config, run_s, &set);
+    let fno_bin = env!("CARGO_BIN_EXE_fno");
+    let out = mpirun_each(
+        &[
+            [
+                "env",
+                "FNO_FAULT_INJECT=checkpoint:after-publish:2",
+                fno_bin,
+            ]
+            .as_slice(),
+            &args,
+        ]
+        .concat(),
+        &[[fno_bin].as_slice(), &args].concat(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("rank 0"), "{stderr}");
+    assert_eq!(state(&run)["epoch"], 2);
+    succeeded(&mpirun(
+        2,
+        &train_args(config, run_s, &["--resume", "--set", "train.epochs=3"]),
+    ));
+    for file in ["model.safetensors", "optimizer.safetensors"] {
+        assert_eq!(
+            std::fs::read(checkpoint_file(&run, file)).unwrap(),
+            std::fs::read(checkpoint_file(&straight, file)).unwrap(),
+            "{file}"
+        );
+    }
+}
+
 /// The sample order is global, so a run started on two ranks resumes on
 /// one and ends where a one-process run ends.
 #[test]
