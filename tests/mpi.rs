@@ -258,6 +258,50 @@ fn a_killed_rank_ends_the_job_and_the_run_resumes_exactly() {
     }
 }
 
+/// A rank that stops answering without dying (rank 0 hangs after
+/// publishing its first checkpoint) does not hang the job: the other
+/// rank's next collective gives up after FNO_MPI_TIMEOUT seconds, names
+/// itself and the variable, and ends the job; the checkpoint stays.
+#[test]
+fn a_rank_that_stops_answering_times_out() {
+    let dir = tempdir();
+    let config = write_config(dir.path());
+    let run = dir.path().join("run");
+    let args = train_args(
+        config.to_str().unwrap(),
+        run.to_str().unwrap(),
+        &["--set", "train.epochs=3"],
+    );
+    let fno_bin = env!("CARGO_BIN_EXE_fno");
+    let started = std::time::Instant::now();
+    let out = mpirun_each(
+        &[
+            [
+                "env",
+                "FNO_MPI_TIMEOUT=2",
+                "FNO_FAULT_INJECT=hang:after-publish:1",
+                fno_bin,
+            ]
+            .as_slice(),
+            &args,
+        ]
+        .concat(),
+        &[["env", "FNO_MPI_TIMEOUT=2", fno_bin].as_slice(), &args].concat(),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("rank 1 of 2") && stderr.contains("FNO_MPI_TIMEOUT"),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(state(&run)["epoch"], 1);
+}
+
 /// The sample order is global, so a run started on two ranks resumes on
 /// one and ends where a one-process run ends.
 #[test]

@@ -87,7 +87,8 @@ pub fn toml_string(path: &Path) -> String {
 /// Runs `fno train`: in one process, or as one rank of a data-parallel
 /// job when an MPI launcher started several (`mpirun -np N fno train ...`).
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
-    let comm = fno::dist::connect().context("joining the processes of this job")?;
+    let comm = fno::dist::connect(|message| eprintln!("error: {message}"))
+        .context("joining the processes of this job")?;
     let result = train_as(args, comm.as_ref());
     if comm.size() > 1 {
         if let Err(err) = &result {

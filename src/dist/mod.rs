@@ -14,6 +14,7 @@ mod launch;
 mod mpi;
 
 pub use launch::{detect, Launch};
+use std::time::Duration;
 
 /// The collectives of a group of processes, on host buffers. Every rank
 /// must make the same calls in the same order with buffers of the same
@@ -72,8 +73,9 @@ pub enum DistError {
     /// MPI could not be initialised.
     #[error("MPI could not be initialised (was it initialised already?)")]
     Init,
-    /// A launcher variable holds something that is not a count.
-    #[error("environment variable {variable}={value:?} is not a process count or rank")]
+    /// A launcher variable holds something that is not a count, or the
+    /// timeout something that is not a positive number of seconds.
+    #[error("environment variable {variable}={value:?} is not a valid count or number of seconds")]
     BadVariable {
         /// The variable.
         variable: &'static str,
@@ -82,25 +84,59 @@ pub enum DistError {
     },
 }
 
+/// The variable that sets how long a collective waits for the other ranks
+/// before the job is ended, in seconds.
+pub const TIMEOUT_VARIABLE: &str = "FNO_MPI_TIMEOUT";
+
+/// How long a collective waits for the other ranks when
+/// [`TIMEOUT_VARIABLE`] is not set: long enough for a slow epoch's
+/// validation or checkpoint on another rank.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// What a rank does about peers that stop answering: how long a collective
+/// waits, and how to report the rank's last words before it ends the job
+/// (the library itself prints nothing).
+#[derive(Clone, Copy)]
+pub struct Watch {
+    /// How long one collective may wait.
+    pub timeout: Duration,
+    /// Called once with the message before the job is aborted.
+    pub report: fn(&str),
+}
+
 /// The group this process belongs to: [`Single`] unless a launcher
-/// started several processes, then every process of the job through MPI.
-/// Call it once, early, from the main thread; the communicator must live
-/// until the process ends (dropping an MPI one finalises MPI).
-pub fn connect() -> Result<Box<dyn Communicator>, DistError> {
-    let launch = detect(|name| std::env::var(name).ok())?;
-    match launch {
-        None => Ok(Box::new(Single)),
-        Some(launch) => join(launch),
-    }
+/// started several processes, then every process of the job through MPI,
+/// whose collectives give up after [`TIMEOUT_VARIABLE`] seconds (default
+/// [`DEFAULT_TIMEOUT`]), calling `report`. Call it once, early, from the
+/// main thread; the communicator must live until the process ends
+/// (dropping an MPI one finalises MPI).
+pub fn connect(report: fn(&str)) -> Result<Box<dyn Communicator>, DistError> {
+    let env = |name: &str| std::env::var(name).ok();
+    let Some(launch) = detect(env)? else {
+        return Ok(Box::new(Single));
+    };
+    let timeout = match env(TIMEOUT_VARIABLE) {
+        None => DEFAULT_TIMEOUT,
+        Some(value) => match value.trim().parse::<f64>() {
+            Ok(s) if s.is_finite() && s > 0.0 => Duration::from_secs_f64(s),
+            _ => {
+                return Err(DistError::BadVariable {
+                    variable: TIMEOUT_VARIABLE,
+                    value,
+                })
+            }
+        },
+    };
+    join(launch, Watch { timeout, report })
 }
 
 #[cfg(feature = "mpi")]
-fn join(_launch: Launch) -> Result<Box<dyn Communicator>, DistError> {
-    Ok(Box::new(mpi::MpiWorld::init()?))
+fn join(_launch: Launch, watch: Watch) -> Result<Box<dyn Communicator>, DistError> {
+    Ok(Box::new(mpi::MpiWorld::init(watch)?))
 }
 
 #[cfg(not(feature = "mpi"))]
-fn join(launch: Launch) -> Result<Box<dyn Communicator>, DistError> {
+fn join(launch: Launch, _watch: Watch) -> Result<Box<dyn Communicator>, DistError> {
     Err(DistError::NoMpi {
         size: launch.size,
         variable: launch.variable,

@@ -1,16 +1,24 @@
 //! The [`Communicator`] of an MPI job (rsmpi on the system's MPI library,
 //! e.g. Open MPI).
-use super::{Communicator, DistError};
+//!
+//! MPI's blocking collectives wait for ever for a peer that stopped
+//! answering without dying (a dead one ends the job through the launcher).
+//! So each collective is started as a non-blocking one and polled against
+//! a deadline; past it, the rank reports and aborts the job.
+use super::{Communicator, DistError, Watch};
 use mpi::collective::{CommunicatorCollectives, Root, SystemOperation};
+use mpi::datatype::Equivalence;
 use mpi::environment::Universe;
 use mpi::topology::{Communicator as _, SimpleCommunicator};
 use mpi::Threading;
+use std::time::{Duration, Instant};
 
 /// Every process of the job, joined through `MPI_COMM_WORLD`.
 pub(super) struct MpiWorld {
     world: SimpleCommunicator,
     rank: usize,
     size: usize,
+    watch: Watch,
     /// Finalises MPI when dropped, so it lives as long as `world`.
     _universe: Universe,
 }
@@ -18,7 +26,7 @@ pub(super) struct MpiWorld {
 impl MpiWorld {
     /// Initialises MPI. Only the main thread calls MPI (`Funneled`); the
     /// kernels' own threads never do.
-    pub(super) fn init() -> Result<Self, DistError> {
+    pub(super) fn init(watch: Watch) -> Result<Self, DistError> {
         let (universe, _) =
             mpi::initialize_with_threading(Threading::Funneled).ok_or(DistError::Init)?;
         let world = universe.world();
@@ -28,8 +36,48 @@ impl MpiWorld {
             world,
             rank,
             size,
+            watch,
             _universe: universe,
         })
+    }
+
+    /// A sum all-reduce of `buf` that gives up after the watch's timeout.
+    fn sum<T: Equivalence + Clone>(&self, buf: &mut [T]) {
+        let send = buf.to_vec();
+        mpi::request::scope(|scope| {
+            let mut request =
+                self.world
+                    .immediate_all_reduce_into(scope, &send[..], buf, SystemOperation::sum());
+            let started = Instant::now();
+            loop {
+                match request.test() {
+                    Ok(_) => return,
+                    Err(pending) => request = pending,
+                }
+                self.pause(started, "an all-reduce");
+            }
+        });
+    }
+
+    /// Waits a little before polling again: yields at first (a step's
+    /// all-reduce usually completes within milliseconds), then sleeps;
+    /// past the deadline, reports and ends the job.
+    fn pause(&self, started: Instant, what: &str) {
+        let waited = started.elapsed();
+        if waited > self.watch.timeout {
+            (self.watch.report)(&format!(
+                "rank {} of {}: {what} waited {} s for the other ranks: one stopped answering (the limit is FNO_MPI_TIMEOUT)",
+                self.rank,
+                self.size,
+                self.watch.timeout.as_secs()
+            ));
+            self.world.abort(2);
+        }
+        if waited < Duration::from_millis(20) {
+            std::thread::yield_now();
+        } else {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }
 
@@ -43,20 +91,29 @@ impl Communicator for MpiWorld {
     }
 
     fn all_reduce_sum_f32(&self, buf: &mut [f32]) {
-        let send = buf.to_vec();
-        self.world
-            .all_reduce_into(&send[..], buf, SystemOperation::sum());
+        self.sum(buf);
     }
 
     fn all_reduce_sum_f64(&self, buf: &mut [f64]) {
-        let send = buf.to_vec();
-        self.world
-            .all_reduce_into(&send[..], buf, SystemOperation::sum());
+        self.sum(buf);
     }
 
     fn broadcast_f64(&self, root: usize, buf: &mut [f64]) {
         let root = i32::try_from(root).unwrap_or(0);
-        self.world.process_at_rank(root).broadcast_into(buf);
+        mpi::request::scope(|scope| {
+            let mut request = self
+                .world
+                .process_at_rank(root)
+                .immediate_broadcast_into(scope, buf);
+            let started = Instant::now();
+            loop {
+                match request.test() {
+                    Ok(_) => return,
+                    Err(pending) => request = pending,
+                }
+                self.pause(started, "a broadcast");
+            }
+        });
     }
 
     fn abort(&self, code: i32) -> ! {

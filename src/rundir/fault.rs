@@ -6,7 +6,9 @@
 //! [`Point`]. `FNO_FAULT_INJECT=disk-full:<n>` makes the `n`-th file write
 //! through the run-directory writers, and every later one, fail with
 //! ENOSPC after its bytes were handed to the file (as a full disk reports
-//! at the flush), so the writer's clean-up runs. Without the variable
+//! at the flush), so the writer's clean-up runs.
+//! `FNO_FAULT_INJECT=hang:<point>:<n>` stops the process there without
+//! ending it, as a stuck peer of a data-parallel job. Without the variable
 //! every point is a no-op.
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -48,6 +50,9 @@ impl Point {
 enum Fault {
     /// Abort at the named point's `n`-th occurrence.
     Kill(String, usize),
+    /// Stop responding (sleep for ever) at the named point's `n`-th
+    /// occurrence.
+    Hang(String, usize),
     /// Fail the `n`-th file write and every later one.
     DiskFull(usize),
 }
@@ -55,6 +60,10 @@ enum Fault {
 fn parse(spec: &str) -> Option<Fault> {
     if let Some(n) = spec.strip_prefix("disk-full:") {
         return Some(Fault::DiskFull(n.parse().ok()?));
+    }
+    if let Some(rest) = spec.strip_prefix("hang:") {
+        let (point, n) = rest.rsplit_once(':')?;
+        return Some(Fault::Hang(point.to_string(), n.parse().ok()?));
     }
     let rest = spec.strip_prefix("checkpoint:")?;
     let (point, n) = rest.rsplit_once(':')?;
@@ -68,14 +77,24 @@ fn armed() -> Option<&'static Fault> {
         .as_ref()
 }
 
-/// Aborts the process if `point` is armed and reached for the armed time.
+/// Aborts (or hangs) the process if `point` is armed and reached for the
+/// armed time.
 pub(super) fn reach(point: Point) {
     static SEEN: AtomicUsize = AtomicUsize::new(0);
-    let Some(Fault::Kill(name, n)) = armed() else {
-        return;
+    let (name, n, hang) = match armed() {
+        Some(Fault::Kill(name, n)) => (name, n, false),
+        Some(Fault::Hang(name, n)) => (name, n, true),
+        _ => return,
     };
     if name == point.name() && SEEN.fetch_add(1, Ordering::SeqCst) + 1 == *n {
-        std::process::abort();
+        if !hang {
+            std::process::abort();
+        }
+        // A process that stops answering without dying (a rank of a
+        // data-parallel job stuck on a file system, say).
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
     }
 }
 
@@ -101,7 +120,16 @@ mod tests {
         assert!(
             matches!(parse("checkpoint:before-publish:2"), Some(Fault::Kill(p, 2)) if p == "before-publish")
         );
-        for bad in ["disk-full:x", "disk-full", "checkpoint:written", "other:1"] {
+        assert!(
+            matches!(parse("hang:after-publish:1"), Some(Fault::Hang(p, 1)) if p == "after-publish")
+        );
+        for bad in [
+            "disk-full:x",
+            "hang:written",
+            "disk-full",
+            "checkpoint:written",
+            "other:1",
+        ] {
             assert!(parse(bad).is_none(), "{bad}");
         }
     }
