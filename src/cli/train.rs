@@ -5,6 +5,7 @@ use anyhow::Context;
 use clap::Args;
 use fno::rundir::{files, RunDir};
 use fno::train::config::{ConfigError, RunConfig};
+use fno::train::preflight::check_training;
 use fno::train::trainer::{train, Start, TrainReport};
 use fno::train::TrainError;
 use std::path::{Path, PathBuf};
@@ -88,6 +89,8 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let cfg = load_config(args)?;
     super::set_threads(cfg.train.threads)?;
     let device = args.device.device()?;
+    check_training(&cfg, &device, &mut |w| eprintln!("warning: {w}"))
+        .with_context(|| format!("training into {}", args.out.display()))?;
     let mut bar = TrainBar::new(args.quiet || args.json);
     let start = if args.resume {
         Start::Resume

@@ -8,9 +8,11 @@ mod adamw_params;
 pub mod config;
 #[cfg(feature = "cuda")]
 mod cuda;
+pub mod fit;
 pub mod init;
 pub mod optim;
 pub mod physics;
+pub mod preflight;
 pub mod run;
 pub mod schedule;
 pub mod trainer;
@@ -33,6 +35,12 @@ pub enum TrainError {
     /// The task does not fit the data.
     #[error(transparent)]
     Task(#[from] crate::data::TaskError),
+    /// A data file does not fit the run (layout, strides, modes).
+    #[error(transparent)]
+    Fit(Box<fit::FitError>),
+    /// The model would not fit in the memory available.
+    #[error(transparent)]
+    Memory(#[from] Box<crate::memory::TooLarge>),
     /// The model configuration is invalid or a forward pass failed.
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
@@ -64,4 +72,10 @@ pub enum TrainError {
     /// A lock was poisoned by a panic on another thread.
     #[error("internal lock poisoned by an earlier panic")]
     Poisoned,
+}
+
+impl From<fit::FitError> for TrainError {
+    fn from(err: fit::FitError) -> Self {
+        Self::Fit(Box::new(err))
+    }
 }
