@@ -226,3 +226,88 @@ fn contradicting_physics_parameters_warn() {
         "{stderr}"
     );
 }
+
+/// A one-shot run from frame 30 refuses, in `eval` and `inverse`, a file
+/// whose trajectory is shorter (it panicked slicing the frame).
+#[test]
+fn a_frame_beyond_a_shorter_file_is_an_error() {
+    let dir = tempdir();
+    let run = dir.path().join("run");
+    let out = train_advection(&run, &["--set", "task={kind=\"one_shot\",input_frame=30}"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sorp = fixture(DIFF_SORP);
+    let needles = [DIFF_SORP, "`task.input_frame` = 30", "5 frames"];
+    refused(
+        &fno(&["eval", "--run", path(&run), "--data", path(&sorp)]),
+        &needles,
+    );
+    refused(
+        &fno(&[
+            "inverse",
+            "--run",
+            path(&run),
+            "--data",
+            path(&sorp),
+            "--sample",
+            "0",
+            "--steps",
+            "1",
+        ]),
+        &needles,
+    );
+}
+
+/// `fno finetune` warns too when the run's equation contradicts the file
+/// it fine-tunes on (a Darcy run trained with β = 2 on a β = 1 file).
+#[test]
+fn finetune_warns_of_contradicting_physics_parameters() {
+    let dir = tempdir();
+    let run = dir.path().join("run");
+    let darcy = fixture(DARCY);
+    let cfg = config("darcy.toml");
+    let train = fno(&[
+        "train",
+        "--config",
+        &cfg,
+        "--data",
+        path(&darcy),
+        "--out",
+        path(&run),
+        "--quiet",
+        "--set",
+        "model.width=8",
+        "--set",
+        "model.modes=[4]",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "physics.pde={kind=\"darcy\",beta=2.0}",
+    ]);
+    assert_eq!(train.status.code(), Some(0));
+    let out = fno(&[
+        "finetune",
+        "--run",
+        path(&run),
+        "--data",
+        path(&darcy),
+        "--sample",
+        "0",
+        "--steps",
+        "1",
+        "--out",
+        path(&dir.path().join("ft")),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("warning: physics.pde.beta = 2 but")
+            && stderr.contains(DARCY)
+            && stderr.contains("beta = 1"),
+        "{stderr}"
+    );
+}
