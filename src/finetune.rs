@@ -120,6 +120,7 @@ pub fn finetune(
             count: info.num_samples,
         }));
     }
+    crate::train::fit::check_file_for_run(cfg, info)?;
     let res = cfg.data.resolution();
     let mut physics = cfg.physics.clone();
     if let Some(factors) = &opts.pde_resolution {

@@ -18,7 +18,8 @@
 //! - [`inverse`]: recovering inputs from observed outputs through a trained
 //!   operator;
 //! - [`finetune`]: test-time physics fine-tuning of one instance;
-//! - [`bench`]: the timing behind `fno bench`.
+//! - [`bench`]: the timing behind `fno bench`;
+//! - [`memory`]: the memory a model needs against what the machine has.
 //!
 //! With the `cuda` feature, the private `cuda` module holds the plumbing
 //! every concern's CUDA bodies share (kernel loading and launch, device
@@ -36,6 +37,7 @@ pub mod dist;
 pub mod eval;
 pub mod finetune;
 pub mod inverse;
+pub mod memory;
 pub mod model;
 pub mod physics;
 pub mod rundir;

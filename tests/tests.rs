@@ -51,5 +51,11 @@ mod cuda;
 /// convergence order on generated solutions.
 mod physics;
 
+/// Inputs that do not fit the run or the machine (a test or eval file of
+/// another layout, strides and modes beyond the grid, models larger than
+/// memory): exit code 2 before anything is sliced or allocated; physics
+/// parameters that contradict the file warn.
+mod preflight;
+
 /// Hybrid data + physics training and `fno finetune` end to end.
 mod finetune;

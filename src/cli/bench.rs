@@ -3,6 +3,7 @@ use super::device::DeviceArg;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use fno::bench::{self, BenchConfig};
+use fno::memory::{check_on, footprint, Use};
 use fno::model::ModelConfig;
 use fno::spectral::SpectralBackend;
 
@@ -91,6 +92,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         warmup: WARMUP,
     };
     let device = args.device.device()?;
+    let grid = vec![args.size; args.dims];
+    let needs = footprint(&cfg.model, &grid, args.batch, Use::Training);
+    check_on(
+        &device,
+        needs,
+        "reduce --width, --layers, --modes, --size or --batch",
+    )?;
     let report = bench::run(&cfg, &device).context("running the benchmark")?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);

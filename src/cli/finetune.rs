@@ -85,6 +85,11 @@ pub fn run(args: &FinetuneArgs) -> anyhow::Result<()> {
     let predictor = super::load_run(&args.run, Weights::Best, &args.device.device()?)?;
     let file = PdebenchFile::open(&args.data)
         .with_context(|| format!("opening {}", args.data.display()))?;
+    if let Some(spec) = &predictor.config.physics.pde {
+        for warning in spec.disagreements(file.info()) {
+            eprintln!("warning: {warning}");
+        }
+    }
     let opts = FinetuneOptions {
         steps: args.steps,
         lr: args.lr,

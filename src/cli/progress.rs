@@ -48,6 +48,11 @@ impl Progress for TrainBar {
         ));
     }
 
+    fn warning(&mut self, message: &str) {
+        // Printed even when quiet, as warnings are.
+        self.bar.suspend(|| eprintln!("warning: {message}"));
+    }
+
     fn no_checkpoint(&mut self) {
         // Printed even when quiet: a restart script should see that the
         // run began again.

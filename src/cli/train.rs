@@ -6,7 +6,7 @@ use clap::Args;
 use fno::dist::Communicator;
 use fno::rundir::{files, RunDir};
 use fno::train::config::{ConfigError, RunConfig};
-use fno::train::trainer::{train_with, Start, TrainReport};
+use fno::train::trainer::{train_with, Progress, Silent, Start, TrainReport};
 use fno::train::TrainError;
 use std::path::{Path, PathBuf};
 
@@ -111,7 +111,7 @@ fn train_as(args: &TrainArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
     super::set_threads(cfg.train.threads)?;
     let device = args.device.device()?;
     let root = comm.is_root();
-    let mut bar = TrainBar::new(args.quiet || args.json || !root);
+    let mut bar = TrainBar::new(args.quiet || args.json);
     let start = if args.resume {
         Start::Resume
     } else if args.overwrite {
@@ -119,7 +119,9 @@ fn train_as(args: &TrainArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
     } else {
         Start::Fresh
     };
-    let report = train_with(&cfg, &args.out, start, &device, &mut bar, comm);
+    // Only rank 0 reports; the others stay quiet unless they fail.
+    let progress: &mut dyn Progress = if root { &mut bar } else { &mut Silent };
+    let report = train_with(&cfg, &args.out, start, &device, progress, comm);
     bar.finish();
     let report = report
         .map_err(|e| match e {

@@ -196,7 +196,9 @@ impl Task {
         }
     }
 
-    /// The (input, target) pair of a sample. Call [`Task::validate`] first.
+    /// The (input, target) pair of a sample. [`Task::validate`] gives the
+    /// better message for a whole file; a sample with too few frames for
+    /// the task is an error here too, never a panic.
     pub fn example(&self, sample: &Sample) -> Result<Example, TaskError> {
         let frames = &sample.frames;
         let n_frames = frames.shape()[0];
@@ -222,11 +224,27 @@ impl Task {
                 let out = resolve_frame(output_frame, n_frames)?;
                 let input = match &sample.input {
                     Some(input) => input.clone(),
-                    None => frames.index_axis(Axis(0), input_frame).to_owned(),
+                    None if input_frame < n_frames => {
+                        frames.index_axis(Axis(0), input_frame).to_owned()
+                    }
+                    None => {
+                        return Err(TaskError::FrameOutOfRange {
+                            setting: "task.input_frame",
+                            value: input_frame as i64,
+                            frames: n_frames,
+                        })
+                    }
                 };
                 Ok(Example {
                     input,
                     target: frames.index_axis(Axis(0), out).to_owned(),
+                })
+            }
+            Task::Autoregressive { initial_step, .. } if initial_step >= n_frames => {
+                Err(TaskError::FrameOutOfRange {
+                    setting: "task.initial_step",
+                    value: initial_step as i64,
+                    frames: n_frames,
                 })
             }
             Task::Autoregressive { initial_step, .. } => Ok(Example {
@@ -370,6 +388,33 @@ mod tests {
         let parsed: Task = toml::from_str("kind = \"inverse\"").unwrap();
         assert_eq!(parsed.forward_map(), Some(Task::default()));
         assert_eq!(Task::SpaceTime.forward_map(), None);
+    }
+
+    #[test]
+    fn samples_with_too_few_frames_are_errors() {
+        let s = sample(1, 1, 3);
+        let task = Task::Autoregressive {
+            initial_step: 10,
+            backprop_steps: None,
+        };
+        assert!(matches!(
+            task.example(&s),
+            Err(TaskError::FrameOutOfRange {
+                setting: "task.initial_step",
+                ..
+            })
+        ));
+        let task = Task::OneShot {
+            input_frame: 3,
+            output_frame: -1,
+        };
+        assert!(matches!(
+            task.example(&s),
+            Err(TaskError::FrameOutOfRange {
+                setting: "task.input_frame",
+                ..
+            })
+        ));
     }
 
     #[test]

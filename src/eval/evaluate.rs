@@ -8,6 +8,7 @@ use crate::data::shard::Shard;
 use crate::data::{Coordinates, DataError, FileInfo, PdebenchFile, Split, Task};
 use crate::rundir::RunDir;
 use crate::train::config::RunConfig;
+use crate::train::fit::check_file_for_run;
 use crate::train::run::Predictor;
 use crate::train::TrainError;
 use candle_core::Tensor;
@@ -103,6 +104,7 @@ pub fn evaluate(
 ) -> Result<EvalReport, EvaluateError> {
     let cfg = &predictor.config;
     let file = PdebenchFile::open(data)?;
+    check_file_for_run(cfg, file.info()).map_err(TrainError::from)?;
     let same_file = std::fs::canonicalize(data).ok() == std::fs::canonicalize(&cfg.data.train).ok();
     let indices = samples_to_evaluate(&file, cfg, same_file, opts)?;
     let trained_on = training_grid(cfg, same_file.then(|| file.info()));

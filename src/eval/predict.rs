@@ -58,8 +58,7 @@ pub fn predict_file(
     let coords = file.coordinates(&res)?;
     let frames = coords.time.len();
     let task = cfg.task;
-    task.validate(info, frames)
-        .map_err(crate::train::TrainError::from)?;
+    crate::train::fit::check_file_for_run(cfg, info).map_err(crate::train::TrainError::from)?;
     let (times, steps) = output_frames(&task, &coords, !info.input_fields.is_empty())?;
     let out_coords = Coordinates {
         space: coords.space.clone(),

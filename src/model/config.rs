@@ -28,7 +28,10 @@ pub struct ModelConfig {
     /// Fourier modes kept per axis, one entry per spatial axis. On the last
     /// axis the modes `0..m` are kept; on the others `-m..m` (the first `m`
     /// and last `m` FFT bins). neuraloperator counts every kept mode, so its
-    /// `n_modes = (24, 24)` is `modes = [12, 12]` here. Default: `[16]`.
+    /// `n_modes = (24, 24)` is `modes = [12, 12]` here. Training refuses
+    /// more modes than its grid holds (`n/2` on each axis but the last,
+    /// `n/2 + 1` on the last, after padding: [`crate::train::fit`]); a
+    /// coarser grid at inference uses the modes it holds. Default: `[16]`.
     pub modes: Vec<usize>,
     /// Channels of the hidden representation inside the Fourier blocks.
     /// Default: 64.

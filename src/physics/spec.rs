@@ -99,6 +99,56 @@ impl PdeSpec {
         })
     }
 
+    /// The kind's name, as `physics.pde.kind` spells it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Advection { .. } => "advection",
+            Self::Burgers { .. } => "burgers",
+            Self::DiffusionReaction { .. } => "diffusion_reaction",
+            Self::Darcy { .. } => "darcy",
+            Self::NavierStokesVorticity { .. } => "navier_stokes_vorticity",
+        }
+    }
+
+    /// The parameters given in the config, with their attribute names.
+    fn given(&self) -> Vec<(&'static str, f64)> {
+        let pairs = match *self {
+            Self::Advection { beta } | Self::Darcy { beta } => vec![("beta", beta)],
+            Self::Burgers { nu, .. } | Self::NavierStokesVorticity { nu, .. } => vec![("nu", nu)],
+            Self::DiffusionReaction { nu, rho } => vec![("nu", nu), ("rho", rho)],
+        };
+        pairs
+            .into_iter()
+            .filter_map(|(name, v)| v.map(|v| (name, v)))
+            .collect()
+    }
+
+    /// Where this equation contradicts `info`, one sentence each (for
+    /// warnings): a kind other than the one the catalogue names for the
+    /// file, or a parameter other than the file's (attribute or name
+    /// token, as `fno inspect` shows).
+    pub fn disagreements(&self, info: &FileInfo) -> Vec<String> {
+        let file = info.path.display();
+        if let Ok(own) = Self::for_file(info) {
+            if own.kind() != self.kind() {
+                return vec![format!(
+                    "physics.pde.kind = \"{}\" but the catalogue names the equation of {file} \"{}\"",
+                    self.kind(),
+                    own.kind()
+                )];
+            }
+        }
+        self.given()
+            .into_iter()
+            .filter_map(|(name, given)| {
+                let have = *info.params.get(name)?;
+                let close = (given - have).abs() <= 1e-5 * given.abs().max(have.abs());
+                (!close)
+                    .then(|| format!("physics.pde.{name} = {given} but {file} has {name} = {have}"))
+            })
+            .collect()
+    }
+
     /// Builds the residual, taking missing parameters from `info`.
     pub fn build(&self, info: &FileInfo, order: TimeOrder) -> Result<Box<dyn Pde>, PhysicsError> {
         let param =
@@ -160,6 +210,25 @@ impl PdeSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn disagreements_name_both_values_and_the_file() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/pdebench/1D_Advection_Sols_beta0.4.hdf5");
+        let file = crate::data::PdebenchFile::open(&path).unwrap();
+        let info = file.info();
+        let same = PdeSpec::Advection { beta: Some(0.4) };
+        assert!(same.disagreements(info).is_empty());
+        assert!(PdeSpec::Advection { beta: None }
+            .disagreements(info)
+            .is_empty());
+        let fast = PdeSpec::Advection { beta: Some(5.0) }.disagreements(info);
+        assert_eq!(fast.len(), 1);
+        assert!(fast[0].contains("physics.pde.beta = 5 but") && fast[0].contains("beta = 0.4"));
+        assert!(fast[0].contains("1D_Advection_Sols_beta0.4.hdf5"));
+        let other = PdeSpec::Darcy { beta: None }.disagreements(info);
+        assert!(other[0].contains("\"darcy\"") && other[0].contains("\"advection\""));
+    }
 
     #[test]
     fn specs_parse_from_toml_with_optional_parameters() {

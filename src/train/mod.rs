@@ -9,10 +9,12 @@ mod all_reduce;
 pub mod config;
 #[cfg(feature = "cuda")]
 mod cuda;
+pub mod fit;
 pub mod init;
 pub mod losses;
 pub mod optim;
 pub mod physics;
+pub mod preflight;
 pub mod run;
 pub mod schedule;
 pub mod trainer;
@@ -35,6 +37,12 @@ pub enum TrainError {
     /// The task does not fit the data.
     #[error(transparent)]
     Task(#[from] crate::data::TaskError),
+    /// A data file does not fit the run (layout, strides, modes).
+    #[error(transparent)]
+    Fit(Box<fit::FitError>),
+    /// The model would not fit in the memory available.
+    #[error(transparent)]
+    Memory(#[from] Box<crate::memory::TooLarge>),
     /// The model configuration is invalid or a forward pass failed.
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
@@ -91,5 +99,11 @@ fn resumable_after(epochs: Option<usize>) -> String {
             if n == 1 { "" } else { "s" }
         ),
         None => "no checkpoint was committed yet; start again with a lower train.lr or with train.grad_clip set".into(),
+    }
+}
+
+impl From<fit::FitError> for TrainError {
+    fn from(err: fit::FitError) -> Self {
+        Self::Fit(Box::new(err))
     }
 }

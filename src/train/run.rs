@@ -3,6 +3,7 @@
 use super::config::RunConfig;
 use super::TrainError;
 use crate::data::Task;
+use crate::memory::{check_on, footprint, Footprint, Use};
 use crate::model::{inference, Fno};
 use crate::rundir::{files, Normalizers, RunDir, Weights};
 use crate::spectral::ModeClip;
@@ -45,6 +46,18 @@ impl Predictor {
             &[],
         )?;
         let normalizers = run.read_normalizers()?;
+        // The weights are allocated before they are read: an edited
+        // config.toml could otherwise ask for more than the machine has.
+        let weights_only = Footprint {
+            optimizer: 0.0,
+            activations: 0.0,
+            ..footprint(&config.model, &[], 1, Use::Inference)
+        };
+        check_on(
+            device,
+            weights_only,
+            "check the [model] section of the run's config.toml",
+        )?;
         let mut varmap = VarMap::new();
         let model = Fno::new(
             &config.model,

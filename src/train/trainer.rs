@@ -6,13 +6,14 @@ use super::init::seeded_var_builder;
 use super::losses::{loss, relative_l2_per_sample, scalar, weighted, Share};
 use super::optim::{clip_grad_norm, named_vars, AdamW};
 use super::physics::PhysicsTerm;
+use super::preflight::{check_training, resolve_model};
 use super::run::rollout;
 use super::TrainError;
 use crate::data::loader::{for_each_batch, Batch, BatchPlan};
 use crate::data::shard::Shard;
 use crate::data::{Normalizer, NormalizerFit, PdebenchFile, Split, Task};
 use crate::dist::{Communicator, Single};
-use crate::model::{inference, Fno, ModelConfig};
+use crate::model::{inference, Fno};
 use crate::rundir::{files, EpochRecord, Normalizers, RunDir, RunDirError, RunState, Weights};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var};
@@ -30,6 +31,9 @@ pub trait Progress {
     fn batch(&mut self, _loss: f64, _lr: f64, _samples_per_s: f64) {}
     /// An epoch finished.
     fn epoch(&mut self, _record: &EpochRecord) {}
+    /// Something about the run deserves a word before it starts (a
+    /// physics parameter that contradicts the data file, say).
+    fn warning(&mut self, _message: &str) {}
     /// Resuming was asked for, but the run has no committed checkpoint yet
     /// (it was stopped during its first epoch): it starts from the
     /// beginning.
@@ -82,26 +86,6 @@ impl Plan {
     fn test_file(&self) -> &PdebenchFile {
         self.test_file.as_ref().unwrap_or(&self.train_file)
     }
-}
-
-/// Derives `dims`, channels and per-axis modes from the data and the task.
-pub fn resolve_model(cfg: &mut RunConfig, file: &PdebenchFile) -> Result<(), TrainError> {
-    let info = file.info();
-    let frames = info
-        .num_frames
-        .div_ceil(cfg.data.reduced_resolution_t.max(1));
-    cfg.task.validate(info, frames)?;
-    let (cin, cout) = cfg.task.channels(info);
-    let dims = cfg.task.model_dims(info.spatial_shape.len());
-    let m: &mut ModelConfig = &mut cfg.model;
-    m.dims = dims;
-    m.in_channels = cin;
-    m.out_channels = cout;
-    if m.modes.len() == 1 && dims > 1 {
-        m.modes = vec![m.modes[0]; dims];
-    }
-    m.validate()?;
-    Ok(())
 }
 
 fn open_plan(cfg: &RunConfig) -> Result<Plan, TrainError> {
@@ -256,6 +240,9 @@ pub fn train_with(
     comm: &dyn Communicator,
 ) -> Result<TrainReport, TrainError> {
     check_world(cfg, comm)?;
+    // Before the run directory is touched: data that do not fit the run,
+    // a model larger than memory.
+    check_training(cfg, device, &mut |warning| progress.warning(&warning))?;
     let run = RunDir::new(out);
     let writes = comm.is_root();
     let _lock = writes.then(|| run.lock()).transpose()?;

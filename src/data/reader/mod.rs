@@ -50,8 +50,11 @@ const RUN_BUDGET_BYTES: usize = 1 << 20;
 #[serde(deny_unknown_fields, default)]
 pub struct Resolution {
     /// Keep every n-th point along each spatial axis. Default: 1.
+    /// Training refuses a stride that leaves fewer than 4 points on an
+    /// axis ([`crate::train::fit::MIN_POINTS`]).
     pub reduced_resolution: usize,
-    /// Keep every n-th time frame. Default: 1.
+    /// Keep every n-th time frame. Default: 1. Training refuses a stride
+    /// that leaves a single frame of a time series.
     pub reduced_resolution_t: usize,
 }
 
