@@ -70,6 +70,13 @@ fn name_flags(err: ConfigError) -> anyhow::Error {
             let flag = format!("--set {given}");
             super::on_flag(err, flag)
         }
+        ConfigError::Override {
+            ref given,
+            ref message,
+        } => {
+            let flags: Vec<String> = given.iter().map(|g| format!("--set {g}")).collect();
+            anyhow::anyhow!("{}: {message}", flags.join(" "))
+        }
         ConfigError::Invalid {
             field: "data.train",
             ..
@@ -86,7 +93,7 @@ pub fn toml_string(path: &Path) -> String {
 /// Runs `fno train`.
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
     let cfg = load_config(args)?;
-    super::set_threads(cfg.train.threads)?;
+    super::set_threads(cfg.train.threads, "invalid setting `train.threads`")?;
     let device = args.device.device()?;
     let mut bar = TrainBar::new(args.quiet || args.json);
     let start = if args.resume {

@@ -6,6 +6,7 @@
 mod adamw_inplace;
 mod adamw_params;
 pub mod config;
+mod config_error;
 #[cfg(feature = "cuda")]
 mod cuda;
 pub mod init;
@@ -14,6 +15,7 @@ pub mod physics;
 pub mod run;
 pub mod schedule;
 pub mod trainer;
+mod validate;
 
 use std::path::PathBuf;
 
