@@ -26,7 +26,7 @@ pub struct FinetuneArgs {
     #[arg(long, value_name = "I")]
     pub sample: usize,
     /// Optimiser steps.
-    #[arg(long, default_value_t = 200, value_parser = super::numeric::at_least_one())]
+    #[arg(long, default_value_t = 200, value_parser = super::numeric::at_least_one)]
     pub steps: usize,
     /// AdamW learning rate.
     #[arg(long, default_value_t = 1e-3, value_parser = super::numeric::positive)]
@@ -43,7 +43,7 @@ pub struct FinetuneArgs {
     pub w_ic: f64,
     /// Evaluate the residual on a grid finer by these factors, one per
     /// model axis (e.g. `2,2`) [default: the run's physics.pde_resolution].
-    #[arg(long, value_delimiter = ',', value_name = "F,..", value_parser = super::numeric::at_least_one())]
+    #[arg(long, value_delimiter = ',', value_name = "F,..", value_parser = super::numeric::at_least_one)]
     pub pde_resolution: Option<Vec<usize>>,
     /// Output directory [default: RUN/finetune-I].
     #[arg(long, value_name = "DIR")]

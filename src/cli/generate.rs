@@ -53,7 +53,7 @@ pub struct GenerateArgs {
     #[arg(value_enum)]
     pub pde: Pde,
     /// Number of samples [default: 1024].
-    #[arg(long, value_parser = super::numeric::at_least_one())]
+    #[arg(long, value_parser = super::numeric::at_least_one)]
     pub samples: Option<usize>,
     /// Grid points along x [default: 1024 in 1D, 128 Darcy, 64 NS].
     #[arg(long)]

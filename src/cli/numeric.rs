@@ -1,16 +1,29 @@
 //! Value parsers for numeric flags. Each refuses a value outside the
 //! flag's meaning while the command line is parsed, so clap's message
 //! names the flag and the value and the exit code is 2.
-use clap::builder::RangedU64ValueParser;
 
 /// A count of at least 1.
-pub(crate) fn at_least_one() -> RangedU64ValueParser<usize> {
-    RangedU64ValueParser::new().range(1..)
+pub(crate) fn at_least_one(text: &str) -> Result<usize, String> {
+    let value = whole(text)?;
+    if value == 0 {
+        return Err("0: must be at least 1".into());
+    }
+    Ok(value)
 }
 
 /// A number of spatial axes: 1, 2 or 3.
-pub(crate) fn axes() -> RangedU64ValueParser<usize> {
-    RangedU64ValueParser::new().range(1..=3)
+pub(crate) fn axes(text: &str) -> Result<usize, String> {
+    let value = whole(text)?;
+    if !(1..=3).contains(&value) {
+        return Err(format!("{value}: must be 1, 2 or 3"));
+    }
+    Ok(value)
+}
+
+fn whole(text: &str) -> Result<usize, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number ≥ 0"))
 }
 
 /// A finite number > 0.
@@ -47,10 +60,7 @@ fn number(text: &str) -> Result<f64, String> {
 
 /// A worker-thread count from 1 to the cores available.
 pub(crate) fn threads(text: &str) -> Result<usize, String> {
-    let value: usize = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a whole number"))?;
+    let value = whole(text)?;
     if value == 0 {
         return Err("0: must be at least 1 (leave the flag out to use every core)".into());
     }
@@ -85,6 +95,11 @@ mod tests {
         for bad in ["-0.1", "NaN", "infinity", "1e400"] {
             assert!(non_negative(bad).is_err(), "{bad}");
         }
+        assert_eq!(at_least_one("1"), Ok(1));
+        assert!(at_least_one("0").unwrap_err().contains("at least 1"));
+        assert!(at_least_one("-1").is_err());
+        assert_eq!(axes("3"), Ok(3));
+        assert!(axes("4").is_err() && axes("0").is_err());
         assert_eq!(threads("1"), Ok(1));
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let err = threads(&(cores + 1).to_string()).unwrap_err();

@@ -252,10 +252,10 @@ fn blame_overrides(
         .iter()
         .find_map(|item| alone(item).map(|e| (vec![item.clone()], e)))
         .unwrap_or_else(|| (overrides.to_vec(), err.clone()));
-    ConfigError::Override {
-        given,
-        message: err.to_string().trim_end().to_string(),
-    }
+    // A deserialiser's message without a span ends in a line of its own
+    // naming the table ("in `train`"); one line reads better after a flag.
+    let message = err.to_string().trim_end().replace('\n', " ");
+    ConfigError::Override { given, message }
 }
 
 /// Sets `section.key=value` in `table`; the value is TOML, or a string

@@ -7,6 +7,8 @@ mod adamw_inplace;
 mod adamw_params;
 pub mod config;
 mod config_error;
+#[cfg(test)]
+mod config_props;
 #[cfg(feature = "cuda")]
 mod cuda;
 pub mod init;
