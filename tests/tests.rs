@@ -13,6 +13,10 @@ mod faults;
 /// divergence, evaluation at several resolutions.
 mod train;
 
+/// Bad settings and numeric flags: exit code 2 naming the setting or the
+/// flag, TOML errors once at the user's line, nothing written.
+mod settings;
+
 /// Crash safety and ownership of the run directory: a kill at every
 /// injection point of the checkpoint writer resumes bit for bit; one
 /// writer at a time; a failed resume changes nothing; `--overwrite`.

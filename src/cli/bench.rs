@@ -11,31 +11,31 @@ use fno::spectral::SpectralBackend;
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Number of spatial axes (1 to 3).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = super::numeric::axes)]
     pub dims: usize,
     /// Grid points along every axis.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = super::numeric::at_least_one)]
     pub size: usize,
     /// Samples per batch.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = super::numeric::at_least_one)]
     pub batch: usize,
     /// Hidden channels of the Fourier blocks.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = super::numeric::at_least_one)]
     pub width: usize,
     /// Fourier modes kept per axis (our count: 12 is neuraloperator's 24).
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = 12, value_parser = super::numeric::at_least_one)]
     pub modes: usize,
     /// Number of Fourier blocks.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = super::numeric::at_least_one)]
     pub layers: usize,
     /// Timed repetitions of the forward pass and of the training step.
     ///
     /// Three untimed warm-up repetitions of each run first; the medians
     /// are reported.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = super::numeric::at_least_one)]
     pub steps: usize,
     /// Worker threads for the rayon and candle pools (default: one per core).
-    #[arg(long)]
+    #[arg(long, value_parser = super::numeric::threads)]
     pub threads: Option<usize>,
     /// How spectral convolutions transform.
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
@@ -75,7 +75,7 @@ const WARMUP: usize = 3;
 /// Runs `fno bench`.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     if let Some(threads) = args.threads {
-        super::set_threads(threads)?;
+        super::set_threads(threads, "--threads")?;
     }
     let cfg = BenchConfig {
         model: ModelConfig {
@@ -168,7 +168,7 @@ mod tests {
             "--steps",
             "5",
             "--threads",
-            "2",
+            "1",
             "--backend",
             "fft",
             "--json",
@@ -179,7 +179,7 @@ mod tests {
         );
         assert_eq!(
             (a.threads, a.backend, a.json),
-            (Some(2), BackendArg::Fft, true)
+            (Some(1), BackendArg::Fft, true)
         );
         assert_eq!(parse(&["--backend", "dft"]).backend, BackendArg::Dft);
         assert!(Cli::try_parse_from(["bench", "--backend", "fast"]).is_err());

@@ -18,10 +18,10 @@ pub struct EvalArgs {
     pub data: PathBuf,
     /// Also evaluate at this grid size along x (repeatable); must divide
     /// the file's size.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::numeric::at_least_one)]
     pub resolution: Vec<usize>,
     /// Evaluate at most this many samples.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::numeric::at_least_one)]
     pub samples: Option<usize>,
     /// Use the last epoch's weights instead of the best.
     #[arg(long)]

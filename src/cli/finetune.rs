@@ -26,24 +26,24 @@ pub struct FinetuneArgs {
     #[arg(long, value_name = "I")]
     pub sample: usize,
     /// Optimiser steps.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = super::numeric::at_least_one)]
     pub steps: usize,
     /// AdamW learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = super::numeric::positive)]
     pub lr: f64,
     /// Weight α of the anchor α·mean((G_θ(a) − G_θ0(a))²) to the pretrained
     /// prediction (normalised units); 0 disables it.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, value_parser = super::numeric::non_negative)]
     pub anchor: f64,
     /// Weight of the mean square PDE residual.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::numeric::non_negative)]
     pub w_pde: f64,
     /// Weight of the mean square initial-condition misfit.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = super::numeric::non_negative)]
     pub w_ic: f64,
     /// Evaluate the residual on a grid finer by these factors, one per
     /// model axis (e.g. `2,2`) [default: the run's physics.pde_resolution].
-    #[arg(long, value_delimiter = ',', value_name = "F,..")]
+    #[arg(long, value_delimiter = ',', value_name = "F,..", value_parser = super::numeric::at_least_one)]
     pub pde_resolution: Option<Vec<usize>>,
     /// Output directory [default: RUN/finetune-I].
     #[arg(long, value_name = "DIR")]
@@ -61,22 +61,6 @@ pub struct FinetuneArgs {
 
 /// Runs `fno finetune`.
 pub fn run(args: &FinetuneArgs) -> anyhow::Result<()> {
-    for (flag, v) in [
-        ("--lr", args.lr),
-        ("--anchor", args.anchor),
-        ("--w-pde", args.w_pde),
-        ("--w-ic", args.w_ic),
-    ] {
-        anyhow::ensure!(
-            v.is_finite() && v >= 0.0,
-            "{flag} {v}: must be a non-negative number"
-        );
-    }
-    anyhow::ensure!(args.lr > 0.0, "--lr must be positive");
-    anyhow::ensure!(
-        !args.pde_resolution.as_ref().is_some_and(|f| f.contains(&0)),
-        "--pde-resolution: factors must be at least 1"
-    );
     let dir = args
         .out
         .clone()

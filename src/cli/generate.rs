@@ -53,7 +53,7 @@ pub struct GenerateArgs {
     #[arg(value_enum)]
     pub pde: Pde,
     /// Number of samples [default: 1024].
-    #[arg(long)]
+    #[arg(long, value_parser = super::numeric::at_least_one)]
     pub samples: Option<usize>,
     /// Grid points along x [default: 1024 in 1D, 128 Darcy, 64 NS].
     #[arg(long)]
@@ -99,7 +99,7 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub refine: Option<usize>,
     /// Worker threads [default: all cores]; the file does not depend on it.
-    #[arg(long)]
+    #[arg(long, value_parser = super::numeric::threads)]
     pub threads: Option<usize>,
 }
 
@@ -255,11 +255,6 @@ fn navier_stokes(args: &GenerateArgs) -> NavierStokesConfig {
 /// Runs `fno generate`: prints the written path.
 pub fn run(args: &GenerateArgs) -> anyhow::Result<()> {
     let spec = spec(args)?;
-    if let Some(threads) = args.threads {
-        if threads == 0 {
-            return Err(anyhow!("invalid --threads 0: must be at least 1"));
-        }
-    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .build()

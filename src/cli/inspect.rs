@@ -20,7 +20,7 @@ pub struct InspectArgs {
     #[arg(long)]
     pub all: bool,
     /// Number of samples, spread over the file, used for statistics.
-    #[arg(long, default_value_t = 8, value_name = "N")]
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = super::numeric::at_least_one)]
     pub stat_samples: usize,
 }
 

@@ -52,7 +52,7 @@ pub struct InverseArgs {
     pub observe: Observe,
     /// Gaussian noise added to the observations, as a fraction of the
     /// output field's standard deviation.
-    #[arg(long, value_name = "SIGMA", default_value_t = 0.0)]
+    #[arg(long, value_name = "SIGMA", default_value_t = 0.0, value_parser = super::numeric::non_negative)]
     pub noise: f64,
     /// Gradient method: Adam steps.
     #[arg(long, value_name = "N", default_value_t = 500)]
@@ -61,7 +61,7 @@ pub struct InverseArgs {
     #[arg(long, value_name = "M", default_value_t = 0)]
     pub lbfgs_steps: usize,
     /// Adam's initial learning rate (cosine decay to 1% of it).
-    #[arg(long, value_name = "X", default_value_t = 0.05)]
+    #[arg(long, value_name = "X", default_value_t = 0.05, value_parser = super::numeric::positive)]
     pub lr: f64,
     /// Final sharpness of a two-valued coefficient's sigmoid: from the
     /// halfway point of the Adam steps the sigmoid's argument is multiplied
@@ -74,11 +74,11 @@ pub struct InverseArgs {
     #[arg(long, value_name = "KIND")]
     pub reg: Option<Regularizer>,
     /// Weight of the regulariser [default: 1e-3 for tv, 0.1 for h1].
-    #[arg(long, value_name = "W")]
+    #[arg(long, value_name = "W", value_parser = super::numeric::non_negative)]
     pub reg_weight: Option<f64>,
     /// Weight of the physics residual of the (recovered input, predicted
     /// output) pair, mean(R²) over the forcing's mean square; Darcy only.
-    #[arg(long, value_name = "W", default_value_t = 0.0)]
+    #[arg(long, value_name = "W", default_value_t = 0.0, value_parser = super::numeric::non_negative)]
     pub pde_weight: f64,
     /// Output field the physics residual reads: `predicted` (the forward
     /// operator's output) or `observed` (the observations where given, the
@@ -107,31 +107,19 @@ pub struct InverseArgs {
 /// Runs `fno inverse`.
 pub fn run(args: &InverseArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
-        args.lr.is_finite() && args.lr > 0.0,
-        "--lr {}: must be a finite number > 0",
-        args.lr
-    );
-    anyhow::ensure!(
         args.sharpen.is_finite() && args.sharpen >= 1.0,
         "--sharpen {}: must be a finite number ≥ 1 (1 turns sharpening off)",
         args.sharpen
-    );
-    if let Some(w) = args.reg_weight {
-        anyhow::ensure!(
-            w.is_finite() && w >= 0.0,
-            "--reg-weight {w}: must be a finite number ≥ 0"
-        );
-    }
-    anyhow::ensure!(
-        args.pde_weight.is_finite() && args.pde_weight >= 0.0,
-        "--pde-weight {}: must be a finite number ≥ 0",
-        args.pde_weight
     );
     anyhow::ensure!(
         args.pde_output == PdeOutput::Predicted || args.pde_weight > 0.0,
         "--pde-output observed has no effect without --pde-weight W > 0"
     );
     let learned = args.method == Method::Learned;
+    anyhow::ensure!(
+        learned || args.steps + args.lbfgs_steps > 0,
+        "--steps 0 with --lbfgs-steps 0: the gradient method needs at least one step"
+    );
     anyhow::ensure!(
         learned || (args.forward_run.is_none() && args.finetune_steps == 0),
         "--forward-run and --finetune-steps belong to --method learned"

@@ -17,6 +17,7 @@ mod finetune;
 mod generate;
 mod inspect;
 mod inverse;
+mod numeric;
 mod predict;
 mod progress;
 mod quickstart;
@@ -114,11 +115,13 @@ pub(crate) fn on_flag(err: impl Into<anyhow::Error>, flag: String) -> anyhow::Er
 /// Sizes the rayon pool that runs fno's kernels (spectral convolutions,
 /// FFTs, the fused pointwise ops, AdamW, candle's GEMMs), before any tensor
 /// work while the process is still single-threaded. 0 keeps the default of
-/// one thread per core.
-pub(crate) fn set_threads(threads: usize) -> anyhow::Result<()> {
+/// one thread per core; more than the cores available is refused, naming
+/// `setting` (the flag or config key the count came from).
+pub(crate) fn set_threads(threads: usize, setting: &str) -> anyhow::Result<()> {
     if threads == 0 {
         return Ok(());
     }
+    numeric::within_cores(threads).map_err(|reason| anyhow::anyhow!("{setting}: {reason}"))?;
     std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

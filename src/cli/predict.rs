@@ -18,7 +18,7 @@ pub struct PredictArgs {
     pub input: PathBuf,
     /// Predict on a grid of this many points along x (must divide the
     /// file's size); default: the run's training resolution.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = super::numeric::at_least_one)]
     pub resolution: Option<usize>,
     /// HDF5 file to write, in the input's layout.
     #[arg(long, value_name = "PRED.hdf5")]

@@ -34,10 +34,10 @@ pub struct QuickstartArgs {
     #[arg(long, value_name = "DIR", default_value = "quickstart")]
     pub out: PathBuf,
     /// Training epochs (the default takes about two minutes on 2 cores).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 30, value_parser = super::numeric::at_least_one)]
     pub epochs: usize,
     /// Samples to generate (10% are held out for testing).
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = 600, value_parser = super::numeric::at_least_one)]
     pub samples: usize,
     /// No progress bars.
     #[arg(long)]

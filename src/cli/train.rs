@@ -71,6 +71,13 @@ fn name_flags(err: ConfigError) -> anyhow::Error {
             let flag = format!("--set {given}");
             super::on_flag(err, flag)
         }
+        ConfigError::Override {
+            ref given,
+            ref message,
+        } => {
+            let flags: Vec<String> = given.iter().map(|g| format!("--set {g}")).collect();
+            anyhow::anyhow!("{}: {message}", flags.join(" "))
+        }
         ConfigError::Invalid {
             field: "data.train",
             ..
@@ -108,7 +115,7 @@ fn train_as(args: &TrainArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
     if cfg.train.threads == 0 && comm.size() > 1 {
         cfg.train.threads = threads_per_rank();
     }
-    super::set_threads(cfg.train.threads)?;
+    super::set_threads(cfg.train.threads, "invalid setting `train.threads`")?;
     let device = args.device.device()?;
     let root = comm.is_root();
     let mut bar = TrainBar::new(args.quiet || args.json);

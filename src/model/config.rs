@@ -109,18 +109,10 @@ impl ModelConfig {
                 ),
             ));
         }
-        if self.modes.contains(&0) {
-            return Err(invalid("modes", "every entry must be at least 1"));
-        }
-        let positive = [
-            ("width", self.width),
-            ("layers", self.layers),
+        for (field, value) in [
             ("in_channels", self.in_channels),
             ("out_channels", self.out_channels),
-            ("lifting_ratio", self.lifting_ratio),
-            ("projection_ratio", self.projection_ratio),
-        ];
-        for (field, value) in positive {
+        ] {
             if value == 0 {
                 return Err(invalid(field, "must be at least 1"));
             }
@@ -135,6 +127,29 @@ impl ModelConfig {
                 ),
             ));
         }
+        self.validate_chosen()
+    }
+
+    /// Checks the fields a user chooses, leaving out those derived from
+    /// the data (`dims`, the channels, how many `modes` and `padding`
+    /// entries): zero sizes, padding fractions outside `[0, 1)`, and sizes
+    /// whose weight count does not even fit in a machine word (whether
+    /// the model fits in memory is checked where it is built).
+    pub fn validate_chosen(&self) -> Result<(), ModelError> {
+        if self.modes.contains(&0) {
+            return Err(invalid("modes", "every entry must be at least 1"));
+        }
+        let positive = [
+            ("width", self.width),
+            ("layers", self.layers),
+            ("lifting_ratio", self.lifting_ratio),
+            ("projection_ratio", self.projection_ratio),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                return Err(invalid(field, "must be at least 1"));
+            }
+        }
         if let Some(bad) = self
             .padding
             .iter()
@@ -144,6 +159,43 @@ impl ModelConfig {
                 "padding",
                 format!("fractions must lie in [0, 1), got {bad}"),
             ));
+        }
+        self.check_weight_count()
+    }
+
+    /// Refuses sizes whose largest weight tensors overflow a `usize`: a
+    /// spectral block has `2 · width² · Π(2·modes)` values, the lifting
+    /// and projection MLPs `width² · ratio`.
+    fn check_weight_count(&self) -> Result<(), ModelError> {
+        let spectral = self
+            .modes
+            .iter()
+            .try_fold(2 * self.width, |n, &m| n.checked_mul(m.checked_mul(2)?))
+            .and_then(|n| n.checked_mul(self.width))
+            .and_then(|n| n.checked_mul(self.layers));
+        if spectral.is_none() {
+            return Err(invalid(
+                "width",
+                format!(
+                    "{} with layers = {} and modes = {:?}: the weight count overflows",
+                    self.width, self.layers, self.modes
+                ),
+            ));
+        }
+        for (field, ratio) in [
+            ("lifting_ratio", self.lifting_ratio),
+            ("projection_ratio", self.projection_ratio),
+        ] {
+            let hidden = self.width.checked_mul(ratio);
+            if hidden.and_then(|h| h.checked_mul(self.width)).is_none() {
+                return Err(invalid(
+                    field,
+                    format!(
+                        "{ratio} with width = {}: the weight count overflows",
+                        self.width
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -265,6 +317,48 @@ mod tests {
             },
             "lifting_ratio",
         );
+    }
+
+    #[test]
+    fn validate_chosen_refuses_overflowing_sizes() {
+        let base = ModelConfig::default();
+        for (cfg, field) in [
+            (
+                ModelConfig {
+                    width: usize::MAX / 2,
+                    ..base.clone()
+                },
+                "width",
+            ),
+            (
+                ModelConfig {
+                    modes: vec![usize::MAX],
+                    ..base.clone()
+                },
+                "width",
+            ),
+            (
+                ModelConfig {
+                    width: 1 << 20,
+                    lifting_ratio: usize::MAX / 4,
+                    ..base.clone()
+                },
+                "lifting_ratio",
+            ),
+        ] {
+            match cfg.validate_chosen() {
+                Err(ModelError::InvalidConfig { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("expected {field} refused, got {other:?}"),
+            }
+        }
+        ModelConfig {
+            dims: 2,
+            modes: vec![3],
+            padding: vec![0.1, 0.2, 0.3],
+            ..base
+        }
+        .validate_chosen()
+        .unwrap();
     }
 
     #[test]

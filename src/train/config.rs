@@ -7,6 +7,7 @@ use crate::physics::{PdeSpec, TimeOrder};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+pub use super::config_error::ConfigError;
 use super::optim::AdamWConfig;
 use super::schedule::Schedule;
 
@@ -137,35 +138,6 @@ impl PhysicsConfig {
     pub fn active(&self) -> bool {
         self.w_pde > 0.0 || self.w_ic > 0.0
     }
-
-    /// Rejects weights and factors that make no sense, naming the setting.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        for (field, w) in [
-            ("physics.w_data", self.w_data),
-            ("physics.w_pde", self.w_pde),
-            ("physics.w_ic", self.w_ic),
-        ] {
-            if !(w.is_finite() && w >= 0.0) {
-                return Err(ConfigError::Invalid {
-                    field,
-                    reason: format!("{w} is not a non-negative number"),
-                });
-            }
-        }
-        if self.pde_resolution.contains(&0) {
-            return Err(ConfigError::Invalid {
-                field: "physics.pde_resolution",
-                reason: "factors must be at least 1".into(),
-            });
-        }
-        if self.unlabelled_samples > 0 && !self.active() {
-            return Err(ConfigError::Invalid {
-                field: "physics.unlabelled_samples",
-                reason: "unlabelled samples only enter the physics terms: set physics.w_pde or physics.w_ic".into(),
-            });
-        }
-        Ok(())
-    }
 }
 
 /// The training loss.
@@ -225,109 +197,36 @@ impl Default for TrainConfig {
     }
 }
 
-/// A configuration that cannot be used.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The TOML does not parse or does not fit the schema.
-    #[error("{origin}: {source}")]
-    Parse {
-        /// Where the text came from (a path, with the overrides applied).
-        origin: String,
-        /// The parser's message (names the key).
-        source: toml::de::Error,
-    },
-    /// An override is not `section.key=value`.
-    #[error("{given:?} is not section.key=value (e.g. train.epochs=10)")]
-    BadOverride {
-        /// What was given.
-        given: String,
-    },
-    /// A value is out of range.
-    #[error("invalid setting `{field}`: {reason}")]
-    Invalid {
-        /// The setting, as `section.key`.
-        field: &'static str,
-        /// Why.
-        reason: String,
-    },
-}
-
 impl RunConfig {
     /// Parses TOML text, applies `key=value` overrides (values in TOML
     /// syntax; bare words are taken as strings), and validates.
+    ///
+    /// An error in the text itself names `origin` with the line and column
+    /// in that text; one that only the overrides cause names the override.
     pub fn from_toml(text: &str, origin: &str, overrides: &[String]) -> Result<Self, ConfigError> {
-        let mut value: toml::Table = toml::from_str(text).map_err(|source| ConfigError::Parse {
+        let in_text = |err: toml::de::Error| ConfigError::Parse {
             origin: origin.to_string(),
-            source,
-        })?;
-        for item in overrides {
-            apply_override(&mut value, item)?;
-        }
-        let text = toml::to_string(&value).map_err(|_| ConfigError::BadOverride {
-            given: overrides.join(" "),
-        })?;
-        let cfg: RunConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            origin: if overrides.is_empty() {
-                origin.to_string()
-            } else {
-                format!("{origin} with overrides {}", overrides.join(" "))
-            },
-            source,
-        })?;
+            message: err.to_string().trim_end().to_string(),
+        };
+        let table: toml::Table = toml::from_str(text).map_err(in_text)?;
+        let cfg = if overrides.is_empty() {
+            toml::from_str::<RunConfig>(text).map_err(in_text)?
+        } else {
+            let mut merged = table.clone();
+            for item in overrides {
+                apply_override(&mut merged, item)?;
+            }
+            match toml::Value::Table(merged).try_into::<RunConfig>() {
+                Ok(cfg) => cfg,
+                Err(err) => {
+                    // Deserialised from the text, an error keeps its line.
+                    toml::from_str::<RunConfig>(text).map_err(in_text)?;
+                    return Err(blame_overrides(&table, overrides, &err));
+                }
+            }
+        };
         cfg.validate()?;
         Ok(cfg)
-    }
-
-    /// Rejects values that make no sense, naming the setting.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let t = &self.train;
-        let checks: [(&'static str, bool, String); 7] = [
-            ("train.epochs", t.epochs == 0, "must be at least 1".into()),
-            (
-                "train.batch_size",
-                t.batch_size == 0,
-                "must be at least 1".into(),
-            ),
-            (
-                "train.lr",
-                !(t.lr.is_finite() && t.lr > 0.0),
-                format!("{} is not a positive number", t.lr),
-            ),
-            (
-                "train.grad_clip",
-                t.grad_clip.is_nan() || t.grad_clip < 0.0,
-                format!("{} is negative", t.grad_clip),
-            ),
-            (
-                "data.reduced_resolution",
-                self.data.reduced_resolution == 0,
-                "must be at least 1".into(),
-            ),
-            (
-                "data.reduced_resolution_t",
-                self.data.reduced_resolution_t == 0,
-                "must be at least 1".into(),
-            ),
-            (
-                "data.test_fraction",
-                !(0.0..1.0).contains(&self.data.test_fraction),
-                format!("{} is outside [0, 1)", self.data.test_fraction),
-            ),
-        ];
-        for (field, bad, reason) in checks {
-            if bad {
-                return Err(ConfigError::Invalid { field, reason });
-            }
-        }
-        self.physics.validate()?;
-        if self.data.train.as_os_str().is_empty() {
-            return Err(ConfigError::Invalid {
-                field: "data.train",
-                reason: "no training file given".into(),
-            });
-        }
-        Ok(())
     }
 
     /// The fully resolved configuration as TOML.
@@ -337,16 +236,39 @@ impl RunConfig {
     }
 }
 
+/// The error for overrides that break a text that fits the schema: the
+/// first override that breaks it on its own, else all of them together.
+fn blame_overrides(
+    table: &toml::Table,
+    overrides: &[String],
+    err: &toml::de::Error,
+) -> ConfigError {
+    let alone = |item: &String| {
+        let mut one = table.clone();
+        apply_override(&mut one, item).ok()?;
+        toml::Value::Table(one).try_into::<RunConfig>().err()
+    };
+    let (given, err) = overrides
+        .iter()
+        .find_map(|item| alone(item).map(|e| (vec![item.clone()], e)))
+        .unwrap_or_else(|| (overrides.to_vec(), err.clone()));
+    // A deserialiser's message without a span ends in a line of its own
+    // naming the table ("in `train`"); one line reads better after a flag.
+    let message = err.to_string().trim_end().replace('\n', " ");
+    ConfigError::Override { given, message }
+}
+
+/// Sets `section.key=value` in `table`; the value is TOML, or a string
+/// when it does not parse as TOML (so paths need no quotes).
 fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), ConfigError> {
     let bad = || ConfigError::BadOverride {
         given: item.to_string(),
     };
     let (key, raw) = item.split_once('=').ok_or_else(bad)?;
-    let path: Vec<&str> = key.trim().split('.').collect();
+    let path: Vec<&str> = key.trim().split('.').map(str::trim).collect();
     if path.iter().any(|p| p.is_empty()) {
         return Err(bad());
     }
-    // Parse the value as TOML; a bare word that is not TOML is a string.
     let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
         .ok()
         .and_then(|mut t| t.remove("v"))
@@ -408,5 +330,87 @@ mod tests {
         assert!(matches!(err, ConfigError::BadOverride { .. }));
         let err = RunConfig::from_toml("", "x.toml", &[]).unwrap_err();
         assert!(err.to_string().contains("data.train"), "{err}");
+    }
+
+    /// The message as the CLI prints it: the error and its sources.
+    fn chain(err: ConfigError) -> String {
+        format!("{:#}", anyhow::Error::from(err))
+    }
+
+    const FIVE_LINES: &str = "[data]\ntrain = \"a.h5\"\n\n[train]\nepoch = 3\n";
+
+    #[test]
+    fn an_unknown_key_is_reported_once_at_its_line_in_the_users_file() {
+        for overrides in [vec![], vec!["train.lr=0.01".to_string()]] {
+            let err = RunConfig::from_toml(FIVE_LINES, "my.toml", &overrides).unwrap_err();
+            let text = chain(err);
+            assert!(text.contains("my.toml"), "{text}");
+            assert!(text.contains("line 5"), "{text}");
+            assert_eq!(text.matches("unknown field `epoch`").count(), 1, "{text}");
+            assert!(!text.contains("override"), "{text}");
+        }
+        let err = RunConfig::from_toml("[train\nepochs = 3\n", "my.toml", &[]).unwrap_err();
+        let text = chain(err);
+        assert!(text.contains("line 1"), "{text}");
+    }
+
+    #[test]
+    fn an_error_only_an_override_causes_names_that_override() {
+        let text = "[data]\ntrain = \"a.h5\"\n";
+        let sets = ["train.lr=0.01".to_string(), "train.epoch=3".to_string()];
+        let err = RunConfig::from_toml(text, "my.toml", &sets).unwrap_err();
+        match &err {
+            ConfigError::Override { given, message } => {
+                assert_eq!(given, &vec!["train.epoch=3".to_string()]);
+                assert!(message.contains("epoch"), "{message}");
+            }
+            other => panic!("expected Override, got {other:?}"),
+        }
+        let err = RunConfig::from_toml(text, "my.toml", &["train.epochs=\"ten\"".into()]);
+        assert!(matches!(err, Err(ConfigError::Override { .. })), "{err:?}");
+        let err = RunConfig::from_toml(text, "my.toml", &["data.train.x=1".into()]);
+        assert!(
+            matches!(err, Err(ConfigError::BadOverride { .. })),
+            "{err:?}"
+        );
+        // A type error in the text that an override fixes is no error.
+        let cfg = RunConfig::from_toml(
+            "[data]\ntrain = \"a.h5\"\n[train]\nepochs = \"x\"\n",
+            "my.toml",
+            &["train.epochs=3".into()],
+        )
+        .unwrap();
+        assert_eq!(cfg.train.epochs, 3);
+    }
+
+    #[test]
+    fn nan_and_inf_through_overrides_are_refused_by_name() {
+        let text = "[data]\ntrain = \"a.h5\"\n";
+        for (set, field) in [
+            ("train.lr=nan", "train.lr"),
+            ("train.lr=inf", "train.lr"),
+            ("train.grad_clip=-inf", "train.grad_clip"),
+            ("train.optimizer.eps=nan", "train.optimizer.eps"),
+            (
+                "train.schedule={kind=\"step\",step_size=1,gamma=nan}",
+                "train.schedule.gamma",
+            ),
+            (
+                "train.schedule={kind=\"cosine\",min_lr=-1e-4}",
+                "train.schedule.min_lr",
+            ),
+            ("data.test_fraction=nan", "data.test_fraction"),
+            ("physics.w_pde=inf", "physics.w_pde"),
+            (
+                "physics.pde={kind=\"advection\",beta=nan}",
+                "physics.pde.beta",
+            ),
+            ("model.padding=[nan]", "model.padding"),
+        ] {
+            match RunConfig::from_toml(text, "my.toml", &[set.into()]) {
+                Err(ConfigError::Invalid { field: f, .. }) => assert_eq!(f, field, "{set}"),
+                other => panic!("{set}: expected {field} refused, got {other:?}"),
+            }
+        }
     }
 }

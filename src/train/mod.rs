@@ -7,6 +7,9 @@ mod adamw_inplace;
 mod adamw_params;
 mod all_reduce;
 pub mod config;
+mod config_error;
+#[cfg(test)]
+mod config_props;
 #[cfg(feature = "cuda")]
 mod cuda;
 pub mod fit;
@@ -18,6 +21,7 @@ pub mod preflight;
 pub mod run;
 pub mod schedule;
 pub mod trainer;
+mod validate;
 
 use std::path::PathBuf;
 

@@ -5,6 +5,7 @@
 //! after the model's variables and saves it as safetensors.
 use super::adamw_inplace;
 use super::adamw_params::StepParams;
+use super::config_error::{invalid, non_negative, positive, ConfigError};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Result, Tensor, Var};
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,25 @@ impl Default for AdamWConfig {
             eps: 1e-8,
             weight_decay: 1e-4,
         }
+    }
+}
+
+impl AdamWConfig {
+    /// Refuses settings that make the update meaningless or non-finite,
+    /// naming the setting: a decay outside `[0, 1)` never forgets (1) or
+    /// oscillates (> 1, < 0), `eps = 0` divides by zero on a zero
+    /// gradient, and a negative decay pushes weights away from zero.
+    pub fn validate(&self) -> std::result::Result<(), ConfigError> {
+        for (field, beta) in [
+            ("train.optimizer.beta1", self.beta1),
+            ("train.optimizer.beta2", self.beta2),
+        ] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err(invalid(field, format!("{beta}: must lie in [0, 1)")));
+            }
+        }
+        positive("train.optimizer.eps", self.eps)?;
+        non_negative("train.optimizer.weight_decay", self.weight_decay)
     }
 }
 
@@ -251,6 +271,67 @@ pub fn clip_grad_norm(grads: &mut GradStore, vars: &[Var], max_norm: f64) -> Res
 mod tests {
     use super::*;
     use candle_core::Device;
+
+    #[test]
+    fn config_validate_refuses_each_bad_setting() {
+        AdamWConfig::default().validate().unwrap();
+        let base = AdamWConfig::default();
+        let cases = [
+            (AdamWConfig { beta1: 1.0, ..base }, "train.optimizer.beta1"),
+            (
+                AdamWConfig {
+                    beta1: -0.1,
+                    ..base
+                },
+                "train.optimizer.beta1",
+            ),
+            (
+                AdamWConfig {
+                    beta1: f64::NAN,
+                    ..base
+                },
+                "train.optimizer.beta1",
+            ),
+            (AdamWConfig { beta2: 1.0, ..base }, "train.optimizer.beta2"),
+            (AdamWConfig { beta2: 2.0, ..base }, "train.optimizer.beta2"),
+            (AdamWConfig { eps: 0.0, ..base }, "train.optimizer.eps"),
+            (AdamWConfig { eps: -1e-8, ..base }, "train.optimizer.eps"),
+            (
+                AdamWConfig {
+                    eps: f64::NAN,
+                    ..base
+                },
+                "train.optimizer.eps",
+            ),
+            (
+                AdamWConfig {
+                    weight_decay: -1e-4,
+                    ..base
+                },
+                "train.optimizer.weight_decay",
+            ),
+            (
+                AdamWConfig {
+                    weight_decay: f64::INFINITY,
+                    ..base
+                },
+                "train.optimizer.weight_decay",
+            ),
+        ];
+        for (cfg, field) in cases {
+            match cfg.validate() {
+                Err(ConfigError::Invalid { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{cfg:?}: expected {field} refused, got {other:?}"),
+            }
+        }
+        AdamWConfig {
+            beta1: 0.0,
+            beta2: 0.0,
+            ..base
+        }
+        .validate()
+        .unwrap();
+    }
 
     /// The fused in-place CPU update equals the candle-ops update over
     /// several steps (f32, a large variable split into parallel chunks and

@@ -1,0 +1,325 @@
+//! Every setting of a [`RunConfig`] checked against its meaning: counts at
+//! least 1, fractions inside their interval, rates, weights and decays
+//! finite and in range. Each refusal names the setting and the value.
+//! What depends on the data file (frames, grid, modes against the grid)
+//! or on the machine (threads, memory) is checked where those are known.
+use super::config::{DataConfig, PhysicsConfig, RunConfig, TrainConfig};
+use super::config_error::{at_least_one, invalid, non_negative, positive, ConfigError};
+use crate::data::Task;
+use crate::model::ModelError;
+use crate::physics::PdeSpec;
+
+impl RunConfig {
+    /// Rejects values that make no sense, naming the setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.data.validate()?;
+        validate_task(&self.task)?;
+        self.model.validate_chosen().map_err(model_setting)?;
+        self.train.validate()?;
+        self.physics.validate()
+    }
+}
+
+impl DataConfig {
+    /// Rejects strides, fractions and counts that make no sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.train.as_os_str().is_empty() {
+            return Err(invalid("data.train", "no training file given"));
+        }
+        at_least_one("data.reduced_resolution", self.reduced_resolution)?;
+        at_least_one("data.reduced_resolution_t", self.reduced_resolution_t)?;
+        at_least_one("data.reduced_batch", self.reduced_batch)?;
+        let f = self.test_fraction;
+        if !(0.0..1.0).contains(&f) {
+            return Err(invalid(
+                "data.test_fraction",
+                format!("{f}: must lie in [0, 1)"),
+            ));
+        }
+        if f == 0.0 && self.test.is_none() {
+            return Err(invalid(
+                "data.test_fraction",
+                "0 holds out no test samples: give a fraction in (0, 1) or a data.test file",
+            ));
+        }
+        if self.max_train_samples == Some(0) {
+            return Err(invalid(
+                "data.max_train_samples",
+                "0: must be at least 1; leave it out to train on every sample",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl TrainConfig {
+    /// Rejects counts, rates and optimiser or schedule parameters that
+    /// make no sense. `threads` is checked by whoever starts the threads,
+    /// against the cores of the machine the run continues on.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        at_least_one("train.epochs", self.epochs)?;
+        at_least_one("train.batch_size", self.batch_size)?;
+        positive("train.lr", self.lr)?;
+        if self.warmup_epochs > self.epochs {
+            return Err(invalid(
+                "train.warmup_epochs",
+                format!(
+                    "{}: the warm-up is longer than the run (train.epochs = {})",
+                    self.warmup_epochs, self.epochs
+                ),
+            ));
+        }
+        self.schedule.validate(self.lr)?;
+        self.optimizer.validate()?;
+        non_negative("train.grad_clip", self.grad_clip)
+    }
+}
+
+impl PhysicsConfig {
+    /// Rejects weights, equation parameters and factors that make no
+    /// sense, naming the setting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        non_negative("physics.w_data", self.w_data)?;
+        non_negative("physics.w_pde", self.w_pde)?;
+        non_negative("physics.w_ic", self.w_ic)?;
+        if self.w_data == 0.0 && !self.active() {
+            return Err(invalid(
+                "physics.w_data",
+                "0 with no physics term (physics.w_pde = physics.w_ic = 0): the loss is zero",
+            ));
+        }
+        if let Some(pde) = &self.pde {
+            validate_pde(pde)?;
+        }
+        if self.pde_resolution.contains(&0) {
+            return Err(invalid(
+                "physics.pde_resolution",
+                "factors must be at least 1",
+            ));
+        }
+        if self.unlabelled_samples > 0 && !self.active() {
+            return Err(invalid(
+                "physics.unlabelled_samples",
+                "unlabelled samples only enter the physics terms: set physics.w_pde or physics.w_ic",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Equation parameters that are given must be finite (a NaN would
+/// otherwise be replaced by the file's value without a word), and
+/// viscosities and diffusivities must not be negative.
+fn validate_pde(pde: &PdeSpec) -> Result<(), ConfigError> {
+    let finite = |field: &'static str, v: Option<f64>| match v {
+        Some(v) if !v.is_finite() => Err(invalid(field, format!("{v}: must be a finite number"))),
+        _ => Ok(()),
+    };
+    let non_negative =
+        |field: &'static str, v: Option<f64>| v.map_or(Ok(()), |v| non_negative(field, v));
+    match *pde {
+        PdeSpec::Advection { beta } | PdeSpec::Darcy { beta } => finite("physics.pde.beta", beta),
+        PdeSpec::Burgers { nu, .. } | PdeSpec::NavierStokesVorticity { nu, .. } => {
+            non_negative("physics.pde.nu", nu)
+        }
+        PdeSpec::DiffusionReaction { nu, rho } => {
+            non_negative("physics.pde.nu", nu)?;
+            finite("physics.pde.rho", rho)
+        }
+    }
+}
+
+/// Counts of the autoregressive task; frame indices are checked against
+/// the file (`Task::validate`).
+fn validate_task(task: &Task) -> Result<(), ConfigError> {
+    if let Task::Autoregressive {
+        initial_step,
+        backprop_steps,
+    } = *task
+    {
+        at_least_one("task.initial_step", initial_step)?;
+        if backprop_steps == Some(0) {
+            return Err(invalid(
+                "task.backprop_steps",
+                "0: must be at least 1; leave it out to back-propagate through every step",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A model error as the `model.*` setting it is about.
+fn model_setting(err: ModelError) -> ConfigError {
+    match err {
+        ModelError::InvalidConfig { field, reason } => {
+            let field = match field {
+                "modes" => "model.modes",
+                "width" => "model.width",
+                "layers" => "model.layers",
+                "lifting_ratio" => "model.lifting_ratio",
+                "projection_ratio" => "model.projection_ratio",
+                "padding" => "model.padding",
+                "dims" => "model.dims",
+                "in_channels" => "model.in_channels",
+                "out_channels" => "model.out_channels",
+                _ => "model",
+            };
+            invalid(field, reason)
+        }
+        other => invalid("model", other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::schedule::Schedule;
+
+    fn base() -> RunConfig {
+        let mut cfg = RunConfig::default();
+        cfg.data.train = "a.h5".into();
+        cfg
+    }
+
+    fn refused(cfg: RunConfig, field: &str) {
+        match cfg.validate() {
+            Err(ConfigError::Invalid { field: f, reason }) => {
+                assert_eq!(f, field, "{reason}");
+                assert!(!reason.is_empty());
+            }
+            other => panic!("expected {field} refused, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_with_a_training_file_pass() {
+        base().validate().unwrap();
+    }
+
+    #[test]
+    fn data_counts_and_fractions() {
+        let with = |f: fn(&mut DataConfig)| {
+            let mut cfg = base();
+            f(&mut cfg.data);
+            cfg
+        };
+        refused(
+            with(|d| d.max_train_samples = Some(0)),
+            "data.max_train_samples",
+        );
+        refused(
+            with(|d| d.reduced_resolution = 0),
+            "data.reduced_resolution",
+        );
+        refused(
+            with(|d| d.reduced_resolution_t = 0),
+            "data.reduced_resolution_t",
+        );
+        refused(with(|d| d.reduced_batch = 0), "data.reduced_batch");
+        for f in [1.0, -0.1, f64::NAN, f64::INFINITY, 0.0] {
+            let mut cfg = base();
+            cfg.data.test_fraction = f;
+            refused(cfg, "data.test_fraction");
+        }
+        let mut cfg = with(|d| d.test = Some("t.h5".into()));
+        cfg.data.test_fraction = 0.0;
+        cfg.validate().unwrap();
+        with(|d| d.max_train_samples = Some(1)).validate().unwrap();
+        refused(RunConfig::default(), "data.train");
+    }
+
+    #[test]
+    fn train_counts_rates_and_warmup() {
+        let with = |f: fn(&mut TrainConfig)| {
+            let mut cfg = base();
+            f(&mut cfg.train);
+            cfg
+        };
+        refused(with(|t| t.epochs = 0), "train.epochs");
+        refused(with(|t| t.batch_size = 0), "train.batch_size");
+        for lr in [0.0, -1e-3, f64::NAN, f64::INFINITY] {
+            let mut cfg = base();
+            cfg.train.lr = lr;
+            refused(cfg, "train.lr");
+        }
+        refused(
+            with(|t| t.warmup_epochs = t.epochs + 1),
+            "train.warmup_epochs",
+        );
+        with(|t| t.warmup_epochs = t.epochs).validate().unwrap();
+        refused(with(|t| t.grad_clip = -1.0), "train.grad_clip");
+        refused(with(|t| t.grad_clip = f64::INFINITY), "train.grad_clip");
+        refused(
+            with(|t| t.schedule = Schedule::Cosine { min_lr: 1.0 }),
+            "train.schedule.min_lr",
+        );
+        refused(
+            with(|t| {
+                t.schedule = Schedule::Step {
+                    step_size: 1,
+                    gamma: f64::NAN,
+                }
+            }),
+            "train.schedule.gamma",
+        );
+        refused(with(|t| t.optimizer.beta1 = 1.0), "train.optimizer.beta1");
+        refused(with(|t| t.optimizer.eps = 0.0), "train.optimizer.eps");
+    }
+
+    #[test]
+    fn task_model_and_physics() {
+        let mut cfg = base();
+        cfg.task = Task::Autoregressive {
+            initial_step: 0,
+            backprop_steps: None,
+        };
+        refused(cfg, "task.initial_step");
+        let mut cfg = base();
+        cfg.task = Task::Autoregressive {
+            initial_step: 10,
+            backprop_steps: Some(0),
+        };
+        refused(cfg, "task.backprop_steps");
+        let with = |f: fn(&mut RunConfig)| {
+            let mut cfg = base();
+            f(&mut cfg);
+            cfg
+        };
+        refused(with(|c| c.model.width = 0), "model.width");
+        refused(with(|c| c.model.layers = 0), "model.layers");
+        refused(with(|c| c.model.modes = vec![0]), "model.modes");
+        refused(with(|c| c.model.lifting_ratio = 0), "model.lifting_ratio");
+        refused(with(|c| c.model.width = usize::MAX / 2), "model.width");
+        refused(with(|c| c.physics.w_data = 0.0), "physics.w_data");
+        refused(with(|c| c.physics.w_ic = -1.0), "physics.w_ic");
+        refused(
+            with(|c| {
+                c.physics.pde = Some(PdeSpec::Burgers {
+                    nu: Some(-0.1),
+                    convention: None,
+                })
+            }),
+            "physics.pde.nu",
+        );
+        refused(
+            with(|c| {
+                c.physics.pde = Some(PdeSpec::DiffusionReaction {
+                    nu: Some(0.5),
+                    rho: Some(f64::INFINITY),
+                })
+            }),
+            "physics.pde.rho",
+        );
+        refused(
+            with(|c| {
+                c.physics.pde = Some(PdeSpec::Darcy {
+                    beta: Some(f64::NAN),
+                })
+            }),
+            "physics.pde.beta",
+        );
+        let mut cfg = with(|c| c.physics.w_data = 0.0);
+        cfg.physics.w_pde = 1.0;
+        cfg.validate().unwrap();
+    }
+}
