@@ -3,10 +3,13 @@
 # the bundle scripts/gpu-bundle.sh made in target/gpu-carry/: unpacks it,
 # points the loader at the CUDA libraries of the machine's PyTorch wheels,
 # and writes into OUT_DIR the GPU's description, the GPU tests' output
-# (each CUDA op and the whole model against the CPU to 1e-4), and three
-# interleaved rounds of `fno bench` on the FNO-2D bench config at batch 20
-# and 128 beside neuraloperator's bench.py on the same model (full
-# precision at both batches, mixed precision at 128).
+# (each CUDA op and the whole model against the CPU to 1e-4), `fno bench`
+# on a 3D configuration (64³, width 32, modes 12, 4 layers, batch 4), and
+# ROUNDS (default 3) interleaved rounds of `fno bench` on the FNO-2D bench
+# config at batch 20 and 128 beside neuraloperator's bench.py on the same
+# model (full precision at both batches, mixed precision at 128);
+# REFERENCE=0 leaves the reference out.
+#   ROUNDS=1 REFERENCE=0 bash target/gpu-carry/gpu-run.sh OUT_DIR
 set -u
 out=${1:?usage: gpu-run.sh OUT_DIR}
 mkdir -p "$out"
@@ -24,12 +27,14 @@ reference() {
   PYTHONPATH="$work/python" timeout 300 python3 benches/reference/neuraloperator/offline.py \
     2d --device cuda "$@" >> "$out/reference.jsonl" 2>> "$out/reference.err"
 }
-for round in 1 2 3; do
+timeout 120 "$work/fno" bench --dims 3 --size 64 --width 32 --modes 12 --layers 4 \
+  --batch 4 --steps 20 --device cuda --json > "$out/bench-3d.jsonl" 2>> "$out/bench.err"
+for round in $(seq 1 "${ROUNDS:-3}"); do
   for batch in 20 128; do
     timeout 120 "$work/fno" bench --dims 2 --size 64 --width 32 --modes 12 --layers 4 \
       --steps 50 --device cuda --json --batch "$batch" >> "$out/bench.jsonl" 2>> "$out/bench.err"
-    reference --batch "$batch"
+    [ "${REFERENCE:-1}" = 0 ] || reference --batch "$batch"
   done
-  reference --batch 128 --precision mixed
+  [ "${REFERENCE:-1}" = 0 ] || reference --batch 128 --precision mixed
 done
 tail -n 3 "$out/gpu-tests.txt"
