@@ -8,7 +8,13 @@ use std::process::{Command, Output};
 /// (root, 2 cores) allows.
 fn mpirun(ranks: usize, args: &[&str]) -> Output {
     Command::new("mpirun")
-        .args(["--oversubscribe", "--allow-run-as-root", "--bind-to", "none", "-np"])
+        .args([
+            "--oversubscribe",
+            "--allow-run-as-root",
+            "--bind-to",
+            "none",
+            "-np",
+        ])
         .arg(ranks.to_string())
         .arg(env!("CARGO_BIN_EXE_fno"))
         .args(args)
@@ -166,7 +172,14 @@ fn a_batch_the_ranks_cannot_share_is_refused() {
 /// runs `rank1`, each a command line starting with the program.
 fn mpirun_each(rank0: &[&str], rank1: &[&str]) -> Output {
     Command::new("mpirun")
-        .args(["--oversubscribe", "--allow-run-as-root", "--bind-to", "none", "-np", "1"])
+        .args([
+            "--oversubscribe",
+            "--allow-run-as-root",
+            "--bind-to",
+            "none",
+            "-np",
+            "1",
+        ])
         .args(rank0)
         .args([":", "-np", "1"])
         .args(rank1)
