@@ -51,6 +51,48 @@ impl NormalizerFit {
         }
     }
 
+    /// The running moments as plain numbers, to send to other processes:
+    /// per channel the count, then the means, then the sums of squared
+    /// deviations (`3 × channels` values).
+    pub fn to_parts(&self) -> Vec<f64> {
+        let mut parts: Vec<f64> = self.n.iter().map(|&n| n as f64).collect();
+        parts.extend(&self.mean);
+        parts.extend(&self.m2);
+        parts
+    }
+
+    /// The fit [`Self::to_parts`] described (for `channels` channels).
+    pub fn from_parts(channels: usize, parts: &[f64]) -> Self {
+        let part = |i: usize| {
+            parts
+                .get(i * channels..(i + 1) * channels)
+                .unwrap_or_default()
+        };
+        Self {
+            n: part(0).iter().map(|&n| n as u64).collect(),
+            mean: part(1).to_vec(),
+            m2: part(2).to_vec(),
+        }
+    }
+
+    /// Adds the moments of a fit over other values of the same channels
+    /// (Chan, Golub and LeVeque's pairwise update), as if its values had
+    /// been pushed here; merging the same fits in the same order gives the
+    /// same result on every process.
+    pub fn merge(&mut self, other: &NormalizerFit) {
+        for c in 0..self.n.len().min(other.n.len()) {
+            let (na, nb) = (self.n[c] as f64, other.n[c] as f64);
+            if other.n[c] == 0 {
+                continue;
+            }
+            let n = na + nb;
+            let d = other.mean[c] - self.mean[c];
+            self.mean[c] += d * nb / n;
+            self.m2[c] += other.m2[c] + d * d * na * nb / n;
+            self.n[c] += other.n[c];
+        }
+    }
+
     /// The fitted normaliser.
     pub fn finish(&self) -> Normalizer {
         Normalizer {
@@ -142,6 +184,28 @@ impl Normalizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fits_of_parts_merge_into_the_fit_of_the_whole() {
+        let values: Vec<f32> = (0..101)
+            .map(|i| ((i * 37) % 23) as f32 * 0.5 - 3.0)
+            .collect();
+        let mut whole = NormalizerFit::new(1);
+        whole.push(0, values.iter().copied());
+        let mut merged = NormalizerFit::new(1);
+        for part in values.chunks(30) {
+            let mut fit = NormalizerFit::new(1);
+            fit.push(0, part.iter().copied());
+            let sent = NormalizerFit::from_parts(1, &fit.to_parts());
+            merged.merge(&sent);
+        }
+        let (a, b) = (whole.finish(), merged.finish());
+        assert!((a.mean[0] - b.mean[0]).abs() < 1e-12, "{a:?} vs {b:?}");
+        assert!((a.std[0] - b.std[0]).abs() < 1e-12, "{a:?} vs {b:?}");
+        let mut empty = NormalizerFit::new(1);
+        empty.merge(&NormalizerFit::new(1));
+        assert_eq!(empty.to_parts(), vec![0.0; 3]);
+    }
     use candle_core::Device;
 
     #[test]

@@ -132,7 +132,14 @@ fn open_plan(cfg: &RunConfig) -> Result<Plan, TrainError> {
 }
 
 /// Fits input and output normalisers on the training samples.
-fn fit_normalizers(cfg: &RunConfig, plan: &Plan) -> Result<Normalizers, TrainError> {
+/// Under data parallelism each rank fits its own contiguous part of the
+/// training samples (reading only those) and the ranks' moments are
+/// merged in rank order, so every rank ends with the same normalisers.
+fn fit_normalizers(
+    cfg: &RunConfig,
+    plan: &Plan,
+    comm: &dyn Communicator,
+) -> Result<Normalizers, TrainError> {
     let (cin, cout) = (cfg.model.in_channels, cfg.model.out_channels);
     if !cfg.train.normalize {
         return Ok(Normalizers {
@@ -144,7 +151,11 @@ fn fit_normalizers(cfg: &RunConfig, plan: &Plan) -> Result<Normalizers, TrainErr
     let mut input_fit = NormalizerFit::new(cin);
     let mut output_fit = NormalizerFit::new(cout);
     let res = cfg.data.resolution();
-    for chunk in plan.train_indices.chunks(16) {
+    let shard = Shard {
+        rank: comm.rank(),
+        size: comm.size(),
+    };
+    for chunk in shard.part(&plan.train_indices).chunks(16) {
         for sample in plan.train_file.read_samples(chunk, &res)? {
             let ex = cfg.task.example(&sample)?;
             for (c, channel) in ex.input.outer_iter().enumerate() {
@@ -159,6 +170,10 @@ fn fit_normalizers(cfg: &RunConfig, plan: &Plan) -> Result<Normalizers, TrainErr
             }
         }
     }
+    if comm.size() > 1 {
+        input_fit = merged_over_ranks(&input_fit, cin, comm);
+        output_fit = merged_over_ranks(&output_fit, cout, comm);
+    }
     let output = output_fit.finish();
     let input = if per_field {
         output.repeated(cin / cout.max(1))
@@ -166,6 +181,26 @@ fn fit_normalizers(cfg: &RunConfig, plan: &Plan) -> Result<Normalizers, TrainErr
         input_fit.finish()
     };
     Ok(Normalizers { input, output })
+}
+
+/// Every rank's `fit` merged in rank order: each rank writes its moments
+/// into its own slot of a zeroed buffer and a sum all-reduce hands every
+/// rank all the slots.
+fn merged_over_ranks(
+    fit: &NormalizerFit,
+    channels: usize,
+    comm: &dyn Communicator,
+) -> NormalizerFit {
+    let parts = fit.to_parts();
+    let width = parts.len();
+    let mut slots = vec![0.0; width * comm.size()];
+    slots[comm.rank() * width..(comm.rank() + 1) * width].copy_from_slice(&parts);
+    comm.all_reduce_sum_f64(&mut slots);
+    let mut merged = NormalizerFit::new(channels);
+    for slot in slots.chunks(width.max(1)) {
+        merged.merge(&NormalizerFit::from_parts(channels, slot));
+    }
+    merged
 }
 
 /// Whether a run starts from the checkpoint in `run` (true) or from the
@@ -386,7 +421,7 @@ impl<'a> Trainer<'a> {
         if writes {
             run.write_config(&self.cfg.to_toml())?;
         }
-        self.normalizers = fit_normalizers(self.cfg, self.plan)?;
+        self.normalizers = fit_normalizers(self.cfg, self.plan, self.comm)?;
         if writes {
             run.write_normalizers(&self.normalizers)?;
             run.truncate_metrics(0)?;
