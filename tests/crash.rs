@@ -1,33 +1,13 @@
 use crate::train::{train_args, write_config};
-use crate::util::{checkpoint_file, fno, snapshot, spawn, tempdir};
+use crate::util::{
+    checkpoint_dirs, checkpoint_file, fno, fno_with_fault, snapshot, succeeded, tempdir,
+};
 use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 /// The tiny run of these tests: the Darcy config of `train::write_config`
 /// (width 8, modes 4, batch 4) for 3 epochs.
 const EPOCHS: &str = "train.epochs=3";
-
-fn succeeded(out: &Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Runs `fno` with a fault armed (`FNO_FAULT_INJECT`).
-fn fno_with_fault(args: &[&str], fault: &str) -> Output {
-    let child = spawn(
-        Command::new(env!("CARGO_BIN_EXE_fno"))
-            .args(args)
-            .env("FNO_FAULT_INJECT", fault)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-    );
-    child.wait_with_output().expect("running the fno binary")
-}
 
 /// What an uninterrupted run and a resumed one must agree on bit for bit.
 fn outcome(run: &Path) -> Vec<Vec<u8>> {
@@ -39,15 +19,6 @@ fn outcome(run: &Path) -> Vec<Vec<u8>> {
     .iter()
     .map(|f| std::fs::read(checkpoint_file(run, f)).unwrap())
     .collect()
-}
-
-/// The directories of `run` that hold a checkpoint.
-fn checkpoint_dirs(run: &Path) -> Vec<String> {
-    std::fs::read_dir(run)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("checkpoint-"))
-        .collect()
 }
 
 /// Kills a tiny run at every occurrence of every injection point of the

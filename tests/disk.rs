@@ -1,10 +1,12 @@
 use crate::train::{train_args, write_config};
-use crate::util::{checkpoint_file, fixture, fno, spawn, tempdir};
+use crate::util::{
+    checkpoint_dirs, checkpoint_file, fixture, fno, fno_with_fault, succeeded, tempdir,
+};
 use std::ffi::CString;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 const ENOSPC: &str = "No space left on device (os error 28)";
 
@@ -65,24 +67,8 @@ impl Drop for TinyFs {
     }
 }
 
-/// Runs `fno` with `FNO_FAULT_INJECT` set.
-fn fno_with_fault(args: &[&str], fault: &str) -> Output {
-    let child = spawn(
-        Command::new(env!("CARGO_BIN_EXE_fno"))
-            .args(args)
-            .env("FNO_FAULT_INJECT", fault)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped()),
-    );
-    child.wait_with_output().expect("running the fno binary")
-}
-
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn succeeded(out: &Output) {
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
 }
 
 /// Checks a command failed with exit code 2 and the full disk's reason,
@@ -128,14 +114,6 @@ fn no_temporaries(dir: &Path) {
         "temporary left in {}: {left:?}",
         dir.display()
     );
-}
-
-/// The checkpoint directories of a run.
-fn checkpoint_dirs(run: &Path) -> Vec<String> {
-    listing(run)
-        .into_iter()
-        .filter(|p| p.starts_with("checkpoint-") && !p.contains('/'))
-        .collect()
 }
 
 fn weights(run: &Path) -> Vec<Vec<u8>> {

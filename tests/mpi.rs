@@ -1,6 +1,6 @@
 use crate::finetune::hybrid_config;
 use crate::train::{train_args, write_config};
-use crate::util::{checkpoint_file, fno, tempdir};
+use crate::util::{checkpoint_file, fno, succeeded, tempdir};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -20,15 +20,6 @@ fn mpirun(ranks: usize, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("running mpirun (Open MPI, installed by scripts/setup.sh)")
-}
-
-fn succeeded(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// The largest relative difference between two runs' weights, over every
@@ -61,6 +52,36 @@ fn weight_difference(a: &Path, b: &Path, file: &str) -> f64 {
         worst = worst.max(diff / norm.max(1e-30));
     }
     worst
+}
+
+/// Checks run `a` ended within 1e-5 (relative) of run `b` in every tensor
+/// of `files`, with each epoch's training loss within 1e-6: AdamW would
+/// hide a gradient off by a constant factor; the losses would not.
+fn assert_trained_alike(a: &Path, b: &Path, files: &[&str]) {
+    for file in files {
+        let d = weight_difference(a, b, file);
+        assert!(d < 1e-5, "{file}: relative difference {d}");
+    }
+    let (la, lb) = (train_losses(a), train_losses(b));
+    assert_eq!(la.len(), lb.len());
+    for (x, y) in la.iter().zip(&lb) {
+        assert!((x - y).abs() <= 1e-6 * y.abs(), "{la:?} vs {lb:?}");
+    }
+}
+
+/// Checks a job failed within 30 s of `started`, its stderr containing
+/// every needle.
+fn failed_quickly(out: &Output, started: std::time::Instant, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "{needle}: {stderr}");
+    }
+    assert!(
+        started.elapsed().as_secs() < 30,
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 /// Each epoch's training loss from `metrics.jsonl`.
@@ -102,17 +123,8 @@ fn two_ranks_train_like_one_process() {
     succeeded(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.matches("parameters").count(), 1, "{stdout}");
-    for file in ["model.safetensors", "optimizer.safetensors"] {
-        let d = weight_difference(&two, &one, file);
-        assert!(d < 1e-5, "{file}: relative difference {d}");
-    }
-    // AdamW would hide a gradient off by a constant factor; the losses
-    // would not.
-    let (l1, l2) = (train_losses(&one), train_losses(&two));
-    assert_eq!(l1.len(), 3);
-    for (a, b) in l1.iter().zip(&l2) {
-        assert!((a - b).abs() <= 1e-6 * a.abs(), "{l1:?} vs {l2:?}");
-    }
+    assert_trained_alike(&two, &one, &["model.safetensors", "optimizer.safetensors"]);
+    assert_eq!(train_losses(&one).len(), 3);
     let (s1, s2) = (state(&one), state(&two));
     assert_eq!(
         (s1["epoch"].clone(), s1["step"].clone()),
@@ -132,12 +144,7 @@ fn two_ranks_train_a_hybrid_space_time_model_like_one_process() {
     succeeded(&fno(&train_args(config, one.to_str().unwrap(), &[])));
     let two = dir.path().join("two");
     succeeded(&mpirun(2, &train_args(config, two.to_str().unwrap(), &[])));
-    let d = weight_difference(&two, &one, "model.safetensors");
-    assert!(d < 1e-5, "relative difference {d}");
-    let (l1, l2) = (train_losses(&one), train_losses(&two));
-    for (a, b) in l1.iter().zip(&l2) {
-        assert!((a - b).abs() <= 1e-6 * a.abs(), "{l1:?} vs {l2:?}");
-    }
+    assert_trained_alike(&two, &one, &["model.safetensors"]);
 }
 
 /// A global batch the ranks cannot share evenly is refused on every rank,
@@ -208,17 +215,7 @@ fn a_rank_that_fails_ends_every_rank() {
         &[[fno_bin].as_slice(), &args].concat(),
         &[[fno_bin].as_slice(), &bad].concat(),
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("rank 1 of 2") && stderr.contains("absent.hdf5"),
-        "{stderr}"
-    );
-    assert!(
-        started.elapsed().as_secs() < 30,
-        "took {:?}",
-        started.elapsed()
-    );
+    failed_quickly(&out, started, &["rank 1 of 2", "absent.hdf5"]);
     assert!(!run.join("state.json").exists());
 }
 
@@ -301,17 +298,7 @@ fn a_rank_that_stops_answering_times_out() {
         .concat(),
         &[["env", "FNO_MPI_TIMEOUT=2", fno_bin].as_slice(), &args].concat(),
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("rank 1 of 2") && stderr.contains("FNO_MPI_TIMEOUT"),
-        "{stderr}"
-    );
-    assert!(
-        started.elapsed().as_secs() < 30,
-        "took {:?}",
-        started.elapsed()
-    );
+    failed_quickly(&out, started, &["rank 1 of 2", "FNO_MPI_TIMEOUT"]);
     assert_eq!(state(&run)["epoch"], 1);
 }
 

@@ -109,3 +109,34 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     }
     files
 }
+
+/// Checks a command exited 0, showing its output otherwise.
+pub fn succeeded(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `fno` with a fault armed (`FNO_FAULT_INJECT`).
+pub fn fno_with_fault(args: &[&str], fault: &str) -> Output {
+    let child = spawn(
+        Command::new(env!("CARGO_BIN_EXE_fno"))
+            .args(args)
+            .env("FNO_FAULT_INJECT", fault)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    child.wait_with_output().expect("running the fno binary")
+}
+
+/// The directories of `run` that hold a checkpoint.
+pub fn checkpoint_dirs(run: &Path) -> Vec<String> {
+    std::fs::read_dir(run)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("checkpoint-"))
+        .collect()
+}

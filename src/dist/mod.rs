@@ -142,10 +142,3 @@ fn join(launch: Launch, _watch: Watch) -> Result<Box<dyn Communicator>, DistErro
         variable: launch.variable,
     })
 }
-
-/// The sum over ranks of one number.
-pub fn sum(comm: &dyn Communicator, value: f64) -> f64 {
-    let mut buf = [value];
-    comm.all_reduce_sum_f64(&mut buf);
-    buf[0]
-}

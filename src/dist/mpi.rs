@@ -9,6 +9,7 @@ use super::{Communicator, DistError, Watch};
 use mpi::collective::{CommunicatorCollectives, Root, SystemOperation};
 use mpi::datatype::Equivalence;
 use mpi::environment::Universe;
+use mpi::request::{Request, Scope};
 use mpi::topology::{Communicator as _, SimpleCommunicator};
 use mpi::Threading;
 use std::time::{Duration, Instant};
@@ -45,18 +46,23 @@ impl MpiWorld {
     fn sum<T: Equivalence + Clone>(&self, buf: &mut [T]) {
         let send = buf.to_vec();
         mpi::request::scope(|scope| {
-            let mut request =
+            let request =
                 self.world
                     .immediate_all_reduce_into(scope, &send[..], buf, SystemOperation::sum());
-            let started = Instant::now();
-            loop {
-                match request.test() {
-                    Ok(_) => return,
-                    Err(pending) => request = pending,
-                }
-                self.pause(started, "an all-reduce");
-            }
+            self.complete(request, "an all-reduce");
         });
+    }
+
+    /// Polls `request` until it completes (see [`Self::pause`]).
+    fn complete<'a, D: ?Sized, S: Scope<'a>>(&self, mut request: Request<'a, D, S>, what: &str) {
+        let started = Instant::now();
+        loop {
+            match request.test() {
+                Ok(_) => return,
+                Err(pending) => request = pending,
+            }
+            self.pause(started, what);
+        }
     }
 
     /// Waits a little before polling again: yields at first (a step's
@@ -101,18 +107,11 @@ impl Communicator for MpiWorld {
     fn broadcast_f64(&self, root: usize, buf: &mut [f64]) {
         let root = i32::try_from(root).unwrap_or(0);
         mpi::request::scope(|scope| {
-            let mut request = self
+            let request = self
                 .world
                 .process_at_rank(root)
                 .immediate_broadcast_into(scope, buf);
-            let started = Instant::now();
-            loop {
-                match request.test() {
-                    Ok(_) => return,
-                    Err(pending) => request = pending,
-                }
-                self.pause(started, "a broadcast");
-            }
+            self.complete(request, "a broadcast");
         });
     }
 

@@ -151,10 +151,7 @@ fn fit_normalizers(
     let mut input_fit = NormalizerFit::new(cin);
     let mut output_fit = NormalizerFit::new(cout);
     let res = cfg.data.resolution();
-    let shard = Shard {
-        rank: comm.rank(),
-        size: comm.size(),
-    };
+    let shard = shard_of(comm);
     for chunk in shard.part(&plan.train_indices).chunks(16) {
         for sample in plan.train_file.read_samples(chunk, &res)? {
             let ex = cfg.task.example(&sample)?;
@@ -181,6 +178,14 @@ fn fit_normalizers(
         input_fit.finish()
     };
     Ok(Normalizers { input, output })
+}
+
+/// This process's part of each batch (and of the training samples).
+fn shard_of(comm: &dyn Communicator) -> Shard {
+    Shard {
+        rank: comm.rank(),
+        size: comm.size(),
+    }
 }
 
 /// Every rank's `fit` merged in rank order: each rank writes its moments
@@ -469,7 +474,7 @@ impl<'a> Trainer<'a> {
             epoch,
             resolution: self.cfg.data.resolution(),
             task: self.cfg.task,
-            shard: self.shard(),
+            shard: shard_of(self.comm),
         };
         let order = train_plan.order();
         let global: Vec<&[usize]> = order.chunks(t.batch_size.max(1)).collect();
@@ -520,14 +525,6 @@ impl<'a> Trainer<'a> {
             wall_s: started.elapsed().as_secs_f64(),
             samples_per_s: seen as f64 / train_wall.max(1e-9),
         })
-    }
-
-    /// This process's part of each batch.
-    fn shard(&self) -> Shard {
-        Shard {
-            rank: self.comm.rank(),
-            size: self.comm.size(),
-        }
     }
 
     /// The weights that make this rank's part of a loss add up, over the
@@ -719,10 +716,7 @@ fn evaluate_normalised(
         epoch: 0,
         resolution: cfg.data.resolution(),
         task: cfg.task,
-        shard: Shard {
-            rank: comm.rank(),
-            size: comm.size(),
-        },
+        shard: shard_of(comm),
     };
     let (mut loss_sum, mut rel_sum, mut n) = (0.0, 0.0, 0usize);
     for_each_batch(
