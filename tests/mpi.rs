@@ -330,3 +330,99 @@ fn a_run_resumes_on_another_number_of_ranks() {
     assert!(d < 1e-5, "relative difference {d}");
     assert_eq!(state(&mixed)["step"], state(&one)["step"]);
 }
+
+/// The numbers of two `eval.json` reports, compared to a relative 1e-6:
+/// the ranks' sums are added in another order than one process adds them.
+fn assert_same_report(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= 1e-6 * y.abs().max(1e-12),
+                "{at}: {x} vs {y}"
+            );
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            assert_eq!(x.len(), y.len(), "{at}");
+            for (i, (x, y)) in x.iter().zip(y).enumerate() {
+                assert_same_report(x, y, &format!("{at}[{i}]"));
+            }
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            let keys = |o: &serde_json::Map<String, Value>| o.keys().cloned().collect::<Vec<_>>();
+            assert_eq!(keys(x), keys(y), "{at}");
+            for (k, v) in x {
+                if k != "plots" {
+                    assert_same_report(v, &y[k], &format!("{at}.{k}"));
+                }
+            }
+        }
+        _ => assert_eq!(a, b, "{at}"),
+    }
+}
+
+/// `fno eval` on 2 and 3 ranks (each predicting its part of every batch of
+/// 4, so 2+2 and 1+1+2) reports the metrics of one process, at the
+/// training grid and zero-shot at 4x; rank 0 alone prints and writes.
+#[test]
+fn evaluation_on_several_ranks_equals_one_process() {
+    let dir = tempdir();
+    let config = write_config(dir.path());
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    succeeded(&fno(&train_args(
+        config.to_str().unwrap(),
+        run_s,
+        &["--set", "train.epochs=2"],
+    )));
+    let data = crate::util::fixture("2D_DarcyFlow_beta1.0_Train.hdf5");
+    let args = [
+        "eval",
+        "--run",
+        run_s,
+        "--data",
+        data.to_str().unwrap(),
+        "--resolution",
+        "64",
+        "--json",
+    ];
+    let one = fno(&args);
+    succeeded(&one);
+    let one: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+    assert_eq!(one["samples"], 4);
+    for ranks in [2, 3] {
+        std::fs::remove_file(run.join("eval.json")).unwrap();
+        let out = mpirun(ranks, &args);
+        succeeded(&out);
+        let many: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{ranks} ranks printed more than one report: {e}"));
+        assert_same_report(&many, &one, &format!("{ranks} ranks"));
+        let written: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
+        assert_same_report(&written, &one, "eval.json");
+    }
+}
+
+/// Three ranks share a global batch of 3 (one sample each) and train as
+/// one process does.
+#[test]
+fn three_ranks_train_like_one_process() {
+    let dir = tempdir();
+    let config = write_config(dir.path());
+    let config = config.to_str().unwrap();
+    let set = ["--set", "train.epochs=2", "--set", "train.batch_size=3"];
+    let one = dir.path().join("one");
+    succeeded(&fno(&train_args(config, one.to_str().unwrap(), &set)));
+    let three = dir.path().join("three");
+    succeeded(&mpirun(
+        3,
+        &train_args(config, three.to_str().unwrap(), &set),
+    ));
+    assert_trained_alike(
+        &three,
+        &one,
+        &["model.safetensors", "optimizer.safetensors"],
+    );
+    assert_eq!(state(&three)["step"], state(&one)["step"]);
+}

@@ -3,7 +3,8 @@
 use super::device::DeviceArg;
 use anyhow::Context;
 use clap::Args;
-use fno::eval::evaluate::{evaluate, EvalOptions, EvalReport, EvaluateError};
+use fno::dist::Communicator;
+use fno::eval::evaluate::{evaluate_with, EvalOptions, EvalReport, EvaluateError};
 use fno::rundir::{files, RunDir, Weights};
 use std::path::PathBuf;
 
@@ -34,8 +35,18 @@ pub struct EvalArgs {
     pub device: DeviceArg,
 }
 
-/// Runs `fno eval`.
+/// Runs `fno eval`: in one process, or as one rank of a job started by
+/// an MPI launcher, each rank predicting its part of the samples; rank 0
+/// alone writes and prints.
 pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
+    super::job::run_as_job(|comm| eval_as(args, comm))
+}
+
+/// `fno eval` on this process's rank of `comm`.
+fn eval_as(args: &EvalArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
+    if comm.size() > 1 {
+        super::set_threads(super::job::threads_per_rank(), "threads per rank")?;
+    }
     let weights = if args.last {
         Weights::Last
     } else {
@@ -46,9 +57,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
     let opts = EvalOptions {
         resolutions: args.resolution.clone(),
         max_samples: args.samples,
-        plot_dir: Some(args.run.clone()),
+        plot_dir: comm.is_root().then(|| args.run.clone()),
     };
-    let report = evaluate(&predictor, &args.run, &args.data, &opts)
+    let report = evaluate_with(&predictor, &args.run, &args.data, &opts, comm)
         .map_err(name_resolution)
         .with_context(|| {
             format!(
@@ -57,6 +68,9 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<()> {
                 args.data.display()
             )
         })?;
+    if !comm.is_root() {
+        return Ok(());
+    }
     let path = RunDir::new(&args.run)
         .write_report(files::EVAL, &report)
         .context("writing the report")?;

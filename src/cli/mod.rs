@@ -17,6 +17,7 @@ mod finetune;
 mod generate;
 mod inspect;
 mod inverse;
+mod job;
 mod numeric;
 mod predict;
 mod progress;

@@ -94,18 +94,7 @@ pub fn toml_string(path: &Path) -> String {
 /// Runs `fno train`: in one process, or as one rank of a data-parallel
 /// job when an MPI launcher started several (`mpirun -np N fno train ...`).
 pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
-    let comm = fno::dist::connect(|message| eprintln!("error: {message}"))
-        .context("joining the processes of this job")?;
-    let result = train_as(args, comm.as_ref());
-    if comm.size() > 1 {
-        if let Err(err) = &result {
-            // The other ranks wait in a collective for this one: end them
-            // all, naming who failed.
-            eprintln!("error: rank {} of {}: {err:#}", comm.rank(), comm.size());
-            comm.abort(2);
-        }
-    }
-    result
+    super::job::run_as_job(|comm| train_as(args, comm))
 }
 
 /// `fno train` on this process's rank of `comm`; only rank 0 shows
@@ -113,7 +102,7 @@ pub fn run(args: &TrainArgs) -> anyhow::Result<()> {
 fn train_as(args: &TrainArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
     let mut cfg = load_config(args)?;
     if cfg.train.threads == 0 && comm.size() > 1 {
-        cfg.train.threads = threads_per_rank();
+        cfg.train.threads = super::job::threads_per_rank();
     }
     super::set_threads(cfg.train.threads, "invalid setting `train.threads`")?;
     let device = args.device.device()?;
@@ -142,18 +131,6 @@ fn train_as(args: &TrainArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
         print_report(&report, args.json)?;
     }
     Ok(())
-}
-
-/// The cores of this node shared by the ranks the launcher put on it, so
-/// that N ranks on one machine do not each start a thread per core.
-fn threads_per_rank() -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let local = fno::dist::detect(|name| std::env::var(name).ok())
-        .ok()
-        .flatten()
-        .and_then(|launch| launch.local_size)
-        .unwrap_or(1);
-    (cores / local.max(1)).max(1)
 }
 
 fn print_report(report: &TrainReport, json: bool) -> anyhow::Result<()> {

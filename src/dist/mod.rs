@@ -3,7 +3,7 @@
 //!
 //! A [`Communicator`] is the group of processes one job runs as: its size,
 //! this process's rank, and the collectives data-parallel training needs
-//! (sum all-reduce and broadcast of host buffers, and an abort that ends
+//! (sum all-reduce, broadcast and all-gather of host buffers, and an abort that ends
 //! every rank). [`Single`] is the group of one, with no MPI and no cost;
 //! [`connect`] picks it unless an MPI launcher (`mpirun`, `srun`,
 //! `mpiexec`) started several processes, in which case it joins them
@@ -30,6 +30,9 @@ pub trait Communicator {
     fn all_reduce_sum_f64(&self, buf: &mut [f64]);
     /// Replaces `buf` on every rank with rank `root`'s.
     fn broadcast_f64(&self, root: usize, buf: &mut [f64]);
+    /// Every rank's `mine`, in rank order, on every rank. The ranks' slices
+    /// may differ in length (a rank with nothing to add sends an empty one).
+    fn all_gather_f64(&self, mine: &[f64]) -> Vec<Vec<f64>>;
     /// Ends every process of the job with exit code `code`.
     fn abort(&self, code: i32) -> !;
     /// Whether this rank writes shared outputs (the run directory, reports,
@@ -53,6 +56,9 @@ impl Communicator for Single {
     fn all_reduce_sum_f32(&self, _buf: &mut [f32]) {}
     fn all_reduce_sum_f64(&self, _buf: &mut [f64]) {}
     fn broadcast_f64(&self, _root: usize, _buf: &mut [f64]) {}
+    fn all_gather_f64(&self, mine: &[f64]) -> Vec<Vec<f64>> {
+        vec![mine.to_vec()]
+    }
     fn abort(&self, code: i32) -> ! {
         std::process::exit(code)
     }

@@ -7,7 +7,7 @@
 //! a deadline; past it, the rank reports and aborts the job.
 use super::{Communicator, DistError, Watch};
 use mpi::collective::{CommunicatorCollectives, Root, SystemOperation};
-use mpi::datatype::Equivalence;
+use mpi::datatype::{Equivalence, PartitionMut};
 use mpi::environment::Universe;
 use mpi::request::{Request, Scope};
 use mpi::topology::{Communicator as _, SimpleCommunicator};
@@ -113,6 +113,49 @@ impl Communicator for MpiWorld {
                 .immediate_broadcast_into(scope, buf);
             self.complete(request, "a broadcast");
         });
+    }
+
+    fn all_gather_f64(&self, mine: &[f64]) -> Vec<Vec<f64>> {
+        // The lengths first, so that every rank can size the receive
+        // buffer and cut it back into the ranks' parts.
+        let mut lengths = vec![0u64; self.size];
+        let length = mine.len() as u64;
+        mpi::request::scope(|scope| {
+            let request = self
+                .world
+                .immediate_all_gather_into(scope, &length, &mut lengths[..]);
+            self.complete(request, "an all-gather of lengths");
+        });
+        let counts: Vec<i32> = lengths
+            .iter()
+            .map(|&n| i32::try_from(n).unwrap_or(i32::MAX))
+            .collect();
+        let displs: Vec<i32> = counts
+            .iter()
+            .scan(0i32, |at, &n| {
+                let start = *at;
+                *at = at.saturating_add(n);
+                Some(start)
+            })
+            .collect();
+        let total = counts.iter().map(|&n| n.max(0) as usize).sum();
+        let mut all = vec![0.0f64; total];
+        let mut parts = PartitionMut::new(&mut all[..], &counts[..], &displs[..]);
+        mpi::request::scope(|scope| {
+            let request = self
+                .world
+                .immediate_all_gather_varcount_into(scope, mine, &mut parts);
+            self.complete(request, "an all-gather");
+        });
+        let mut rest = &all[..];
+        counts
+            .iter()
+            .map(|&n| {
+                let (part, tail) = rest.split_at(n.max(0) as usize);
+                rest = tail;
+                part.to_vec()
+            })
+            .collect()
     }
 
     fn abort(&self, code: i32) -> ! {

@@ -6,6 +6,7 @@ use super::{EvalError, FieldAxes, Metrics, MetricsAccumulator, MetricsOptions};
 use crate::data::loader::{for_each_batch, BatchPlan, LoaderError};
 use crate::data::shard::Shard;
 use crate::data::{Coordinates, DataError, FileInfo, PdebenchFile, Split, Task};
+use crate::dist::{Communicator, Single};
 use crate::rundir::RunDir;
 use crate::train::config::RunConfig;
 use crate::train::fit::check_file_for_run;
@@ -102,6 +103,24 @@ pub fn evaluate(
     data: &Path,
     opts: &EvalOptions,
 ) -> Result<EvalReport, EvaluateError> {
+    evaluate_with(predictor, run_dir, data, opts, &Single)
+}
+
+/// [`evaluate`] as one process of the group `comm`: each process predicts
+/// its part of every batch (see [`Shard`]) and the metric sums and spectra
+/// are pooled, so every process returns the report of all the samples,
+/// equal to one process's up to the order of the sums. Every process of
+/// `comm` must call it with the same arguments; give `opts.plot_dir` to
+/// one of them only. The first sample's plot needs that process to hold
+/// it (rank 0 does, unless the first batch has fewer samples than there
+/// are processes).
+pub fn evaluate_with(
+    predictor: &Predictor,
+    run_dir: &Path,
+    data: &Path,
+    opts: &EvalOptions,
+    comm: &dyn Communicator,
+) -> Result<EvalReport, EvaluateError> {
     let cfg = &predictor.config;
     let file = PdebenchFile::open(data)?;
     check_file_for_run(cfg, file.info()).map_err(TrainError::from)?;
@@ -112,7 +131,7 @@ pub fn evaluate(
     let mut plots = Vec::new();
     let mut spectra = Vec::new();
     for stride in strides_to_evaluate(file.info(), cfg, opts)? {
-        let pass = evaluate_at(predictor, &file, &indices, stride)?;
+        let pass = evaluate_at(predictor, &file, &indices, stride, comm)?;
         let label = grid_label(&pass.grid);
         if let (Some(dir), Some((p, y))) = (&opts.plot_dir, &pass.first) {
             let path = dir.join(format!("prediction_{label}.png"));
@@ -218,6 +237,7 @@ fn evaluate_at(
     file: &PdebenchFile,
     indices: &[usize],
     stride: usize,
+    comm: &dyn Communicator,
 ) -> Result<Pass, EvaluateError> {
     let cfg = &predictor.config;
     let info = file.info();
@@ -241,7 +261,10 @@ fn evaluate_at(
         epoch: 0,
         resolution: res,
         task,
-        shard: Shard::WHOLE,
+        shard: Shard {
+            rank: comm.rank(),
+            size: comm.size(),
+        },
     };
     let mut first: Option<(ArrayD<f32>, ArrayD<f32>)> = None;
     let mut spectra = SpectrumSums::default();
@@ -267,6 +290,11 @@ fn evaluate_at(
             Ok(())
         },
     )?;
+    if comm.size() > 1 {
+        acc = pool_metrics(acc, comm)?;
+        spectra = spectra.pooled(comm);
+        grid = pool_grid(&grid, comm);
+    }
     Ok(Pass {
         metrics: acc.finish()?,
         axes: plot_axes(&file.coordinates(&res)?, &task),
@@ -274,6 +302,30 @@ fn evaluate_at(
         first,
         spectra,
     })
+}
+
+/// The metrics of every process's samples: their sums gathered and added
+/// in rank order, so that every process ends with the same numbers.
+fn pool_metrics(
+    mine: MetricsAccumulator,
+    comm: &dyn Communicator,
+) -> Result<MetricsAccumulator, EvaluateError> {
+    let mut pooled = MetricsAccumulator::new(mine.options())?;
+    for parts in comm.all_gather_f64(&mine.to_parts()) {
+        pooled.merge_parts(&parts)?;
+    }
+    Ok(pooled)
+}
+
+/// The prediction grid, from the first process that predicted anything (a
+/// process whose parts of the batches were all empty has none).
+fn pool_grid(mine: &[usize], comm: &dyn Communicator) -> Vec<usize> {
+    let mine: Vec<f64> = mine.iter().map(|&n| n as f64).collect();
+    comm.all_gather_f64(&mine)
+        .into_iter()
+        .find(|grid| !grid.is_empty())
+        .map(|grid| grid.iter().map(|&n| n as usize).collect())
+        .unwrap_or_default()
 }
 
 /// `[16, 16]` → `16x16`.
@@ -394,6 +446,24 @@ impl SpectrumSums {
             }
         }
         Ok(())
+    }
+
+    /// The sums of every process of `comm`, added in rank order.
+    fn pooled(self, comm: &dyn Communicator) -> Self {
+        let mut mine = vec![self.count as f64];
+        mine.extend(&self.prediction);
+        mine.extend(&self.truth);
+        let mut pooled = Self::default();
+        for parts in comm.all_gather_f64(&mine) {
+            let Some((&count, curves)) = parts.split_first() else {
+                continue;
+            };
+            let (prediction, truth) = curves.split_at(curves.len() / 2);
+            add_into(&mut pooled.prediction, prediction);
+            add_into(&mut pooled.truth, truth);
+            pooled.count += count as usize;
+        }
+        pooled
     }
 
     /// The mean prediction and truth spectra, labelled with the grid.

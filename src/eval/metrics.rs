@@ -58,6 +58,8 @@ use rustfft::num_complex::Complex;
 use serde::{Deserialize, Serialize};
 
 use super::fft::{unravel, FftNd};
+
+mod parts;
 use super::EvalError;
 
 /// First wavenumber bin of the mid band (PDEBench's `iLow`).
@@ -314,15 +316,17 @@ impl MetricsAccumulator {
         let grid = self
             .grid
             .get_or_insert_with(|| Grid::new(&pred.shape()[1..], initial_step));
-        if self.rmse.is_empty() {
-            let cells = grid.channels * grid.times;
-            self.rmse = vec![0.0; cells];
-            self.nrmse = vec![0.0; cells];
-            self.max = vec![0.0; cells];
-            self.conserved_sq = vec![0.0; cells];
-            self.brmse = vec![0.0; cells];
-            self.fourier = vec![0.0; cells * grid.bins];
-        }
+        size_sums(
+            grid,
+            [
+                &mut self.rmse,
+                &mut self.nrmse,
+                &mut self.max,
+                &mut self.conserved_sq,
+                &mut self.brmse,
+            ],
+            &mut self.fourier,
+        );
         let n = grid.points as f64;
         let mut error = vec![0.0f64; grid.points];
         let mut spectrum = vec![Complex::<f64>::default(); grid.points];
@@ -428,6 +432,11 @@ impl MetricsAccumulator {
         }
     }
 
+    /// The options this accumulator scores with.
+    pub fn options(&self) -> MetricsOptions {
+        self.options.clone()
+    }
+
     /// Number of samples pushed so far.
     pub fn samples(&self) -> usize {
         self.samples
@@ -482,6 +491,21 @@ impl MetricsAccumulator {
             },
             relative_l2: self.relative_l2 / s,
         })
+    }
+}
+
+/// Gives empty running sums their size for `grid`: one zero per (channel,
+/// time) in each of `per_cell`, and one per (channel, time, bin) in
+/// `fourier`. Sums already sized are left alone.
+fn size_sums(grid: &Grid, per_cell: [&mut Vec<f64>; 5], fourier: &mut Vec<f64>) {
+    let cells = grid.channels * grid.times;
+    if fourier.is_empty() {
+        fourier.resize(cells * grid.bins, 0.0);
+    }
+    for sums in per_cell {
+        if sums.is_empty() {
+            sums.resize(cells, 0.0);
+        }
     }
 }
 
