@@ -80,9 +80,26 @@ fn count(
         .map_err(|_| DistError::BadVariable { variable, value })
 }
 
+/// The GPU that local rank `local_rank` of a node with `gpus` GPUs uses:
+/// the ranks a launcher puts on one node take the GPUs in turn, one each
+/// while there are enough (NCCL needs one GPU per rank); more ranks than
+/// GPUs share them.
+pub fn gpu_of_local_rank(local_rank: usize, gpus: usize) -> usize {
+    local_rank % gpus.max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_ranks_take_the_gpus_in_turn() {
+        let on_four: Vec<usize> = (0..6).map(|r| gpu_of_local_rank(r, 4)).collect();
+        assert_eq!(on_four, [0, 1, 2, 3, 0, 1]);
+        assert_eq!(gpu_of_local_rank(3, 1), 0);
+        assert_eq!(gpu_of_local_rank(2, 0), 0, "no GPU counted is no panic");
+    }
+
     use std::collections::HashMap;
 
     fn detect_in(vars: &[(&str, &str)]) -> Result<Option<Launch>, DistError> {

@@ -13,7 +13,7 @@ mod launch;
 #[cfg(feature = "mpi")]
 mod mpi;
 
-pub use launch::{detect, Launch};
+pub use launch::{detect, gpu_of_local_rank, Launch};
 use std::time::Duration;
 
 /// The collectives of a group of processes, on host buffers. Every rank
