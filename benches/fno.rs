@@ -16,6 +16,7 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use fno::bench::{optimizer, train_step, LEARNING_RATE};
+use fno::dist::Single;
 use fno::model::activation::gelu;
 use fno::model::pointwise::{pointwise_linear_reference, PointwiseLinear};
 use fno::model::{Fno, ModelConfig};
@@ -145,6 +146,7 @@ fn model(c: &mut Criterion) {
         let x = Tensor::randn(0f32, 1.0, shape.as_slice(), &device).expect("input");
         let y = Tensor::randn(0f32, 1.0, shape.as_slice(), &device).expect("target");
         let mut opt = optimizer(&map).expect("optimizer");
+        let vars = map.all_vars();
         let mut group = c.benchmark_group(case.name);
         group.throughput(Throughput::Elements(x.elem_count() as u64));
         group.bench_function("forward", |b| {
@@ -153,7 +155,8 @@ fn model(c: &mut Criterion) {
         group.bench_function("train_step", |b| {
             b.iter_custom(|n| {
                 time(n, || {
-                    train_step(&fno, &mut opt, LEARNING_RATE, &x, &y).expect("step");
+                    train_step(&fno, &mut opt, &vars, LEARNING_RATE, &x, &y, &Single)
+                        .expect("step");
                 })
             })
         });

@@ -5,16 +5,24 @@
 //! that it measures the model, not a trainer: forward, backward, optimizer
 //! update.
 //!
+//! Under an MPI launcher each process times the step of a data-parallel
+//! job on its share of the batch, with the gradient all-reduce `fno train`
+//! runs; the all-reduce's own time is reported beside the step's (on one
+//! process it is skipped, and its time is that of the check that skips it).
+//!
 //! It sits above [`crate::model`] and [`crate::train`] because it times
 //! the one with the other's optimizer.
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use serde::Serialize;
 
+use crate::dist::Communicator;
 use crate::model::{inference, Fno, ModelConfig, ModelError};
-use crate::train::optim::{AdamW, AdamWConfig};
+use crate::train::all_reduce::all_reduce_gradients;
+use crate::train::optim::{named_vars, AdamW, AdamWConfig};
+use crate::train::TrainError;
 
 /// `torch.optim.AdamW`'s default learning rate, which the reference
 /// benchmark uses.
@@ -27,7 +35,8 @@ pub struct BenchConfig {
     pub model: ModelConfig,
     /// Grid points along every axis.
     pub size: usize,
-    /// Samples per batch.
+    /// Samples per batch: the global batch, which the processes of a
+    /// data-parallel job share equally.
     pub batch: usize,
     /// Timed repetitions of the forward pass and of the training step.
     pub steps: usize,
@@ -42,8 +51,14 @@ pub struct BenchReport {
     pub params: usize,
     /// Median wall time of one forward pass, milliseconds.
     pub forward_ms: f64,
-    /// Median wall time of forward + backward + AdamW update, milliseconds.
+    /// Median wall time of forward + backward + gradient all-reduce +
+    /// AdamW update, milliseconds.
     pub train_step_ms: f64,
+    /// Median wall time of the step's gradient all-reduce alone,
+    /// milliseconds (included in `train_step_ms`).
+    pub all_reduce_ms: f64,
+    /// Processes the step ran on, each on `batch / ranks` samples.
+    pub ranks: usize,
     /// Peak resident memory of the process (`VmHWM`), MiB; `None` where
     /// `/proc/self/status` is unavailable.
     pub peak_rss_mb: Option<f64>,
@@ -52,15 +67,8 @@ pub struct BenchReport {
 /// The AdamW that `fno train` steps with, over every variable of `map`,
 /// with `torch.optim.AdamW`'s defaults (weight decay 0.01) so that the
 /// update does the same work as the reference's.
-pub fn optimizer(map: &VarMap) -> Result<AdamW, ModelError> {
-    // Names only order the optimizer's saved state, which a benchmark never
-    // writes.
-    let vars = map
-        .all_vars()
-        .into_iter()
-        .enumerate()
-        .map(|(i, var)| (format!("{i:04}"), var))
-        .collect();
+pub fn optimizer(map: &VarMap) -> Result<AdamW, TrainError> {
+    let vars = named_vars(map)?;
     let config = AdamWConfig {
         weight_decay: 0.01,
         ..AdamWConfig::default()
@@ -69,7 +77,10 @@ pub fn optimizer(map: &VarMap) -> Result<AdamW, ModelError> {
 }
 
 /// One optimisation step at learning rate `lr` on the MSE between
-/// `model(x)` and `y`; returns the loss before the update.
+/// `model(x)` and `y`, with the gradients of `vars` (the model's, in name
+/// order) summed over the processes of `comm` (each scaled by its share, `1 / comm.size()`, of equal parts);
+/// returns the loss summed over processes, before the update, and the
+/// seconds the all-reduce took.
 ///
 /// # Shapes
 /// - `x`: `[batch, in_channels, x, (y, (z))]`
@@ -77,19 +88,38 @@ pub fn optimizer(map: &VarMap) -> Result<AdamW, ModelError> {
 pub fn train_step(
     model: &Fno,
     opt: &mut AdamW,
+    vars: &[Var],
     lr: f64,
     x: &Tensor,
     y: &Tensor,
-) -> Result<f32, ModelError> {
-    let loss = candle_nn::loss::mse(&model.forward(x)?, y)?;
-    opt.step(&loss.backward()?, lr)?;
-    Ok(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?)
+    comm: &dyn Communicator,
+) -> Result<(f64, f64), TrainError> {
+    let share = 1.0 / comm.size() as f64;
+    let loss = (candle_nn::loss::mse(&model.forward(x)?, y)? * share)?;
+    let mut grads = loss.backward()?;
+    let local = f64::from(loss.to_dtype(DType::F32)?.to_scalar::<f32>()?);
+    let start = Instant::now();
+    let total = all_reduce_gradients(comm, &mut grads, vars, local)?;
+    let reduce = start.elapsed().as_secs_f64();
+    opt.step(&grads, lr)?;
+    Ok((total, reduce))
 }
 
 /// Builds the model on `device` and times `cfg.steps` forward passes and
 /// training steps (each after `cfg.warmup` untimed ones, each timed until
-/// the device has finished) on random data; reports medians.
-pub fn run(cfg: &BenchConfig, device: &Device) -> Result<BenchReport, ModelError> {
+/// the device has finished) on random data, on this process's share of
+/// the batch among the processes of `comm`; reports medians. Every process
+/// of `comm` must call it with the same `cfg`.
+///
+/// # Errors
+///
+/// [`ModelError::InvalidConfig`] if the size, batch or step count is 0,
+/// or the processes cannot share the batch equally.
+pub fn run(
+    cfg: &BenchConfig,
+    device: &Device,
+    comm: &dyn Communicator,
+) -> Result<BenchReport, TrainError> {
     for (field, value) in [
         ("size", cfg.size),
         ("batch", cfg.batch),
@@ -99,9 +129,22 @@ pub fn run(cfg: &BenchConfig, device: &Device) -> Result<BenchReport, ModelError
             return Err(ModelError::InvalidConfig {
                 field,
                 reason: "must be at least 1".into(),
-            });
+            }
+            .into());
         }
     }
+    let ranks = comm.size();
+    if !cfg.batch.is_multiple_of(ranks) {
+        return Err(ModelError::InvalidConfig {
+            field: "batch",
+            reason: format!(
+                "{} samples cannot be shared equally by {ranks} processes",
+                cfg.batch
+            ),
+        }
+        .into());
+    }
+    let batch = cfg.batch / ranks;
     let device = device.clone();
     let map = VarMap::new();
     let model = Fno::new(
@@ -109,7 +152,7 @@ pub fn run(cfg: &BenchConfig, device: &Device) -> Result<BenchReport, ModelError
         VarBuilder::from_varmap(&map, DType::F32, &device),
     )?;
     let grid = vec![cfg.size; cfg.model.dims];
-    let shape = |channels: usize| [&[cfg.batch, channels][..], &grid].concat();
+    let shape = |channels: usize| [&[batch, channels][..], &grid].concat();
     let x = Tensor::randn(0f32, 1.0, shape(cfg.model.in_channels), &device)?;
     let y = Tensor::randn(0f32, 1.0, shape(cfg.model.out_channels), &device)?;
 
@@ -129,13 +172,16 @@ pub fn run(cfg: &BenchConfig, device: &Device) -> Result<BenchReport, ModelError
     }
 
     let mut opt = optimizer(&map)?;
+    let vars: Vec<Var> = named_vars(&map)?.into_iter().map(|(_, v)| v).collect();
     let mut train = Vec::with_capacity(cfg.steps);
+    let mut reduce = Vec::with_capacity(cfg.steps);
     for i in 0..cfg.warmup + cfg.steps {
         let start = Instant::now();
-        train_step(&model, &mut opt, LEARNING_RATE, &x, &y)?;
+        let (_, reduce_s) = train_step(&model, &mut opt, &vars, LEARNING_RATE, &x, &y, comm)?;
         device.synchronize()?;
         if i >= cfg.warmup {
             train.push(start.elapsed().as_secs_f64() * 1e3);
+            reduce.push(reduce_s * 1e3);
         }
     }
 
@@ -143,6 +189,8 @@ pub fn run(cfg: &BenchConfig, device: &Device) -> Result<BenchReport, ModelError
         params: model.num_parameters(),
         forward_ms: median(&mut forward),
         train_step_ms: median(&mut train),
+        all_reduce_ms: median(&mut reduce),
+        ranks,
         peak_rss_mb: peak_rss_mb(),
     })
 }
@@ -170,6 +218,7 @@ fn median(values: &mut [f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dist::Single;
 
     #[test]
     fn median_of_odd_and_even_samples() {
@@ -192,9 +241,11 @@ mod tests {
             steps: 2,
             warmup: 1,
         };
-        let report = run(&cfg, &Device::Cpu).unwrap();
+        let report = run(&cfg, &Device::Cpu, &Single).unwrap();
         assert!(report.params > 0 && report.forward_ms > 0.0 && report.train_step_ms > 0.0);
-        assert!(run(&BenchConfig { steps: 0, ..cfg }, &Device::Cpu).is_err());
+        assert_eq!(report.ranks, 1);
+        assert!(report.all_reduce_ms < report.train_step_ms);
+        assert!(run(&BenchConfig { steps: 0, ..cfg }, &Device::Cpu, &Single).is_err());
     }
 
     #[test]
@@ -214,10 +265,16 @@ mod tests {
         let x = Tensor::randn(0f32, 1.0, (4, 1, 32), &Device::Cpu).unwrap();
         let y = (x.clone() * 0.5).unwrap();
         let mut opt = optimizer(&map).unwrap();
-        let first = train_step(&model, &mut opt, 1e-2, &x, &y).unwrap();
+        let vars: Vec<Var> = map.all_vars();
+        let mut step = || {
+            train_step(&model, &mut opt, &vars, 1e-2, &x, &y, &Single)
+                .unwrap()
+                .0
+        };
+        let first = step();
         let mut last = first;
         for _ in 0..20 {
-            last = train_step(&model, &mut opt, 1e-2, &x, &y).unwrap();
+            last = step();
         }
         assert!(last < first, "loss went from {first} to {last}");
     }

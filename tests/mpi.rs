@@ -426,3 +426,31 @@ fn three_ranks_train_like_one_process() {
     );
     assert_eq!(state(&three)["step"], state(&one)["step"]);
 }
+
+/// `fno bench` under mpirun times the data-parallel step (each rank on its
+/// half of the batch) with its all-reduce, and refuses a batch the ranks
+/// cannot share, naming `--batch`.
+#[test]
+fn bench_times_the_data_parallel_step_and_its_all_reduce() {
+    let tiny = [
+        "bench", "--dims", "1", "--size", "32", "--width", "4", "--modes", "4", "--layers", "1",
+        "--steps", "2", "--json", "--batch",
+    ];
+    let out = mpirun(2, &[&tiny[..], &["4"]].concat());
+    succeeded(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("one report from rank 0: {e}"));
+    assert_eq!(report["ranks"], 2);
+    let (step, reduce) = (
+        report["train_step_ms"].as_f64().unwrap(),
+        report["all_reduce_ms"].as_f64().unwrap(),
+    );
+    assert!(reduce > 0.0 && reduce < step, "{report}");
+    let out = mpirun(2, &[&tiny[..], &["3"]].concat());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("--batch 3") && stderr.contains("2 processes"),
+        "{stderr}"
+    );
+}

@@ -3,9 +3,11 @@ use super::device::DeviceArg;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use fno::bench::{self, BenchConfig};
+use fno::dist::Communicator;
 use fno::memory::{check_on, footprint, Use};
-use fno::model::ModelConfig;
+use fno::model::{ModelConfig, ModelError};
 use fno::spectral::SpectralBackend;
+use fno::train::TrainError;
 
 /// Arguments of `fno bench`.
 #[derive(Debug, Args)]
@@ -72,10 +74,20 @@ impl From<BackendArg> for SpectralBackend {
 /// Number of untimed repetitions before the timed ones.
 const WARMUP: usize = 3;
 
-/// Runs `fno bench`.
+/// Runs `fno bench`: in one process, or under an MPI launcher as the
+/// ranks of a data-parallel step sharing `--batch`; rank 0 prints.
 pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
-    if let Some(threads) = args.threads {
-        super::set_threads(threads, "--threads")?;
+    super::job::run_as_job(|comm| bench_as(args, comm))
+}
+
+/// `fno bench` on this process's rank of `comm`.
+fn bench_as(args: &BenchArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
+    match args.threads {
+        Some(threads) => super::set_threads(threads, "--threads")?,
+        None if comm.size() > 1 => {
+            super::set_threads(super::job::threads_per_rank(), "threads per rank")?
+        }
+        None => {}
     }
     let cfg = BenchConfig {
         model: ModelConfig {
@@ -93,13 +105,28 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
     };
     let device = args.device.device()?;
     let grid = vec![args.size; args.dims];
-    let needs = footprint(&cfg.model, &grid, args.batch, Use::Training);
+    let needs = footprint(
+        &cfg.model,
+        &grid,
+        args.batch.div_ceil(comm.size()),
+        Use::Training,
+    );
     check_on(
         &device,
         needs,
         "reduce --width, --layers, --modes, --size or --batch",
     )?;
-    let report = bench::run(&cfg, &device).context("running the benchmark")?;
+    let report = bench::run(&cfg, &device, comm)
+        .map_err(|e| match e {
+            TrainError::Model(ModelError::InvalidConfig { field: "batch", .. }) => {
+                super::on_flag(e, format!("--batch {}", args.batch))
+            }
+            e => e.into(),
+        })
+        .context("running the benchmark")?;
+    if !comm.is_root() {
+        return Ok(());
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -111,6 +138,13 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<()> {
         println!(
             "training step    {:.2} ms (median of {})",
             report.train_step_ms, args.steps
+        );
+        println!(
+            "all-reduce       {:.3} ms ({:.1}% of the step, {} process{})",
+            report.all_reduce_ms,
+            100.0 * report.all_reduce_ms / report.train_step_ms,
+            report.ranks,
+            if report.ranks == 1 { "" } else { "es" }
         );
         match report.peak_rss_mb {
             Some(mb) => println!("peak memory      {mb:.0} MiB"),

@@ -15,7 +15,7 @@ use candle_core::{DType, Result, Tensor, Var};
 /// Replaces `grads` (this rank's, possibly empty when its part of the
 /// batch was) by the sum over ranks, and returns the summed `loss`. On one
 /// process it changes nothing.
-pub(super) fn all_reduce_gradients(
+pub(crate) fn all_reduce_gradients(
     comm: &dyn Communicator,
     grads: &mut GradStore,
     vars: &[Var],

@@ -5,7 +5,7 @@
 //! run directory ([`crate::rundir`]); [`run::Predictor`] loads one back.
 mod adamw_inplace;
 mod adamw_params;
-mod all_reduce;
+pub(crate) mod all_reduce;
 pub mod config;
 mod config_error;
 #[cfg(test)]
