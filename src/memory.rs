@@ -87,7 +87,13 @@ pub fn parameter_count(cfg: &ModelConfig) -> f64 {
             }
         })
         .product();
-    let block = 2.0 * w * w * spectral_shape + linear(w, w);
+    let hidden = cfg.channel_mlp_hidden() as f64;
+    let gated_mlp = if hidden > 0.0 {
+        linear(w, hidden) + linear(hidden, w) + w
+    } else {
+        0.0
+    };
+    let block = 2.0 * w * w * spectral_shape + linear(w, w) + gated_mlp;
     linear(cfg.lifting_in_channels() as f64, lifting_hidden)
         + linear(lifting_hidden, w)
         + (cfg.layers as f64) * block
@@ -116,7 +122,8 @@ pub fn footprint(cfg: &ModelConfig, grid: &[usize], batch: usize, use_: Use) -> 
             optimizer: 3.0 * parameters,
             activations: per_channel
                 * (TRAIN_TENSORS_PER_BLOCK * w * cfg.layers as f64
-                    + TRAIN_TENSORS_PER_MLP_CHANNEL * mlp_hidden),
+                    + TRAIN_TENSORS_PER_MLP_CHANNEL * mlp_hidden
+                    + gated_mlp_tensors(cfg) * cfg.layers as f64),
         },
         Use::Inference => {
             let widest = [
@@ -133,6 +140,17 @@ pub fn footprint(cfg: &ModelConfig, grid: &[usize], batch: usize, use_: Use) -> 
                 activations: per_channel * INFERENCE_TENSORS * widest,
             }
         }
+    }
+}
+
+/// Channels of `batch · grid` values a training step keeps per block for
+/// neuraloperator's channel MLP, when the blocks have one: its hidden
+/// layer as the lifting MLP's, and the block's activated sum and gated
+/// skip, each a block's width.
+fn gated_mlp_tensors(cfg: &ModelConfig) -> f64 {
+    match cfg.channel_mlp_hidden() {
+        0 => 0.0,
+        hidden => TRAIN_TENSORS_PER_MLP_CHANNEL * hidden as f64 + 2.0 * cfg.width as f64,
     }
 }
 
@@ -277,6 +295,10 @@ mod tests {
                 out_channels: 3,
                 grid_channels: false,
                 ..cfg(3, 4, 1, 2)
+            },
+            ModelConfig {
+                channel_mlp_expansion: 0.5,
+                ..cfg(2, 6, 3, 3)
             },
         ] {
             let map = VarMap::new();

@@ -1,4 +1,6 @@
-use crate::util::{checkpoint_file, fixture, fno, snapshot, spawn, tempdir, writing_fixture};
+use crate::util::{
+    checkpoint_file, fixture, fno, snapshot, spawn, succeeded, tempdir, writing_fixture,
+};
 use fno::data::mirror::MirrorWriter;
 use fno::data::{PdebenchFile, Resolution};
 use std::path::Path;
@@ -438,6 +440,10 @@ fn bad_config_names_the_setting() {
         ("train.epochs=0", "train.epochs"),
         ("train.batch_size=0", "train.batch_size"),
         ("model.width=0", "width"),
+        (
+            "model.channel_mlp_expansion=-0.5",
+            "model.channel_mlp_expansion",
+        ),
         ("task.kind=autoregressive", "initial_step"),
         ("train.bogus=1", "bogus"),
     ] {
@@ -451,4 +457,38 @@ fn bad_config_names_the_setting() {
         assert!(stderr.contains(needle), "{set}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+/// neuraloperator's block (channel MLP, soft-gating skip) trains through
+/// the CLI, lowers its training loss, saves its extra weights and is
+/// evaluated zero-shot at 4x the training grid.
+#[test]
+fn a_model_with_neuraloperators_block_trains_and_evaluates() {
+    let dir = tempdir();
+    let config = write_config(dir.path());
+    let run = dir.path().join("run");
+    succeeded(&fno(&train_args(
+        config.to_str().unwrap(),
+        run.to_str().unwrap(),
+        &["--set", "model.channel_mlp_expansion=0.5"],
+    )));
+    let l = losses(&run);
+    assert!(l.last().unwrap().1 < l[0].1, "{l:?}");
+    let weights = candle_core::safetensors::load(
+        checkpoint_file(&run, "model.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    assert_eq!(weights["blocks.1.gate"].dims(), &[8]);
+    assert_eq!(weights["blocks.1.channel_mlp.fc1.weight"].dims(), &[4, 8]);
+    let data = fixture("2D_DarcyFlow_beta1.0_Train.hdf5");
+    succeeded(&fno(&[
+        "eval",
+        "--run",
+        run.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--resolution",
+        "64",
+    ]));
 }

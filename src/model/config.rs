@@ -62,6 +62,13 @@ pub struct ModelConfig {
     /// Whether to append one coordinate channel per axis to the input
     /// (cell-centred coordinates on `[0, 1)`). Default: true.
     pub grid_channels: bool,
+    /// neuraloperator's block: when above 0, each Fourier block ends in a
+    /// channel MLP with `round(channel_mlp_expansion · width)` hidden
+    /// channels and a soft-gating skip (neuraloperator's default is 0.5;
+    /// see [`crate::model::FnoBlock`]). 0 (the default) keeps the original
+    /// FNO block. Such blocks do not run as the fused stack op, so a
+    /// training step costs more than the MLP's own arithmetic.
+    pub channel_mlp_expansion: f64,
 }
 
 impl Default for ModelConfig {
@@ -79,6 +86,7 @@ impl Default for ModelConfig {
             activation: Activation::default(),
             backend: SpectralBackend::default(),
             grid_channels: true,
+            channel_mlp_expansion: 0.0,
         }
     }
 }
@@ -150,6 +158,26 @@ impl ModelConfig {
                 return Err(invalid(field, "must be at least 1"));
             }
         }
+        if !(self.channel_mlp_expansion.is_finite() && self.channel_mlp_expansion >= 0.0) {
+            return Err(invalid(
+                "channel_mlp_expansion",
+                format!(
+                    "must be 0 (no channel MLP) or positive, got {}",
+                    self.channel_mlp_expansion
+                ),
+            ));
+        }
+        if self.channel_mlp_expansion > 0.0 && self.channel_mlp_hidden() == 0 {
+            return Err(invalid(
+                "channel_mlp_expansion",
+                format!(
+                    "{} of width {} rounds to no hidden channel; use at least {}",
+                    self.channel_mlp_expansion,
+                    self.width,
+                    0.5 / self.width as f64
+                ),
+            ));
+        }
         if let Some(bad) = self
             .padding
             .iter()
@@ -161,6 +189,18 @@ impl ModelConfig {
             ));
         }
         self.check_weight_count()
+    }
+
+    /// Hidden channels of each block's channel MLP; 0 when the blocks have
+    /// none.
+    pub fn channel_mlp_hidden(&self) -> usize {
+        if self.channel_mlp_expansion > 0.0 {
+            // Python's round (to even on ties), so that neuraloperator's
+            // `round(width * channel_mlp_expansion)` gives the same size.
+            (self.channel_mlp_expansion * self.width as f64).round_ties_even() as usize
+        } else {
+            0
+        }
     }
 
     /// Refuses sizes whose largest weight tensors overflow a `usize`: a
@@ -226,6 +266,26 @@ mod tests {
     #[test]
     fn default_is_valid() {
         ModelConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn channel_mlp_sizes_as_neuraloperator_and_rejects_nonsense() {
+        let with = |e: f64, width: usize| ModelConfig {
+            channel_mlp_expansion: e,
+            width,
+            ..ModelConfig::default()
+        };
+        assert_eq!(with(0.0, 32).channel_mlp_hidden(), 0);
+        assert_eq!(with(0.5, 32).channel_mlp_hidden(), 16);
+        // Python rounds 2.5 to 2 and 3.5 to 4.
+        assert_eq!(with(0.5, 5).channel_mlp_hidden(), 2);
+        assert_eq!(with(0.5, 7).channel_mlp_hidden(), 4);
+        with(0.5, 5).validate().unwrap();
+        for bad in [-0.5, f64::NAN, f64::INFINITY, 0.01] {
+            rejects(with(bad, 32), "channel_mlp_expansion");
+        }
+        let parsed: ModelConfig = toml::from_str("channel_mlp_expansion = 0.5").unwrap();
+        assert_eq!(parsed.channel_mlp_hidden(), 32);
     }
 
     #[test]

@@ -20,81 +20,23 @@
 //! because they enter before the first layer.
 //!
 //! Departures from neuraloperator: the Fourier blocks have no channel MLP
-//! (neuraloperator's `use_channel_mlp`, on by default there), as in the
-//! original FNO of Li et al.; the skip `W` has a bias (neuraloperator's
-//! "linear" skip has none); grid coordinates are cell-centred.
+//! unless `channel_mlp_expansion` asks for one (neuraloperator's
+//! `use_channel_mlp`, on by default there; off here as in the original FNO
+//! of Li et al., see [`FnoBlock`]); the skip `W` has a bias
+//! (neuraloperator's "linear" skip has none); grid coordinates are
+//! cell-centred.
 use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
 use super::activation::Activation;
+use super::block::FnoBlock;
 use super::block_op::BlocksOp;
 use super::config::ModelConfig;
 use super::error::ModelError;
 use super::grid::grid_channels;
 use super::mlp::ChannelMlp;
 use super::padding::{pad, padding_amounts, unpad};
-use super::pointwise::PointwiseLinear;
-use super::resample::fourier_resample;
-use crate::spectral::{ModeClip, SpectralBackend, SpectralConv, SpectralConvConfig};
-
-/// One Fourier block: `σ(K v + W v + b)`, or `K v + W v + b` for the last.
-///
-/// Parameters live under `spectral` (the [`SpectralConv`] `K`) and
-/// `pointwise` (the 1×1 linear `W`, `b`).
-#[derive(Debug)]
-pub struct FnoBlock {
-    spectral: SpectralConv,
-    pointwise: PointwiseLinear,
-}
-
-impl FnoBlock {
-    /// Creates the block's layers for `cfg.width` channels.
-    pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self, ModelError> {
-        let spectral_cfg = SpectralConvConfig {
-            in_channels: cfg.width,
-            out_channels: cfg.width,
-            modes: cfg.modes.clone(),
-            backend: cfg.backend,
-        };
-        Ok(Self {
-            spectral: SpectralConv::new(&spectral_cfg, vb.pp("spectral"))?,
-            pointwise: PointwiseLinear::new(cfg.width, cfg.width, vb.pp("pointwise"))?,
-        })
-    }
-
-    /// Number of trainable scalars.
-    pub fn num_parameters(&self) -> usize {
-        self.spectral.weight_re().elem_count()
-            + self.spectral.weight_im().elem_count()
-            + self.pointwise.num_parameters()
-    }
-
-    /// `σ(K v + W v + b)` with `σ = activation` (none if `None`), evaluated
-    /// on `out_grid` (the input grid if `None`). The sum and the activation
-    /// run in the pointwise op's epilogue.
-    ///
-    /// # Shapes
-    /// - `v`: `[batch, width, x, (y, (z))]`
-    /// - returns `[batch, width, out_grid...]`
-    pub fn forward_to(
-        &self,
-        v: &Tensor,
-        out_grid: Option<&[usize]>,
-        activation: Option<Activation>,
-    ) -> Result<Tensor, ModelError> {
-        let (k, v) = match out_grid {
-            Some(grid) if Some(grid) != v.dims().get(2..) => (
-                self.spectral.forward_to(v, grid)?,
-                fourier_resample(v, grid)?,
-            ),
-            _ => (self.spectral.forward(v)?, v.clone()),
-        };
-        Ok(match activation {
-            Some(act) => self.pointwise.forward_activated(&v, Some(&k), act)?,
-            None => self.pointwise.forward(&v, Some(&k))?,
-        })
-    }
-}
+use crate::spectral::{ModeClip, SpectralBackend};
 
 /// A Fourier neural operator (Li et al., 2021) for 1 to 3 spatial axes.
 ///
@@ -226,10 +168,9 @@ impl Fno {
             && super::inference::recording()
             && (v.device().is_cpu() || v.device().is_cuda())
             && v.dims().get(2..) == Some(&padded_out[..])
-            && self
-                .blocks
-                .iter()
-                .all(|b| b.spectral.backend_for(v.device()) == SpectralBackend::Fft);
+            && self.blocks.iter().all(|b| {
+                !b.has_channel_mlp() && b.spectral.backend_for(v.device()) == SpectralBackend::Fft
+            });
         let v = match fused {
             true => self.blocks_fused(&v)?,
             false => self.blocks_one_by_one(v, &padded_out)?,

@@ -27,6 +27,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 pub mod activation;
+mod block;
 mod block_op;
 mod block_stack;
 pub mod config;
@@ -51,7 +52,8 @@ mod saved_derivative;
 mod testutil;
 
 pub use activation::Activation;
+pub use block::FnoBlock;
 pub use config::ModelConfig;
 pub use error::ModelError;
-pub use fno::{Fno, FnoBlock};
+pub use fno::Fno;
 pub use inference::inference;

@@ -162,6 +162,7 @@ fn model_setting(err: ModelError) -> ConfigError {
                 "dims" => "model.dims",
                 "in_channels" => "model.in_channels",
                 "out_channels" => "model.out_channels",
+                "channel_mlp_expansion" => "model.channel_mlp_expansion",
                 _ => "model",
             };
             invalid(field, reason)
