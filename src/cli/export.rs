@@ -32,7 +32,7 @@ pub struct ExportArgs {
     /// The grid on which the grid-coordinate channels agree exactly, e.g.
     /// 64x64; default: the run's training grid.
     #[arg(long, value_name = "NxM", value_parser = grid)]
-    pub grid: Option<Vec<usize>>,
+    pub grid: Option<Grid>,
     /// Replace the files of a non-empty OUT.
     #[arg(long)]
     pub overwrite: bool,
@@ -41,14 +41,19 @@ pub struct ExportArgs {
     pub json: bool,
 }
 
+/// Grid sizes, one per axis (one value of `--grid`, not a list of them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grid(pub Vec<usize>);
+
 /// `64x64` (or `64`, `32x32x16`) as grid sizes of at least 1.
-fn grid(text: &str) -> Result<Vec<usize>, String> {
+fn grid(text: &str) -> Result<Grid, String> {
     text.split('x')
         .map(|n| match n.trim().parse::<usize>() {
             Ok(0) | Err(_) => Err(format!("{text:?} is not a grid such as 64 or 64x64")),
             Ok(v) => Ok(v),
         })
-        .collect()
+        .collect::<Result<_, _>>()
+        .map(Grid)
 }
 
 /// Runs `fno export`.
@@ -60,7 +65,7 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
         } else {
             Weights::Best
         },
-        grid: args.grid.clone(),
+        grid: args.grid.as_ref().map(|g| g.0.clone()),
         overwrite: args.overwrite,
     };
     let report = export_neuraloperator(&args.run, &args.out, &opts)
@@ -103,7 +108,14 @@ mod tests {
             "--grid",
             "64x64",
         ]);
-        assert!(cli.is_ok(), "{cli:?}");
+        let Ok(Cli {
+            command: super::super::Command::Export(args),
+        }) = cli
+        else {
+            panic!("{cli:?}");
+        };
+        assert_eq!(args.grid, Some(super::Grid(vec![64, 64])));
+        assert!(args.last);
         let no_format = Cli::try_parse_from(["fno", "export", "r", "o"]);
         assert!(no_format.is_err());
         let other_format = Cli::try_parse_from(["fno", "export", "--format", "onnx", "r", "o"]);
@@ -112,8 +124,8 @@ mod tests {
 
     #[test]
     fn grids_are_sizes_joined_by_x() {
-        assert_eq!(grid("64x32").unwrap(), vec![64, 32]);
-        assert_eq!(grid("128").unwrap(), vec![128]);
+        assert_eq!(grid("64x32").unwrap().0, vec![64, 32]);
+        assert_eq!(grid("128").unwrap().0, vec![128]);
         for bad in ["", "0x4", "4x", "a", "4 x -1"] {
             assert!(grid(bad).is_err(), "{bad}");
         }
