@@ -81,8 +81,8 @@ pub fn export_record(p: &Provenance) -> Value {
     if p.layers > 1 {
         notes.push(json!(
             "neuraloperator 2.0.0's FNOBlocks applies the non-linearity twice after \
-             every block but the last when use_channel_mlp=False (its issue #728, fixed \
-             by pull request #729): the weights load, but to reproduce fno's outputs \
+             every block but the last when use_channel_mlp=False (its issue #728; pull \
+             request #729 restores one): the weights load, but to reproduce fno's outputs \
              apply the non-linearity once (see docs/neuraloperator-export.md)"
         ));
     }

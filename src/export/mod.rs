@@ -12,9 +12,9 @@
 //!
 //! Settings neuraloperator cannot reproduce are refused naming them
 //! ([`support`]). The mapping is documented in
-//! `docs/neuraloperator-export.md`; `benches/reference/neuraloperator/
-//! check_export.py` loads an export into neuraloperator and compares its
-//! outputs with `fno predict`.
+//! `docs/neuraloperator-export.md`; the script
+//! `benches/reference/neuraloperator/check_export.py` loads an export into
+//! neuraloperator and compares its outputs with `fno predict`.
 mod error;
 pub mod manifest;
 pub mod spectral;
