@@ -28,9 +28,9 @@ pub enum ExportError {
     /// The output directory already holds files.
     #[error("{} is not empty", .0.display())]
     NotEmpty(PathBuf),
-    /// Writing the output failed.
+    /// A file of the run could not be read, or one of the export written.
     #[error(transparent)]
-    Write(#[from] crate::rundir::RunDirError),
+    RunDir(#[from] crate::rundir::RunDirError),
     /// Encoding the state dict failed.
     #[error("encoding the state dict: {0}")]
     Encode(String),

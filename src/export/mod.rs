@@ -81,14 +81,7 @@ pub fn export_neuraloperator(
     out: &Path,
     opts: &ExportOptions,
 ) -> Result<ExportReport, ExportError> {
-    let dir = RunDir::new(run);
-    let origin = dir.file(run_files::CONFIG).display().to_string();
-    let config = RunConfig::from_toml(
-        &dir.read_config().map_err(crate::train::TrainError::from)?,
-        &origin,
-        &[],
-    )
-    .map_err(crate::train::TrainError::from)?;
+    let config = read_config(run)?;
     support::check_supported(&config.model)?;
     let grid = match (config.model.grid_channels, &opts.grid) {
         (false, _) => None,
@@ -127,6 +120,14 @@ pub fn export_neuraloperator(
         grid,
         kwargs,
     })
+}
+
+/// The run's `config.toml`, without its weights.
+fn read_config(run: &Path) -> Result<RunConfig, ExportError> {
+    let dir = RunDir::new(run);
+    let text = dir.read_config()?;
+    let origin = dir.file(run_files::CONFIG).display().to_string();
+    RunConfig::from_toml(&text, &origin, &[]).map_err(|e| crate::train::TrainError::from(e).into())
 }
 
 /// Creates `out`, refusing one that holds anything unless `overwrite`.
