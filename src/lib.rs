@@ -19,6 +19,8 @@
 //!   operator;
 //! - [`finetune`]: test-time physics fine-tuning of one instance;
 //! - [`bench`]: the timing behind `fno bench`;
+//! - [`export`]: a trained run as neuraloperator's `FNO` (state dict and
+//!   constructor arguments);
 //! - [`memory`]: the memory a model needs against what the machine has.
 //!
 //! With the `cuda` feature, the private `cuda` module holds the plumbing
@@ -35,6 +37,7 @@ pub mod data;
 mod disjoint;
 pub mod dist;
 pub mod eval;
+pub mod export;
 pub mod finetune;
 pub mod inverse;
 pub mod memory;

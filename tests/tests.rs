@@ -63,3 +63,8 @@ mod preflight;
 
 /// Hybrid data + physics training and `fno finetune` end to end.
 mod finetune;
+
+/// `fno export --format neuraloperator`: keys, layouts and mode positions
+/// of the state dict, refusals, and (with `FNO_TORCH_PYTHON`) the export
+/// loaded into neuraloperator against `fno predict`.
+mod export;

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 mod bench;
 pub(crate) mod device;
 mod eval;
+mod export;
 mod finetune;
 mod generate;
 mod inspect;
@@ -53,6 +54,8 @@ enum Command {
     /// Recover a sample's input from observations of its output through a
     /// trained run.
     Inverse(inverse::InverseArgs),
+    /// Write a trained run in another library's format (neuraloperator).
+    Export(export::ExportArgs),
 }
 
 /// Parses the command line, runs the command and maps errors to exit code 2.
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Inverse(args) => inverse::run(&args),
+        Command::Export(args) => export::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
