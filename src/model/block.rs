@@ -2,11 +2,13 @@
 //!
 //! - The original FNO's (Li et al., 2021), fno's default:
 //!   `σ(K v + W v + b)`, without `σ` after the last block.
-//! - neuraloperator's default (`use_channel_mlp=True`, soft-gating skip):
-//!   `h = σ(K v + W v + b)`, then `mlp(h) + g ⊙ v`, with `σ` after every
-//!   block but the last. `mlp` is a two-layer channel MLP `width →
-//!   round(expansion · width) → width` and `g` one learned factor per
-//!   channel (starting at 1). Chosen by `model.channel_mlp_expansion > 0`.
+//! - neuraloperator 2.0.0's default (`use_channel_mlp=True`, soft-gating
+//!   skip): `σ(mlp(σ(K v + W v + b)) + g ⊙ v)`, and for the last block
+//!   `mlp(K v + W v + b) + g ⊙ v`, without either `σ` (its
+//!   `FNOBlocks.forward_with_postactivation`). `mlp` is a two-layer channel
+//!   MLP `width → round(expansion · width) → width` and `g` one learned
+//!   factor per channel (starting at 1). Chosen by
+//!   `model.channel_mlp_expansion > 0`.
 //!
 //! Both run as separate ops, one block after another; the original form
 //! also runs as one fused op over the whole stack (`block_op`).
@@ -40,8 +42,6 @@ struct GatedMlp {
     mlp: ChannelMlp,
     /// `[width]`: the factor of each channel of the block input.
     gate: Tensor,
-    /// `σ` inside the block, before the MLP.
-    activation: Activation,
 }
 
 impl FnoBlock {
@@ -64,7 +64,6 @@ impl FnoBlock {
                     vb.pp("channel_mlp"),
                 )?,
                 gate: vb.get_with_hints(cfg.width, "gate", Init::Const(1.0))?,
-                activation: cfg.activation,
             }),
         };
         Ok(Self {
@@ -92,9 +91,8 @@ impl FnoBlock {
     }
 
     /// The block on `v`, evaluated on `out_grid` (the input grid if
-    /// `None`), ending in `σ = activation` (none if `None`: the last
-    /// block). In the original form the sum and the activation run in the
-    /// pointwise op's epilogue.
+    /// `None`), with `σ = activation` (none if `None`: the last block).
+    /// The sum and its activation run in the pointwise op's epilogue.
     ///
     /// # Shapes
     /// - `v`: `[batch, width, x, (y, (z))]`
@@ -112,15 +110,13 @@ impl FnoBlock {
             ),
             _ => (self.spectral.forward(v)?, v.clone()),
         };
-        let Some(gated) = &self.gated_mlp else {
-            return Ok(match activation {
-                Some(act) => self.pointwise.forward_activated(&v, Some(&k), act)?,
-                None => self.pointwise.forward(&v, Some(&k))?,
-            });
+        let h = match activation {
+            Some(act) => self.pointwise.forward_activated(&v, Some(&k), act)?,
+            None => self.pointwise.forward(&v, Some(&k))?,
         };
-        let h = self
-            .pointwise
-            .forward_activated(&v, Some(&k), gated.activation)?;
+        let Some(gated) = &self.gated_mlp else {
+            return Ok(h);
+        };
         let mut gate_shape = vec![1; v.rank()];
         gate_shape[1] = gated.gate.elem_count();
         let skip = v.broadcast_mul(&gated.gate.reshape(gate_shape)?)?;

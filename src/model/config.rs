@@ -62,7 +62,7 @@ pub struct ModelConfig {
     /// Whether to append one coordinate channel per axis to the input
     /// (cell-centred coordinates on `[0, 1)`). Default: true.
     pub grid_channels: bool,
-    /// neuraloperator's block: when above 0, each Fourier block ends in a
+    /// neuraloperator 2.0.0's block: when above 0, each Fourier block ends in a
     /// channel MLP with `round(channel_mlp_expansion · width)` hidden
     /// channels and a soft-gating skip (neuraloperator's default is 0.5;
     /// see [`crate::model::FnoBlock`]). 0 (the default) keeps the original
