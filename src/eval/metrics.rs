@@ -13,6 +13,7 @@
 //! | `crmse` | sqrt(mean_samples (Σ_x p − Σ_x y)²) / N |
 //! | `brmse` | sqrt(mean over boundary points of e²), averaged over samples |
 //! | `frmse` | per wavenumber bin, sqrt(mean_samples Σ_bin \|ê\|²) / N × volume, averaged over the bins of a band |
+//! | `vrmse` | sqrt(mean_x e² / (var_x y + 1e-7)), var with N − 1, averaged over samples (The Well's VRMSE, [`super::vrmse`]) |
 //! | `relative_l2` | ‖e‖₂ / ‖y‖₂ over all channels and scored times of a sample, averaged over samples |
 //!
 //! Every per-(c, t) metric is reported as a [`Summary`]: its mean over all
@@ -58,6 +59,7 @@ use rustfft::num_complex::Complex;
 use serde::{Deserialize, Serialize};
 
 use super::fft::{unravel, FftNd};
+use super::vrmse::frame_vrmse;
 use super::EvalError;
 
 /// First wavenumber bin of the mid band (PDEBench's `iLow`).
@@ -139,6 +141,8 @@ pub struct Metrics {
     pub brmse: Summary,
     /// RMSE in Fourier space by wavenumber band.
     pub frmse: FourierBands,
+    /// The Well's variance-scaled RMSE.
+    pub vrmse: Summary,
     /// Relative L2 error of the whole scored sample, averaged over samples.
     pub relative_l2: f64,
 }
@@ -190,6 +194,7 @@ pub struct MetricsAccumulator {
     max: Vec<f64>,
     conserved_sq: Vec<f64>,
     brmse: Vec<f64>,
+    vrmse: Vec<f64>,
     /// Per-(channel, time, bin) sums over samples of the bin's |ê|².
     fourier: Vec<f64>,
     relative_l2: f64,
@@ -282,6 +287,7 @@ impl MetricsAccumulator {
             max: Vec::new(),
             conserved_sq: Vec::new(),
             brmse: Vec::new(),
+            vrmse: Vec::new(),
             fourier: Vec::new(),
             relative_l2: 0.0,
         })
@@ -321,6 +327,7 @@ impl MetricsAccumulator {
             self.max = vec![0.0; cells];
             self.conserved_sq = vec![0.0; cells];
             self.brmse = vec![0.0; cells];
+            self.vrmse = vec![0.0; cells];
             self.fourier = vec![0.0; cells * grid.bins];
         }
         let n = grid.points as f64;
@@ -337,6 +344,7 @@ impl MetricsAccumulator {
                     let mut e_sq = 0.0;
                     let mut y_sq = 0.0;
                     let mut e_sum = 0.0;
+                    let mut y_sum = 0.0;
                     let mut e_max = self.max[j];
                     // `iter` walks in logical C order whatever the strides.
                     for ((slot, &pv), &yv) in error.iter_mut().zip(p.iter()).zip(y.iter()) {
@@ -345,6 +353,7 @@ impl MetricsAccumulator {
                         *slot = e;
                         e_sq += e * e;
                         y_sq += yv * yv;
+                        y_sum += yv;
                         e_sum += e;
                         // Written so that a NaN error propagates: f64::max
                         // would drop it and hide a broken prediction.
@@ -357,6 +366,8 @@ impl MetricsAccumulator {
                     self.nrmse[j] += rms / (y_sq / n).sqrt();
                     self.max[j] = e_max;
                     self.conserved_sq[j] += e_sum * e_sum;
+                    let truth = y.iter().map(|&v| v.into());
+                    self.vrmse[j] += frame_vrmse(e_sq / n, truth, y_sum / n);
                     let boundary_sq: f64 = error
                         .iter()
                         .zip(&grid.boundary_weight)
@@ -475,6 +486,7 @@ impl MetricsAccumulator {
             max: summary(&self.max),
             crmse: summary(&crmse),
             brmse: summary(&mean(&self.brmse)),
+            vrmse: summary(&mean(&self.vrmse)),
             frmse: FourierBands {
                 low: band(0, MID_BAND_START),
                 mid: band(MID_BAND_START, HIGH_BAND_START),
