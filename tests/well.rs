@@ -208,13 +208,14 @@ fn stats_yaml_gives_the_normalisers() {
 
 /// Training on the data set's root uses its train folder, validates on
 /// its test folder and normalises with stats.yaml; `fno eval` reports
-/// VRMSE beside PDEBench's metrics.
+/// VRMSE beside PDEBench's metrics; one padding fraction follows the
+/// boundary conditions; `fno predict` refuses to write the layout.
 #[test]
 fn training_on_a_well_data_set_uses_its_stats_and_eval_reports_vrmse() {
     let dir = tempdir();
     let config = dir.path().join("well.toml");
     let text = format!(
-        "[data]\ntrain = {:?}\n\n[task]\nkind = \"autoregressive\"\ninitial_step = 2\n\n[model]\nmodes = [3]\nwidth = 8\nlayers = 1\n\n[train]\nepochs = 1\nbatch_size = 2\nthreads = 1\n",
+        "[data]\ntrain = {:?}\n\n[task]\nkind = \"autoregressive\"\ninitial_step = 2\n\n[model]\nmodes = [3]\nwidth = 8\nlayers = 1\npadding = [0.25]\n\n[train]\nepochs = 1\nbatch_size = 2\nthreads = 1\n",
         well_fixture("shear_mini").display().to_string()
     );
     std::fs::write(&config, text).unwrap();
@@ -239,6 +240,13 @@ fn training_on_a_well_data_set_uses_its_stats_and_eval_reports_vrmse() {
         norm["output"]["mean"],
         serde_json::json!([1.1238e4, 2.1235e4, 3.0238e4])
     );
+    // x is periodic: no padding there; y has walls.
+    let resolved: toml::Value =
+        toml::from_str(&std::fs::read_to_string(run.join("config.toml")).unwrap()).unwrap();
+    assert_eq!(
+        resolved["model"]["padding"],
+        toml::Value::Array(vec![0.0.into(), 0.25.into()])
+    );
     let data = well_fixture("shear_mini");
     let out = fno(&[
         "eval",
@@ -258,6 +266,21 @@ fn training_on_a_well_data_set_uses_its_stats_and_eval_reports_vrmse() {
     let vrmse = &report["results"][0]["metrics"]["vrmse"];
     assert_eq!(vrmse["per_channel"].as_array().unwrap().len(), 3);
     assert!(vrmse["mean"].as_f64().unwrap() > 0.0);
+    // Predictions are not written in The Well's layout: a clear refusal.
+    let pred = dir.path().join("pred.hdf5");
+    let out = fno(&[
+        "predict",
+        "--run",
+        run.to_str().unwrap(),
+        "--input",
+        data.to_str().unwrap(),
+        "--out",
+        pred.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not write it"), "{stderr}");
+    assert!(!pred.exists());
 }
 
 /// `fno inspect` shows the fields, boundary conditions and scalars.
