@@ -1,4 +1,4 @@
-use crate::util::{fno, tempdir};
+use crate::util::{fixture, fno, tempdir};
 use fno::data::well_normalizers::stats_normalizers;
 use fno::data::{
     BoundaryKind, Layout, PdebenchFile, Resolution, SampleSelection, Split, Task, WellSplits,
@@ -152,12 +152,11 @@ fn split_folders_select_and_open_alone() {
 /// time and shared by all trajectories is the input, broadcast to each.
 #[test]
 fn vector_and_constant_fields_read_back_exactly() {
-    let file = PdebenchFile::open(well_fixture("vector_mini.hdf5")).unwrap();
+    let file = PdebenchFile::open(well_fixture("vector_mini/vector_mini.hdf5")).unwrap();
     let info = file.info();
     assert_eq!(info.fields, ["velocity_x", "velocity_y"]);
     assert_eq!(info.input_fields, ["obstacle"]);
     let well = info.well.as_ref().unwrap();
-    assert!(well.stats.is_none());
     assert_eq!(well.padding(0.5), vec![0.5, 0.0]);
     assert_eq!(
         (well.boundaries[0].lower, well.boundaries[1].upper),
@@ -202,7 +201,18 @@ fn stats_yaml_gives_the_normalisers() {
     assert_eq!(output.std, [828.97, 828.97, 143.28]);
     assert_eq!(input.mean.len(), 6);
     assert_eq!(input.std[3..], output.std[..]);
-    let plain = PdebenchFile::open(well_fixture("vector_mini.hdf5")).unwrap();
+    // A vector field takes one entry per component; a one-shot map from
+    // the field constant in time normalises its input with that field's.
+    let vector = PdebenchFile::open(well_fixture("vector_mini/vector_mini.hdf5")).unwrap();
+    let (input, output) = stats_normalizers(vector.info(), &Task::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!((input.mean, input.std), (vec![40250.0], vec![15.0]));
+    assert_eq!(
+        (output.mean, output.std),
+        (vec![50780.0, 50781.0], vec![600.0, 600.0])
+    );
+    let plain = PdebenchFile::open(fixture("1D_Advection_Sols_beta0.4.hdf5")).unwrap();
     assert!(stats_normalizers(plain.info(), &task).unwrap().is_none());
 }
 
@@ -307,7 +317,9 @@ fn inspect_shows_fields_boundaries_and_scalars() {
     }
     let out = fno(&[
         "inspect",
-        well_fixture("vector_mini.hdf5").to_str().unwrap(),
+        well_fixture("vector_mini/vector_mini.hdf5")
+            .to_str()
+            .unwrap(),
     ]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -354,6 +366,28 @@ fn bad_well_files_are_clear_errors() {
         assert_eq!(out.status.code(), Some(2), "{name}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(needles[1]), "{name}: {stderr}");
+    }
+    // A NaN is refused when its sample is read, naming field and sample.
+    let nan = PdebenchFile::open(well_fixture("bad/nan_value.hdf5")).unwrap();
+    assert!(nan.read_sample(0, &Resolution::default()).is_ok());
+    let err = nan
+        .read_sample(1, &Resolution::default())
+        .unwrap_err()
+        .to_string();
+    for needle in [
+        "nan_value.hdf5",
+        "t0_fields/pressure",
+        "sample 1",
+        "1 non-finite",
+    ] {
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+    }
+    // The files of one data set must agree.
+    let err = PdebenchFile::open(well_fixture("bad/disagreeing_grids"))
+        .unwrap_err()
+        .to_string();
+    for needle in ["b.hdf5", "spatial axes", "[4, 6]", "a.hdf5", "[8, 6]"] {
+        assert!(err.contains(needle), "{needle:?} not in {err}");
     }
     let empty = tempdir();
     let err = PdebenchFile::open(empty.path()).unwrap_err().to_string();

@@ -148,9 +148,18 @@ def vector_file(path, n_traj=2, nt=4, nx=6, ny=4):
 
 
 def bad_files(directory):
-    """A file whose t0_fields lacks `field_names`, and one whose field's
-    shape contradicts its flags (time_varying false, but a time axis)."""
+    """A file whose t0_fields lacks `field_names`, one whose field's shape
+    contradicts its flags (time_varying false, but a time axis), one with a
+    NaN, and a folder of two files on different grids."""
     os.makedirs(directory)
+    nan = os.path.join(directory, "nan_value.hdf5")
+    shear_file(nan, 0, 2)
+    with h5py.File(nan, "a") as f:
+        f["t0_fields/pressure"][1, 2, 3] = np.nan
+    disagree = os.path.join(directory, "disagreeing_grids")
+    os.makedirs(disagree)
+    shear_file(os.path.join(disagree, "a.hdf5"), 0, 1)
+    shear_file(os.path.join(disagree, "b.hdf5"), 1, 1, nx=4)
     missing = os.path.join(directory, "missing_field_names.hdf5")
     shear_file(missing, 0, 1)
     with h5py.File(missing, "a") as f:
@@ -159,6 +168,16 @@ def bad_files(directory):
     shear_file(contradicting, 0, 1)
     with h5py.File(contradicting, "a") as f:
         f["t0_fields/tracer"].attrs["time_varying"] = False
+
+
+def vector_stats(path):
+    """A hand-written stats.yaml for vector_mini: a vector field's entries
+    as yaml.dump writes lists (items at the key's indentation)."""
+    with open(path, "w") as out:
+        out.write(
+            "mean:\n  obstacle: 4.0250E+04\n  velocity:\n  - 5.0780E+04\n  - 5.0781E+04\n"
+            "std:\n  obstacle: 1.5000E+01\n  velocity:\n  - 6.0000E+02\n  - 6.0000E+02\n"
+        )
 
 
 def stats_yaml(path, train_files):
@@ -191,7 +210,7 @@ def stats_yaml(path, train_files):
 
 
 def main():
-    for name in ("shear_mini", "bad"):
+    for name in ("shear_mini", "bad", "vector_mini"):
         shutil.rmtree(os.path.join(HERE, name), ignore_errors=True)
     dataset = os.path.join(HERE, "shear_mini")
     splits = {
@@ -206,7 +225,9 @@ def main():
             shear_file(os.path.join(folder, name), first_b, n_traj)
     train = [os.path.join(dataset, "data", "train", n) for n, _, _ in splits["train"]]
     stats_yaml(os.path.join(dataset, "stats.yaml"), train)
-    vector_file(os.path.join(HERE, "vector_mini.hdf5"))
+    os.makedirs(os.path.join(HERE, "vector_mini"))
+    vector_file(os.path.join(HERE, "vector_mini", "vector_mini.hdf5"))
+    vector_stats(os.path.join(HERE, "vector_mini", "stats.yaml"))
     bad_files(os.path.join(HERE, "bad"))
 
 

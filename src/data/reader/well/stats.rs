@@ -131,3 +131,56 @@ impl WellStats {
         Ok(values.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(name: &str, channels: &[&str]) -> WellField {
+        WellField {
+            name: name.into(),
+            order: usize::from(channels.len() > 1),
+            sample_varying: true,
+            time_varying: true,
+            dim_varying: vec![true, true],
+            channels: channels.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn loads_tables_floors_std_and_names_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("stats.yaml");
+        std::fs::write(
+            &path,
+            "mean:\n  p: 1.0\n  v: [2.0, 3.0]\nrms:\n  p: 9.0\nstd:\n  p: 0.0\n  v: [4.0, 5.0]\n",
+        )
+        .unwrap();
+        let stats = WellStats::load(&path).unwrap();
+        assert!(stats.mean_delta.is_empty());
+        let p = field("p", &["p"]);
+        let v = field("v", &["v_x", "v_y"]);
+        let norm = stats.normalizer([&p, &v]).unwrap();
+        assert_eq!(norm.mean, [1.0, 2.0, 3.0]);
+        assert_eq!(norm.std, [MIN_STD, 4.0, 5.0]);
+        let w = field("w", &["w"]);
+        let err = stats.normalizer([&w]).unwrap_err().to_string();
+        assert!(
+            err.contains("`mean.w`") && err.contains("is missing"),
+            "{err}"
+        );
+        let wrong = field("v", &["v_x", "v_y", "v_z"]);
+        let err = stats.normalizer([&wrong]).unwrap_err().to_string();
+        assert!(
+            err.contains("has 2 values") && err.contains("3 components"),
+            "{err}"
+        );
+
+        std::fs::write(&path, "mean:\n  p: 1.0\n").unwrap();
+        let err = WellStats::load(&path).unwrap_err().to_string();
+        assert!(err.contains("stats.yaml") && err.contains("`std`"), "{err}");
+        std::fs::write(&path, "mean:\n  p: one\n").unwrap();
+        let err = WellStats::load(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("`one`"), "{err}");
+    }
+}
