@@ -6,6 +6,11 @@ mod util;
 /// The reader against every shared PDEBench-layout file and its known truth.
 mod reader;
 
+/// The Well's layout: its fixtures read back exactly (broadcast axes,
+/// tensor fields, split folders), stats.yaml normalisation, VRMSE in
+/// `fno eval`, `fno inspect`, malformed files.
+mod well;
+
 /// Malformed input: each gets a clear error naming file and dataset, exit 2.
 mod faults;
 

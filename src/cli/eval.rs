@@ -14,7 +14,8 @@ pub struct EvalArgs {
     /// Run directory written by `fno train`.
     #[arg(long, value_name = "DIR")]
     pub run: PathBuf,
-    /// File to evaluate on (its test split if it is the training file).
+    /// File (or Well data set folder) to evaluate on: its test split if it
+    /// is the training data.
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
     /// Also evaluate at this grid size along x (repeatable); must divide
@@ -98,8 +99,8 @@ pub fn name_resolution(err: EvaluateError) -> anyhow::Error {
 pub fn print_table(report: &EvalReport) {
     println!("{} samples of {}", report.samples, report.data.display());
     println!(
-        "{:<12} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "grid", "rel L2", "RMSE", "nRMSE", "max", "cRMSE", "bRMSE", "fRMSE lo"
+        "{:<12} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "grid", "rel L2", "RMSE", "nRMSE", "max", "cRMSE", "bRMSE", "fRMSE lo", "VRMSE"
     );
     for r in &report.results {
         let m = &r.metrics;
@@ -115,7 +116,7 @@ pub fn print_table(report: &EvalReport) {
             grid
         };
         println!(
-            "{:<12} {:>10.3e} {:>10.3e} {:>10.3e} {:>10.3e} {:>10.3e} {:>10.3e} {:>10.3e}",
+            "{:<12} {:>10.3e} {:>10.3e} {:>10.3e} {:>10.3e} {:>10.3e} {:>10.3e} {:>10.3e} {:>10.3e}",
             label,
             m.relative_l2,
             m.rmse.mean,
@@ -123,7 +124,8 @@ pub fn print_table(report: &EvalReport) {
             m.max.mean,
             m.crmse.mean,
             m.brmse.mean,
-            m.frmse.low.as_ref().map_or(f64::NAN, |s| s.mean)
+            m.frmse.low.as_ref().map_or(f64::NAN, |s| s.mean),
+            m.vrmse.mean
         );
     }
     for p in &report.plots {

@@ -2,14 +2,15 @@
 use anyhow::Context;
 use clap::Args;
 use fno::data::stats::{field_stats, spread_indices, FieldStats};
-use fno::data::{FileInfo, PdebenchFile};
+use fno::data::{BoundaryKind, FileInfo, PdebenchFile, WellInfo};
 use serde::Serialize;
 use std::path::PathBuf;
 
 /// Arguments of `fno inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The HDF5 file to describe.
+    /// The HDF5 file to describe, or a folder of The Well's files (a data
+    /// set's root with `data/{train,valid,test}`, or one split folder).
     pub file: PathBuf,
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -68,6 +69,79 @@ fn short_number(v: f64) -> String {
     }
 }
 
+/// The Well's metadata: data set, files, boundaries, fields, scalars, stats.
+fn print_well(w: &WellInfo) {
+    println!(
+        "well      {} ({} grid, axes {:?}), {} file(s)",
+        w.dataset_name,
+        w.grid_type,
+        w.spatial_dims,
+        w.files.len()
+    );
+    if let Some(s) = &w.splits {
+        println!(
+            "splits    train {:?}  valid {:?}  test {:?}",
+            s.train, s.valid, s.test
+        );
+    }
+    for b in &w.boundaries {
+        let kind = |k: BoundaryKind| format!("{k:?}").to_lowercase();
+        println!(
+            "bc        {:<10} {} / {}{}",
+            b.axis,
+            kind(b.lower),
+            kind(b.upper),
+            if b.is_periodic() {
+                "  (no padding)"
+            } else {
+                ""
+            }
+        );
+    }
+    for f in &w.fields {
+        let stored: Vec<&str> = w
+            .spatial_dims
+            .iter()
+            .zip(&f.dim_varying)
+            .filter(|(_, &v)| v)
+            .map(|(d, _)| d.as_str())
+            .collect();
+        println!(
+            "field     {:<16} t{}  {}{}space {:?}  -> {}",
+            f.name,
+            f.order,
+            if f.sample_varying {
+                "per-sample "
+            } else {
+                "shared "
+            },
+            if f.time_varying {
+                "time-varying "
+            } else {
+                "constant-in-time "
+            },
+            stored,
+            f.channels.join(", ")
+        );
+    }
+    for s in &w.scalars {
+        let value = s.value.map_or_else(
+            || {
+                format!(
+                    "{}{}",
+                    if s.sample_varying { "per-sample " } else { "" },
+                    if s.time_varying { "per-frame" } else { "" }
+                )
+            },
+            short_number,
+        );
+        println!("scalar    {:<16} {}", s.name, value.trim_end());
+    }
+    if let Some(stats) = &w.stats {
+        println!("stats     {} (normalises training)", stats.path.display());
+    }
+}
+
 fn print_table(r: &Report) {
     let i = r.info;
     println!("file      {}", i.path.display());
@@ -104,6 +178,9 @@ fn print_table(r: &Report) {
             format!("  inputs {:?}", i.input_fields)
         }
     );
+    if let Some(w) = &i.well {
+        print_well(w);
+    }
     println!();
     println!(
         "{:<28} {:<20} {:<8} {:<14} {:<16} {:>12}",

@@ -25,7 +25,7 @@ pub enum DataError {
         source: hdf5::Error,
     },
     /// None of the known PDEBench layouts matches the datasets in the file.
-    #[error("{path}: unknown layout: top-level members are [{}]; expected one of the PDEBench layouts (tensor, nu+tensor, density/pressure/Vx, 0000/data, velocity, a+u)", members.join(", "))]
+    #[error("{path}: unknown layout: top-level members are [{}]; expected one of the PDEBench layouts (tensor, nu+tensor, density/pressure/Vx, 0000/data, velocity, a+u) or The Well's (dimensions + t0_fields/t1_fields/t2_fields)", members.join(", "))]
     UnknownLayout {
         /// The file.
         path: PathBuf,
@@ -126,6 +126,26 @@ pub enum DataError {
         /// The option's name as users write it.
         option: &'static str,
         /// Why it is rejected.
+        reason: String,
+    },
+    /// A file or folder in The Well's layout breaks its format (an attribute
+    /// missing or of the wrong type, files of one data set that disagree).
+    #[error("{path}: {dataset}: {reason}")]
+    WellFormat {
+        /// The file, or the folder of a multi-file data set.
+        path: PathBuf,
+        /// The group, dataset or attribute inside the file (`/t0_fields`,
+        /// `/t0_fields@field_names`).
+        dataset: String,
+        /// What is wrong, in the format's terms.
+        reason: String,
+    },
+    /// The data set cannot be used this way (a layout fno reads but does not write).
+    #[error("{path}: {reason}")]
+    Unsupported {
+        /// The file.
+        path: PathBuf,
+        /// What is not supported, and what to do instead.
         reason: String,
     },
     /// The embedded dataset catalogue could not be parsed (a build defect).

@@ -26,6 +26,11 @@ pub enum Layout {
     /// `a` [N, X, Y] initial vorticity and `u` [N, T, X, Y] trajectory,
     /// written by `fno generate ns`.
     Vorticity,
+    /// The Well's: `dimensions`, `boundary_conditions`, `scalars` and
+    /// `t0_fields`, `t1_fields`, `t2_fields` groups, one dataset per field
+    /// with flags saying which axes it stores (a file, a folder of files or
+    /// a data set's `data/{train,valid,test}` folders).
+    Well,
 }
 
 /// What one axis of a stored dataset means.
@@ -72,7 +77,10 @@ impl Layout {
     /// tells whether a member is a group holding a `data` dataset.
     pub fn detect(members: &[String], is_sample_group: impl Fn(&str) -> bool) -> Option<Layout> {
         let has = |name: &str| members.iter().any(|m| m == name);
-        if has("tensor") && has("nu") {
+        let well_fields = ["t0_fields", "t1_fields", "t2_fields"];
+        if has("dimensions") && well_fields.iter().any(|g| has(g)) {
+            Some(Layout::Well)
+        } else if has("tensor") && has("nu") {
             Some(Layout::Darcy)
         } else if has("tensor") {
             Some(Layout::SingleArray)
@@ -113,6 +121,10 @@ mod tests {
                 Layout::IncompressibleNs,
             ),
             (vec!["a", "u", "x-coordinate"], Layout::Vorticity),
+            (
+                vec!["boundary_conditions", "dimensions", "scalars", "t1_fields"],
+                Layout::Well,
+            ),
         ];
         for (members, want) in cases {
             assert_eq!(Layout::detect(&names(&members), no), Some(want));
@@ -122,6 +134,7 @@ mod tests {
             Some(Layout::Grouped)
         );
         assert_eq!(Layout::detect(&names(&["foo"]), no), None);
+        assert_eq!(Layout::detect(&names(&["dimensions", "scalars"]), no), None);
         assert_eq!(Layout::detect(&[], |_| true), None);
     }
 }

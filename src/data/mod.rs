@@ -18,11 +18,16 @@ pub mod shard;
 pub mod split;
 pub mod stats;
 pub mod task;
+pub mod well_normalizers;
 pub mod writer;
 
 pub use error::{DataError, Result};
 pub use layout::Layout;
 pub use normalizer::{Normalizer, NormalizerFit};
+pub use reader::well::{
+    padding_for, AxisBoundary, BoundaryKind, FieldTable, WellField, WellFile, WellInfo, WellScalar,
+    WellSplits, WellStats,
+};
 pub use reader::{Coordinates, DatasetInfo, FileInfo, PdebenchFile, Resolution, Sample};
 pub use split::{SampleSelection, Split, TestAt};
 pub use task::{Example, Task, TaskError};

@@ -4,6 +4,7 @@
 //! - [`metrics`]: RMSE, nRMSE, max, cRMSE, bRMSE, fRMSE and relative L2 on
 //!   `[B, T, C, X, (Y, (Z))]` batches, streamed through a
 //!   [`MetricsAccumulator`];
+//! - [`vrmse`]: The Well's variance-scaled RMSE, reported in [`Metrics`];
 //! - [`spectrum`]: shell-summed energy spectra of one field;
 //! - [`plot`]: predictions, fields, spectra and loss curves as PNG files;
 //! - [`evaluate`]: a trained run on a file at several resolutions.
@@ -27,6 +28,7 @@ pub mod metrics;
 pub mod plot;
 pub mod predict;
 pub mod spectrum;
+pub mod vrmse;
 
 pub use error::EvalError;
 pub use metrics::{

@@ -52,7 +52,9 @@ pub struct ModelConfig {
     /// Domain padding as a fraction of each axis, zero on periodic axes;
     /// either empty (no padding, the default) or one entry per axis, each in
     /// `[0, 1)`. The padding is `round(fraction * n)` zeros on the right of
-    /// an axis of size `n`, recomputed for every resolution.
+    /// an axis of size `n`, recomputed for every resolution. On a Well data
+    /// set a single entry is spread over the axes by their boundary
+    /// conditions (none along periodic ones).
     pub padding: Vec<f64>,
     /// Non-linearity between layers. Default: GELU.
     pub activation: Activation,

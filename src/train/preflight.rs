@@ -49,7 +49,8 @@ pub fn check_training(
     Ok(())
 }
 
-/// Derives `dims`, channels and per-axis modes from the data and the task.
+/// Derives `dims`, channels and per-axis modes from the data and the task,
+/// and on a Well data set per-axis padding from its boundary conditions.
 pub fn resolve_model(cfg: &mut RunConfig, file: &PdebenchFile) -> Result<(), TrainError> {
     let info = file.info();
     let frames = info
@@ -64,6 +65,16 @@ pub fn resolve_model(cfg: &mut RunConfig, file: &PdebenchFile) -> Result<(), Tra
     m.out_channels = cout;
     if m.modes.len() == 1 && dims > 1 {
         m.modes = vec![m.modes[0]; dims];
+    }
+    // On a Well data set one padding fraction follows the boundary
+    // conditions: none along periodic axes (nor along a space-time
+    // model's time axis when it is the only other).
+    if let (Some(well), &[fraction]) = (&info.well, m.padding.as_slice()) {
+        if dims > 1 {
+            let mut per_axis = well.padding(fraction);
+            per_axis.resize(dims, fraction);
+            m.padding = per_axis;
+        }
     }
     m.validate()?;
     Ok(())

@@ -11,6 +11,7 @@ use super::run::rollout;
 use super::TrainError;
 use crate::data::loader::{for_each_batch, Batch, BatchPlan};
 use crate::data::shard::Shard;
+use crate::data::well_normalizers::stats_normalizers;
 use crate::data::{Normalizer, NormalizerFit, PdebenchFile, Split, Task};
 use crate::dist::{Communicator, Single};
 use crate::model::{inference, Fno};
@@ -131,7 +132,8 @@ fn open_plan(cfg: &RunConfig) -> Result<Plan, TrainError> {
     })
 }
 
-/// Fits input and output normalisers on the training samples.
+/// Fits input and output normalisers on the training samples, or takes
+/// them from a Well data set's `stats.yaml`.
 /// Under data parallelism each rank fits its own contiguous part of the
 /// training samples (reading only those) and the ranks' moments are
 /// merged in rank order, so every rank ends with the same normalisers.
@@ -146,6 +148,10 @@ fn fit_normalizers(
             input: Normalizer::identity(cin),
             output: Normalizer::identity(cout),
         });
+    }
+    // A Well data set's stats.yaml normalises as The Well's benchmark does.
+    if let Some((input, output)) = stats_normalizers(plan.train_file.info(), &cfg.task)? {
+        return Ok(Normalizers { input, output });
     }
     let per_field = matches!(cfg.task, Task::Autoregressive { .. } | Task::SpaceTime);
     let mut input_fit = NormalizerFit::new(cin);

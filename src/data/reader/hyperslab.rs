@@ -78,14 +78,14 @@ pub(super) fn read_canonical(
 
 /// A strided range along one axis: `count` elements from `start`, `step` apart.
 #[derive(Debug, Clone, Copy)]
-struct AxisRange {
+pub(super) struct AxisRange {
     start: usize,
     count: usize,
     step: usize,
 }
 
 impl AxisRange {
-    fn new(start: usize, count: usize, step: usize) -> Self {
+    pub(super) fn new(start: usize, count: usize, step: usize) -> Self {
         Self { start, count, step }
     }
 
@@ -100,7 +100,7 @@ impl AxisRange {
 /// Small selections are read as their contiguous bounding block and strided
 /// in memory (one large `H5Dread` instead of one per element run); large
 /// ones let HDF5 stride so memory stays bounded.
-fn read_strided(ds: &Dataset, ranges: &[AxisRange]) -> hdf5::Result<ArrayD<f32>> {
+pub(super) fn read_strided(ds: &Dataset, ranges: &[AxisRange]) -> hdf5::Result<ArrayD<f32>> {
     let block: usize = ranges.iter().map(|r| r.end() - r.start).product();
     let strided = ranges.iter().any(|r| r.step > 1);
     if strided && block * 4 <= BLOCK_BUDGET_BYTES {

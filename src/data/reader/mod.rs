@@ -36,6 +36,7 @@ mod open;
 mod opener;
 mod single_array;
 mod vorticity;
+pub mod well;
 
 /// Largest run of consecutive samples (bytes) read in one call. Small
 /// samples (a Darcy field is 16 kB) gain from fewer HDF5 calls; large ones
@@ -146,6 +147,9 @@ pub struct FileInfo {
     pub datasets: Vec<DatasetInfo>,
     /// Coordinates at full resolution.
     pub coordinates: Coordinates,
+    /// The Well's description of the data set (its layout only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub well: Option<well::WellInfo>,
 }
 
 /// One sample in fno's convention.
@@ -170,6 +174,8 @@ pub struct PdebenchFile {
     input_sources: Vec<Source>,
     /// Sample group names, sorted, for the grouped layout.
     groups: Vec<String>,
+    /// The files and fields of The Well's layout.
+    well: Option<well::WellData>,
 }
 
 impl std::fmt::Debug for PdebenchFile {
@@ -183,25 +189,45 @@ impl std::fmt::Debug for PdebenchFile {
 impl PdebenchFile {
     /// Opens a file, detects its layout and validates every dataset.
     ///
-    /// Only metadata and coordinates are read here.
+    /// Only metadata and coordinates are read here. A folder is read as
+    /// a Well data set: its root (`data/{train,valid,test}`) or a folder
+    /// of its files.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        std::fs::metadata(&path).map_err(|source| DataError::Io {
+        let meta = std::fs::metadata(&path).map_err(|source| DataError::Io {
             path: path.clone(),
             source,
         })?;
+        if meta.is_dir() {
+            let opened = well::open_folder(&path)?;
+            let file = opened
+                .well
+                .as_ref()
+                .and_then(|w| w.first_file())
+                .cloned()
+                .ok_or_else(|| DataError::MissingDataset {
+                    path: path.clone(),
+                    dataset: "a Well file".into(),
+                })?;
+            return Ok(Self::with(file, opened));
+        }
         let file = hdf5::File::open(&path).map_err(|source| DataError::NotHdf5 {
             path: path.clone(),
             source,
         })?;
         let opened = open::open(opener::Opener::new(&path, &file))?;
-        Ok(Self {
+        Ok(Self::with(file, opened))
+    }
+
+    fn with(file: hdf5::File, opened: open::Opened) -> Self {
+        Self {
             file,
             info: opened.info,
             frame_sources: opened.frames,
             input_sources: opened.inputs,
             groups: opened.groups,
-        })
+            well: opened.well,
+        }
     }
 
     /// What the file holds.
@@ -213,6 +239,12 @@ impl PdebenchFile {
     /// number of channels, in channel order: what a writer needs to store
     /// samples in this file's layout (see [`super::mirror`]).
     pub(crate) fn storage(&self) -> Result<(Vec<ChannelSource>, Vec<ChannelSource>)> {
+        if self.info.layout == Layout::Well {
+            return Err(DataError::Unsupported {
+                path: self.info.path.clone(),
+                reason: "fno reads The Well's layout but does not write it; write predictions from a file in a PDEBench layout".into(),
+            });
+        }
         let with_channels = |sources: &[Source]| -> Result<Vec<ChannelSource>> {
             sources
                 .iter()
@@ -253,6 +285,9 @@ impl PdebenchFile {
 
     /// The file indices chosen by a selection (range, stride, split).
     pub fn select(&self, selection: &SampleSelection) -> Result<Vec<usize>> {
+        if let Some(splits) = self.info.well.as_ref().and_then(|w| w.splits.as_ref()) {
+            return well::select_split(splits, self.info.num_samples, selection);
+        }
         selection.indices(self.info.num_samples, self.info.layout.default_test_at())
     }
 
@@ -350,6 +385,9 @@ impl PdebenchFile {
                 index: start.max(n),
                 count: n,
             });
+        }
+        if let Some(well) = &self.well {
+            return well.read_run(start, count, res, check);
         }
         if self.info.layout == Layout::Grouped {
             return (start..start + count)

@@ -20,6 +20,8 @@ pub(super) struct Opened {
     pub(super) inputs: Vec<Source>,
     /// Sample group names, sorted (grouped layout only).
     pub(super) groups: Vec<String>,
+    /// The files and fields of The Well's layout.
+    pub(super) well: Option<super::well::WellData>,
 }
 
 /// Detects the layout, runs its checks and gathers the file's info.
@@ -55,6 +57,7 @@ pub(super) fn open(mut opener: Opener) -> Result<Opened> {
         Layout::IncompressibleNs => incompressible_ns::contents(&mut opener, family)?,
         Layout::Vorticity => vorticity::contents(&mut opener)?,
         Layout::Grouped => grouped::contents(&mut opener, family, members)?,
+        Layout::Well => return super::well::open_file(opener),
     };
     Ok(opened(opener, layout, family, &stem, contents))
 }
@@ -105,17 +108,19 @@ fn opened(
         input_fields: contents.input_fields,
         datasets: opener.into_datasets(),
         coordinates: contents.coordinates,
+        well: None,
     };
     Opened {
         info,
         frames: contents.frames,
         inputs: contents.inputs,
         groups: contents.groups,
+        well: None,
     }
 }
 
 /// The domain of cell-centred coordinates: half a spacing beyond each end.
-fn domain_of(axis: &[f64]) -> [f64; 2] {
+pub(super) fn domain_of(axis: &[f64]) -> [f64; 2] {
     match axis {
         [] => [0.0, 1.0],
         [only] => [only - 0.5, only + 0.5],

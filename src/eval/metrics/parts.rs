@@ -4,6 +4,10 @@
 use super::{size_sums, Grid, MetricsAccumulator};
 use crate::eval::EvalError;
 
+/// Sums kept per (channel, time): RMSE, nRMSE, max, conserved, boundary,
+/// VRMSE.
+const PER_CELL: usize = 6;
+
 /// What the pooled lists are called in errors.
 const WHAT: &str = "pooled metric sums";
 
@@ -28,6 +32,7 @@ impl MetricsAccumulator {
             &self.max,
             &self.conserved_sq,
             &self.brmse,
+            &self.vrmse,
             &self.fourier,
         ] {
             parts.extend_from_slice(sums);
@@ -59,7 +64,7 @@ impl MetricsAccumulator {
         let shape: Vec<usize> = shape.iter().map(|&n| n as usize).collect();
         let sums = &parts[3 + axes..];
         let fits = |grid: &Grid| {
-            let wanted = grid.channels * grid.times * (5 + grid.bins);
+            let wanted = grid.channels * grid.times * (PER_CELL + grid.bins);
             if sums.len() == wanted {
                 Ok(())
             } else {
@@ -90,18 +95,20 @@ impl MetricsAccumulator {
                     &mut self.max,
                     &mut self.conserved_sq,
                     &mut self.brmse,
+                    &mut self.vrmse,
                 ],
                 &mut self.fourier,
             );
         }
         let cells = self.rmse.len();
-        let (per_cell, fourier) = sums.split_at(5 * cells);
+        let (per_cell, fourier) = sums.split_at(PER_CELL * cells);
         let part = |i: usize| &per_cell[i * cells..(i + 1) * cells];
         add(&mut self.rmse, part(0));
         add(&mut self.nrmse, part(1));
         keep_max(&mut self.max, part(2));
         add(&mut self.conserved_sq, part(3));
         add(&mut self.brmse, part(4));
+        add(&mut self.vrmse, part(5));
         add(&mut self.fourier, fourier);
         self.samples += parts[0] as usize;
         self.relative_l2 += parts[1];
