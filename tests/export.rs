@@ -35,11 +35,20 @@ threads = 2
 
 /// Trains `config` for one epoch into `dir/name`.
 fn train(config: &Path, dir: &Path, name: &str) -> PathBuf {
+    train_with(config, dir, name, &[])
+}
+
+/// `train` with extra `--set` overrides.
+fn train_with(config: &Path, dir: &Path, name: &str, set: &[&str]) -> PathBuf {
     let run = dir.join(name);
+    let mut extra = vec!["--set", "train.epochs=1"];
+    for s in set {
+        extra.extend(["--set", s]);
+    }
     succeeded(&fno(&train_args(
         config.to_str().unwrap(),
         run.to_str().unwrap(),
-        &["--set", "train.epochs=1"],
+        &extra,
     )));
     run
 }
@@ -297,18 +306,27 @@ fn neuraloperator_reproduces_fno_predict() {
     let dir = tempdir();
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("benches/reference/neuraloperator/check_export.py");
-    for (config, data) in [
+    let gated = ["model.channel_mlp_expansion=0.5"];
+    for (config, data, set) in [
         (
             write_1d_config(dir.path()),
             fixture("1D_Advection_Sols_beta0.4.hdf5"),
+            &[][..],
         ),
         (
             write_config(dir.path()),
             fixture("2D_DarcyFlow_beta1.0_Train.hdf5"),
+            &[][..],
+        ),
+        (
+            write_config(dir.path()),
+            fixture("2D_DarcyFlow_beta1.0_Train.hdf5"),
+            &gated[..],
         ),
     ] {
-        let name = config.file_stem().unwrap().to_str().unwrap().to_string();
-        let run = train(&config, dir.path(), &name);
+        let stem = config.file_stem().unwrap().to_str().unwrap();
+        let name = format!("{stem}{}", if set.is_empty() { "" } else { "-gated" });
+        let run = train_with(&config, dir.path(), &name, set);
         let out = std::process::Command::new(&python)
             .arg(&script)
             .args(["--fno", env!("CARGO_BIN_EXE_fno")])
@@ -327,5 +345,10 @@ fn neuraloperator_reproduces_fno_predict() {
         let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
         eprintln!("{name}: {report}");
         assert!(report["max_rel_diff"].as_f64().unwrap() <= 1e-5, "{report}");
+        if !set.is_empty() {
+            // neuraloperator as released computes the channel-MLP block.
+            let as_released = report["max_rel_diff_as_released"].as_f64().unwrap();
+            assert!(as_released <= 1e-5, "{report}");
+        }
     }
 }

@@ -10,8 +10,10 @@ pub const NEURALOPERATOR_VERSION: &str = "2.0.0";
 /// The keyword arguments of neuraloperator 2.0.0's
 /// `neuralop.models.FNO(**kwargs)` that rebuild `model`'s architecture:
 /// `n_modes = 2 * modes` on every axis, the hidden width, layer count and
-/// MLP ratios, the grid embedding (or none), no channel MLP, a linear
-/// skip, no padding, norm or factorisation. The non-linearity is left at
+/// MLP ratios, the grid embedding (or none), the channel MLP with its
+/// soft-gating skip when the blocks have one (`model.channel_mlp_expansion`;
+/// 0.5, neuraloperator's default, is written but unused when they have
+/// none), a linear skip, no padding, norm or factorisation. The non-linearity is left at
 /// its default, GELU (other activations are refused before this).
 pub fn fno_kwargs(model: &ModelConfig) -> Value {
     let n_modes: Vec<usize> = model.modes.iter().map(|m| 2 * m).collect();
@@ -24,7 +26,13 @@ pub fn fno_kwargs(model: &ModelConfig) -> Value {
         "lifting_channel_ratio": model.lifting_ratio,
         "projection_channel_ratio": model.projection_ratio,
         "positional_embedding": if model.grid_channels { json!("grid") } else { Value::Null },
-        "use_channel_mlp": false,
+        "use_channel_mlp": model.channel_mlp_hidden() > 0,
+        "channel_mlp_expansion": if model.channel_mlp_hidden() > 0 {
+            json!(model.channel_mlp_expansion)
+        } else {
+            json!(0.5)
+        },
+        "channel_mlp_skip": "soft-gating",
         "fno_skip": "linear",
         "domain_padding": Value::Null,
         "norm": Value::Null,
@@ -61,6 +69,9 @@ pub struct Provenance<'a> {
     pub grid: Option<&'a [usize]>,
     /// Number of Fourier blocks (the double-activation note needs two).
     pub layers: usize,
+    /// Whether the blocks have neuraloperator's channel MLP, with which
+    /// its blocks activate once, as fno's do.
+    pub channel_mlp: bool,
 }
 
 /// `export.json`: the pinned versions, the source, the files, the grid of
@@ -78,7 +89,7 @@ pub fn export_record(p: &Provenance) -> Value {
              so outputs agree exactly there and differ slightly on other grids"
         ));
     }
-    if p.layers > 1 {
+    if p.layers > 1 && !p.channel_mlp {
         notes.push(json!(
             "neuraloperator 2.0.0's FNOBlocks applies the non-linearity twice after \
              every block but the last when use_channel_mlp=False (its issue #728; pull \
@@ -124,6 +135,15 @@ mod tests {
         assert_eq!(kw["n_layers"], 3);
         assert_eq!(kw["in_channels"], 2);
         assert_eq!(kw["use_channel_mlp"], false);
+        let gated = fno_kwargs(&ModelConfig {
+            channel_mlp_expansion: 0.25,
+            ..model.clone()
+        });
+        assert_eq!(
+            (&gated["use_channel_mlp"], &gated["channel_mlp_expansion"]),
+            (&json!(true), &json!(0.25))
+        );
+        assert_eq!(gated["channel_mlp_skip"], "soft-gating");
         assert_eq!(kw["fno_skip"], "linear");
         assert!(kw["positional_embedding"].is_null());
         let with_grid = fno_kwargs(&ModelConfig::default());

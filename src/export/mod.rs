@@ -103,6 +103,7 @@ pub fn export_neuraloperator(
             .map_err(|e| ExportError::Encode(format!("the task: {e}")))?,
         grid: grid.as_deref(),
         layers: model.layers,
+        channel_mlp: model.channel_mlp_hidden() > 0,
     });
 
     prepare_dir(out, opts.overwrite)?;

@@ -9,6 +9,8 @@
 //! | `blocks.i.spectral.weight_{re,im}` | `fno_blocks.convs.i.weight.tensor` | complex64, see [`super::spectral`] |
 //! | `blocks.i.pointwise.weight` `[w, w]` | `fno_blocks.fno_skips.i.conv.weight` | `[w, w, 1]` (bias-free Conv1d) |
 //! | `blocks.i.pointwise.bias` `[w]` | `fno_blocks.convs.i.bias` | `[w, 1, .., 1]` |
+//! | `blocks.i.channel_mlp.fc{1,2}.*` | `fno_blocks.channel_mlp.i.fcs.{0,1}.*` | as the lifting's |
+//! | `blocks.i.gate` `[w]` | `fno_blocks.channel_mlp_skips.i.weight` | `[1, w, 1, .., 1]` (SoftGating) |
 //!
 //! The skip's bias moves to the spectral convolution's bias: both are
 //! added to the same sum before the activation.
@@ -105,7 +107,7 @@ pub fn build(
     let mut weights = Weights::of(varmap)?;
     let mut entries = Vec::new();
     let offset = grid.map(|g| (model.in_channels, g));
-    mlp(&mut weights, "lifting", offset, &mut entries)?;
+    mlp(&mut weights, "lifting", "lifting", offset, &mut entries)?;
     let width = model.width;
     for i in 0..model.layers {
         let (_, re) = weights.take(&format!("blocks.{i}.spectral.weight_re"))?;
@@ -131,9 +133,44 @@ pub fn build(
             &shape,
             weight,
         ));
+        if model.channel_mlp_hidden() > 0 {
+            gated_mlp(&mut weights, model, i, &mut entries)?;
+        }
     }
-    mlp(&mut weights, "projection", None, &mut entries)?;
+    mlp(&mut weights, "projection", "projection", None, &mut entries)?;
+    if let Some(name) = weights.0.keys().min() {
+        return Err(ExportError::Encode(format!(
+            "the run's weight `{name}` has no place in neuraloperator's FNO"
+        )));
+    }
     Ok(entries)
+}
+
+/// Block `i`'s channel MLP and soft-gating factors as neuraloperator's
+/// `channel_mlp` and `channel_mlp_skips` entries.
+fn gated_mlp(
+    weights: &mut Weights,
+    model: &ModelConfig,
+    i: usize,
+    entries: &mut Vec<StateEntry>,
+) -> Result<(), ExportError> {
+    mlp(
+        weights,
+        &format!("blocks.{i}.channel_mlp"),
+        &format!("fno_blocks.channel_mlp.{i}"),
+        None,
+        entries,
+    )?;
+    let (_, gate) = weights.take(&format!("blocks.{i}.gate"))?;
+    let mut shape = vec![1, gate.len()];
+    shape.extend(std::iter::repeat_n(1, model.dims));
+    entries.push(StateEntry {
+        key: format!("fno_blocks.channel_mlp_skips.{i}.weight"),
+        shape,
+        complex: false,
+        values: gate,
+    });
+    Ok(())
 }
 
 /// A `[out, in]` matrix as a kernel-size-1 `Conv1d` weight `[out, in, 1]`.
@@ -148,12 +185,14 @@ fn conv1d(key: String, shape: &[usize], values: Vec<f32>) -> StateEntry {
     }
 }
 
-/// The two layers of fno's MLP `name` as neuraloperator's `ChannelMLP`.
-/// With `grid_offset = (c, grid)` the coordinate channels `c..` of the
-/// first layer get the half-cell offset of `grid` folded into its bias.
+/// The two layers of fno's MLP `name` as neuraloperator's `ChannelMLP`
+/// `neuralop_name`. With `grid_offset = (c, grid)` the coordinate channels
+/// `c..` of the first layer get the half-cell offset of `grid` folded into
+/// its bias.
 fn mlp(
     weights: &mut Weights,
     name: &str,
+    neuralop_name: &str,
     grid_offset: Option<(usize, &[usize])>,
     entries: &mut Vec<StateEntry>,
 ) -> Result<(), ExportError> {
@@ -163,9 +202,13 @@ fn mlp(
         if let (0, Some((first, grid))) = (layer, grid_offset) {
             fold_grid_offset(&mut bias, &weight, &shape, first, grid)?;
         }
-        entries.push(conv1d(format!("{name}.fcs.{layer}.weight"), &shape, weight));
+        entries.push(conv1d(
+            format!("{neuralop_name}.fcs.{layer}.weight"),
+            &shape,
+            weight,
+        ));
         entries.push(StateEntry {
-            key: format!("{name}.fcs.{layer}.bias"),
+            key: format!("{neuralop_name}.fcs.{layer}.bias"),
             shape: vec![bias.len()],
             complex: false,
             values: bias,
@@ -270,6 +313,66 @@ mod tests {
                 e.key
             );
         }
+    }
+
+    /// A model with neuraloperator's block exports its channel MLPs and
+    /// gates under neuraloperator's names and shapes, nothing left over.
+    #[test]
+    fn channel_mlp_and_gates_of_a_1d_model() {
+        let cfg = ModelConfig {
+            dims: 1,
+            modes: vec![3],
+            width: 4,
+            layers: 2,
+            channel_mlp_expansion: 0.5,
+            ..ModelConfig::default()
+        };
+        let map = VarMap::new();
+        Fno::new(
+            &cfg,
+            VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu),
+        )
+        .unwrap();
+        let entries = build(&map, &cfg, None).unwrap();
+        let shape = |key: &str| {
+            entries
+                .iter()
+                .find(|e| e.key == key)
+                .map(|e| e.shape.clone())
+                .unwrap_or_else(|| panic!("no {key}"))
+        };
+        for i in 0..2 {
+            let mlp = format!("fno_blocks.channel_mlp.{i}.fcs");
+            assert_eq!(shape(&format!("{mlp}.0.weight")), [2, 4, 1]);
+            assert_eq!(shape(&format!("{mlp}.0.bias")), [2]);
+            assert_eq!(shape(&format!("{mlp}.1.weight")), [4, 2, 1]);
+            assert_eq!(shape(&format!("{mlp}.1.bias")), [4]);
+            let gate = format!("fno_blocks.channel_mlp_skips.{i}.weight");
+            assert_eq!(shape(&gate), [1, 4, 1]);
+        }
+        let gate = &entries
+            .iter()
+            .find(|e| e.key == "fno_blocks.channel_mlp_skips.1.weight")
+            .unwrap()
+            .values;
+        assert_eq!(gate, &vec![1.0; 4], "gates start at neuraloperator's ones");
+        assert_eq!(entries.len(), 4 + 2 * (3 + 5) + 4);
+    }
+
+    /// A weight the mapping does not place is an error, not dropped.
+    #[test]
+    fn a_weight_without_a_place_is_refused() {
+        let (cfg, map) = model(1);
+        map.get(
+            2,
+            "extra",
+            candle_nn::Init::Const(0.0),
+            DType::F32,
+            &Device::Cpu,
+        )
+        .unwrap();
+        let err = build(&map, &cfg, None).unwrap_err().to_string();
+        assert!(err.contains("`extra`"), "{err}");
     }
 
     /// The folded bias makes `W [x; i/n] + b'` equal `W [x; (i+0.5)/n] + b`.
