@@ -18,7 +18,11 @@ Usage:
   one channel), fitted on the training set.
 - Model: `FNO(n_modes = 2 * modes per axis, use_channel_mlp=False)`, lifting
   and projection ratio 2, GELU, grid channels, no padding (fno's `--modes m`
-  keeps -m..m, neuraloperator counts every kept frequency).
+  keeps -m..m, neuraloperator counts every kept frequency); with
+  `--channel-mlp`, neuraloperator's default block instead
+  (`use_channel_mlp=True`, expansion 0.5, soft-gating skip). Note that
+  neuraloperator 2.0.0 applies GELU twice per block without the channel
+  MLP (its issue #728).
 - Training: AdamW (lr, weight decay), StepLR(step, gamma) stepped once per
   epoch, loss = mean per-sample relative L2 on the normalised tensors,
   shuffled batches.
@@ -51,6 +55,9 @@ def parse_args():
         ("threads", int, 2),
     ]:
         parser.add_argument("--" + name, type=kind, default=default)
+    parser.add_argument("--channel-mlp", action="store_true",
+                        help="neuraloperator's default block (use_channel_mlp=True, "
+                             "soft-gating skip), against fno's model.channel_mlp_expansion = 0.5")
     return parser.parse_args()
 
 
@@ -109,7 +116,8 @@ def main():
     spatial = inputs.ndim - 2
     model = FNO(n_modes=(2 * args.modes,) * spatial, in_channels=1, out_channels=1,
                 hidden_channels=args.width, n_layers=args.layers,
-                lifting_channel_ratio=2, projection_channel_ratio=2, use_channel_mlp=False)
+                lifting_channel_ratio=2, projection_channel_ratio=2,
+                use_channel_mlp=args.channel_mlp)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.wd)
     schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=args.step, gamma=args.gamma)
 
