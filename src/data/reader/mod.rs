@@ -33,6 +33,7 @@ mod hyperslab;
 mod incompressible_ns;
 mod multi_field;
 mod open;
+mod opened;
 mod opener;
 mod single_array;
 mod vorticity;
@@ -219,7 +220,7 @@ impl PdebenchFile {
         Ok(Self::with(file, opened))
     }
 
-    fn with(file: hdf5::File, opened: open::Opened) -> Self {
+    fn with(file: hdf5::File, opened: opened::Opened) -> Self {
         Self {
             file,
             info: opened.info,

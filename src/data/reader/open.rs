@@ -2,27 +2,14 @@
 //! per layout, over the shared checks of `opener.rs`) and gather its
 //! [`FileInfo`] with the catalogue entry and the attributes.
 use super::attributes::{params_from_json_text, read_attributes};
+use super::opened::{domain_of, Opened};
 use super::opener::{Contents, Opener};
 use super::FileInfo;
 use super::{darcy, grouped, incompressible_ns, multi_field, single_array, vorticity};
 use crate::data::catalog::{self, Family};
 use crate::data::error::{DataError, Result};
-use crate::data::layout::{Layout, Source};
+use crate::data::layout::Layout;
 use std::collections::BTreeMap;
-
-/// The result of validating a file at open time.
-pub(super) struct Opened {
-    /// What the file holds.
-    pub(super) info: FileInfo,
-    /// The datasets holding the frames, in channel order.
-    pub(super) frames: Vec<Source>,
-    /// The datasets holding the input fields, in channel order.
-    pub(super) inputs: Vec<Source>,
-    /// Sample group names, sorted (grouped layout only).
-    pub(super) groups: Vec<String>,
-    /// The files and fields of The Well's layout.
-    pub(super) well: Option<super::well::WellData>,
-}
 
 /// Detects the layout, runs its checks and gathers the file's info.
 pub(super) fn open(mut opener: Opener) -> Result<Opened> {
@@ -116,17 +103,5 @@ fn opened(
         inputs: contents.inputs,
         groups: contents.groups,
         well: None,
-    }
-}
-
-/// The domain of cell-centred coordinates: half a spacing beyond each end.
-pub(super) fn domain_of(axis: &[f64]) -> [f64; 2] {
-    match axis {
-        [] => [0.0, 1.0],
-        [only] => [only - 0.5, only + 0.5],
-        [first, .., last] => {
-            let h = (last - first) / (axis.len() - 1) as f64;
-            [first - h / 2.0, last + h / 2.0]
-        }
     }
 }

@@ -1,6 +1,7 @@
 //! What The Well's metadata says about a data set, as `fno inspect` shows
 //! it and as training reads it ([`WellInfo`] in [`crate::data::FileInfo`]).
 use super::boundary::{padding_for, AxisBoundary};
+use super::field::WellField;
 use super::stats::WellStats;
 use serde::Serialize;
 use std::ops::Range;
@@ -64,36 +65,6 @@ pub struct WellSplits {
     pub valid: Range<usize>,
     /// `data/test`.
     pub test: Range<usize>,
-}
-
-/// One field of `t0_fields`, `t1_fields` or `t2_fields`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WellField {
-    /// Its name in `field_names`.
-    pub name: String,
-    /// Tensor order: 0 scalar, 1 vector, 2 matrix.
-    pub order: usize,
-    /// Stored per trajectory (else one copy shared by all).
-    pub sample_varying: bool,
-    /// Stored per frame (else constant in time: an input channel).
-    pub time_varying: bool,
-    /// Stored along each spatial axis (else constant along it).
-    pub dim_varying: Vec<bool>,
-    /// Its channels: the name, or one per component (`velocity_x`,
-    /// `velocity_y`, ...; `stress_xy` in row-major order for order 2).
-    pub channels: Vec<String>,
-}
-
-impl WellField {
-    /// The dataset's path inside the file.
-    pub fn dataset(&self) -> String {
-        format!("t{}_fields/{}", self.order, self.name)
-    }
-
-    /// Components per grid point (`D^order` for `D` spatial axes).
-    pub fn components(&self) -> usize {
-        self.channels.len()
-    }
 }
 
 /// One dataset of `/scalars`.

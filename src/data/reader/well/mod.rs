@@ -14,7 +14,7 @@
 //! `boundary` its boundary conditions, `directory` finds the files,
 //! `read` streams samples, `stats` and `yaml` read `stats.yaml`, `info`
 //! holds what [`crate::data::FileInfo::well`] reports.
-use super::open::{domain_of, Opened};
+use super::opened::{domain_of, Opened};
 use super::opener::Opener;
 use super::FileInfo;
 use crate::data::error::{DataError, Result};
@@ -27,14 +27,16 @@ use std::path::Path;
 mod attrs;
 mod boundary;
 mod directory;
+mod field;
 mod info;
-mod read;
+pub(in crate::data::reader) mod read;
 mod schema;
 mod stats;
 mod yaml;
 
 pub use boundary::{padding_for, AxisBoundary, BoundaryKind};
-pub use info::{WellField, WellFile, WellInfo, WellScalar, WellSplits};
+pub use field::WellField;
+pub use info::{WellFile, WellInfo, WellScalar, WellSplits};
 pub(crate) use read::WellData;
 pub use stats::{FieldTable, WellStats};
 

@@ -3,7 +3,7 @@
 //! axes it does not store (trajectories, time, space) into the sample's
 //! `[T, C, X, ...]` frames or `[C_in, X, ...]` input, so nothing is ever
 //! materialised on disk.
-use super::info::WellField;
+use super::field::WellField;
 use crate::data::error::{DataError, Result};
 use crate::data::reader::hyperslab::{read_strided, AxisRange};
 use crate::data::reader::{Resolution, Sample};

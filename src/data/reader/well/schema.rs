@@ -5,7 +5,8 @@
 //! `/boundary_conditions`. Reads no field data.
 use super::attrs::Attrs;
 use super::boundary::{self, AxisBoundary};
-use super::info::{channel_names, WellField, WellScalar};
+use super::field::WellField;
+use super::info::{channel_names, WellScalar};
 use crate::data::error::{DataError, Result};
 use crate::data::reader::opener::Opener;
 use crate::data::reader::Coordinates;

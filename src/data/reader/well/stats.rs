@@ -4,7 +4,7 @@
 //! vector (matrix) field, as The Well's `compute_statistics.py` writes it.
 //! Training normalises with them instead of fitting its own (The Well's
 //! `ZScoreNormalization`, standard deviations floored at 1e-4).
-use super::info::WellField;
+use super::field::WellField;
 use super::yaml::{self, Node};
 use crate::data::error::{DataError, Result};
 use crate::data::Normalizer;
