@@ -1,9 +1,8 @@
 //! `fno inspect`: describe a PDEBench file without reading all of it.
 use anyhow::Context;
 use clap::Args;
-use fno::data::stats::{field_stats, spread_indices, FieldStats};
-use fno::data::{FileInfo, PdebenchFile};
-use serde::Serialize;
+use fno::data::stats::{inspect, Inspection};
+use fno::data::PdebenchFile;
 use std::path::PathBuf;
 
 /// Arguments of `fno inspect`.
@@ -24,31 +23,16 @@ pub struct InspectArgs {
     pub stat_samples: usize,
 }
 
-#[derive(Serialize)]
-struct Report<'a> {
-    #[serde(flatten)]
-    info: &'a FileInfo,
-    stats_samples: usize,
-    stats: Vec<FieldStats>,
-}
-
 /// Runs `fno inspect`.
 pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
     let file = PdebenchFile::open(&args.file)?;
-    let info = file.info();
     let limit = if args.all {
         0
     } else {
         args.stat_samples.max(1)
     };
-    let indices = spread_indices(info.num_samples, limit);
-    let stats = field_stats(&file, &indices)
+    let report = inspect(&file, limit)
         .with_context(|| format!("computing statistics of {}", args.file.display()))?;
-    let report = Report {
-        info,
-        stats_samples: indices.len(),
-        stats,
-    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -68,8 +52,8 @@ fn short_number(v: f64) -> String {
     }
 }
 
-fn print_table(r: &Report) {
-    let i = r.info;
+fn print_table(r: &Inspection) {
+    let i = &r.info;
     println!("file      {}", i.path.display());
     println!("layout    {:?}", i.layout);
     println!(

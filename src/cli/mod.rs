@@ -94,13 +94,8 @@ pub(crate) fn refuse_non_empty(dir: &Path, overwrite: bool) -> anyhow::Result<()
     if overwrite {
         return Ok(());
     }
-    let holds_files = match std::fs::read_dir(dir) {
-        Ok(mut entries) => entries.next().is_some(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-    };
     anyhow::ensure!(
-        !holds_files,
+        !fno::rundir::holds_files(dir)?,
         "{} is not empty: pass --overwrite to replace it, or choose another --out",
         dir.display()
     );
