@@ -31,6 +31,9 @@ command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+# The Python package's test environment (below).
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if ! command -v cargo >/dev/null 2>&1; then
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   dpkg -s ca-certificates >/dev/null 2>&1 || missing+=(ca-certificates)
@@ -60,6 +63,19 @@ else
       exit 1
     fi
   fi
+fi
+
+# The Python package's tests (python/tests/, run by `cargo test` through
+# tests/python.rs) need a venv with maturin, numpy, pytest and matplotlib:
+# created once under target/ (ignored by git, removed with the build), from
+# PyPI; later runs find it complete and touch nothing.
+pyenv="$(cd "$(dirname "$0")/.." && pwd)/target/python-env"
+if [ ! -f "$pyenv/.complete" ]; then
+  echo "setup: creating the Python test environment in $pyenv" >&2
+  rm -rf "$pyenv"
+  python3 -m venv "$pyenv"
+  "$pyenv/bin/pip" install -q "maturin>=1.9,<2" numpy pytest matplotlib
+  touch "$pyenv/.complete"
 fi
 
 if [ "$#" -gt 0 ]; then

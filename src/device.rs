@@ -82,3 +82,16 @@ fn open_cuda(ordinal: usize) -> Result<Device, DeviceError> {
 fn open_cuda(_ordinal: usize) -> Result<Device, DeviceError> {
     Err(DeviceError::NoCuda)
 }
+
+/// Gives candle's own elementwise thread pool one thread unless the user
+/// set `CANDLE_NUM_THREADS`. That pool spin-waits at a barrier after every
+/// op; on a shared machine a descheduled worker stalls each op, and on the
+/// 2-core development VM one thread made the FNO-1D training step 1.3x to
+/// 2.6x faster (docs/history/cpu.md, "candle's elementwise pool at one thread"). The heavy
+/// kernels run on rayon and are not affected. The `fno` binary calls it first in `main`, and the Python
+/// package when it is imported: before candle reads the variable.
+pub fn candle_pool_default() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+}

@@ -63,3 +63,7 @@ mod preflight;
 
 /// Hybrid data + physics training and `fno finetune` end to end.
 mod finetune;
+
+/// The Python package (`import fno`, python/): built into the venv that
+/// scripts/setup.sh creates, then its pytest suite.
+mod python;
