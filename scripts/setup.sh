@@ -3,7 +3,9 @@
 # system HDF5 library (libhdf5-dev), Open MPI (libopenmpi-dev, openmpi-bin)
 # and libclang-dev, pkg-config, a C compiler, and a Rust
 # toolchain (rustup, with curl and CA certificates to fetch it) if none is on
-# PATH. Safe to run again: it skips what is there.
+# PATH, and the venv the Python package's tests use (target/python-env:
+# maturin, numpy, pytest, matplotlib from PyPI). Safe to run again: it
+# skips what is there.
 #
 # Given a command, it then runs that command with the toolchain on PATH, so
 # one line works on a machine that had no Rust before it:
