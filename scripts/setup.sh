@@ -3,7 +3,9 @@
 # system HDF5 library (libhdf5-dev), Open MPI (libopenmpi-dev, openmpi-bin)
 # and libclang-dev, pkg-config, a C compiler, and a Rust
 # toolchain (rustup, with curl and CA certificates to fetch it) if none is on
-# PATH. Safe to run again: it skips what is there.
+# PATH, and the venv the Python package's tests use (target/python-env:
+# maturin, numpy, pytest, matplotlib from PyPI). Safe to run again: it
+# skips what is there.
 #
 # Given a command, it then runs that command with the toolchain on PATH, so
 # one line works on a machine that had no Rust before it:
@@ -31,6 +33,9 @@ command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+# The Python package's test environment (below).
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if ! command -v cargo >/dev/null 2>&1; then
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   dpkg -s ca-certificates >/dev/null 2>&1 || missing+=(ca-certificates)
@@ -60,6 +65,19 @@ else
       exit 1
     fi
   fi
+fi
+
+# The Python package's tests (python/tests/, run by `cargo test` through
+# tests/python.rs) need a venv with maturin, numpy, pytest and matplotlib:
+# created once under target/ (ignored by git, removed with the build), from
+# PyPI; later runs find it complete and touch nothing.
+pyenv="$(cd "$(dirname "$0")/.." && pwd)/target/python-env"
+if [ ! -f "$pyenv/.complete" ]; then
+  echo "setup: creating the Python test environment in $pyenv" >&2
+  rm -rf "$pyenv"
+  python3 -m venv "$pyenv"
+  "$pyenv/bin/pip" install -q "maturin>=1.9,<2" numpy pytest matplotlib
+  touch "$pyenv/.complete"
 fi
 
 if [ "$#" -gt 0 ]; then

@@ -5,6 +5,7 @@
 //!
 //! - [`alloc`]: allocator tuning for large, short-lived buffers;
 //! - [`data`]: streaming readers for every PDEBench HDF5 layout;
+//! - [`device`]: naming and opening the device a model runs on;
 //! - [`dist`]: the processes of a job (one, or several under MPI) and
 //!   their collectives;
 //! - [`spectral`]: FFTs and spectral convolution as differentiable ops;
@@ -34,6 +35,7 @@ mod cpu;
 #[cfg(feature = "cuda")]
 mod cuda;
 pub mod data;
+pub mod device;
 mod disjoint;
 pub mod dist;
 pub mod eval;

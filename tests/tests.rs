@@ -73,3 +73,7 @@ mod finetune;
 /// of the state dict, refusals, and (with `FNO_TORCH_PYTHON`) the export
 /// loaded into neuraloperator against `fno predict`.
 mod export;
+
+/// The Python package (`import fno`, python/): built into the venv that
+/// scripts/setup.sh creates, then its pytest suite.
+mod python;

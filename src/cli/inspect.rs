@@ -1,9 +1,8 @@
 //! `fno inspect`: describe a PDEBench file without reading all of it.
 use anyhow::Context;
 use clap::Args;
-use fno::data::stats::{field_stats, spread_indices, FieldStats};
-use fno::data::{BoundaryKind, FileInfo, PdebenchFile, WellInfo};
-use serde::Serialize;
+use fno::data::stats::{inspect, Inspection};
+use fno::data::{BoundaryKind, PdebenchFile, WellInfo};
 use std::path::PathBuf;
 
 /// Arguments of `fno inspect`.
@@ -25,31 +24,16 @@ pub struct InspectArgs {
     pub stat_samples: usize,
 }
 
-#[derive(Serialize)]
-struct Report<'a> {
-    #[serde(flatten)]
-    info: &'a FileInfo,
-    stats_samples: usize,
-    stats: Vec<FieldStats>,
-}
-
 /// Runs `fno inspect`.
 pub fn run(args: &InspectArgs) -> anyhow::Result<()> {
     let file = PdebenchFile::open(&args.file)?;
-    let info = file.info();
     let limit = if args.all {
         0
     } else {
         args.stat_samples.max(1)
     };
-    let indices = spread_indices(info.num_samples, limit);
-    let stats = field_stats(&file, &indices)
+    let report = inspect(&file, limit)
         .with_context(|| format!("computing statistics of {}", args.file.display()))?;
-    let report = Report {
-        info,
-        stats_samples: indices.len(),
-        stats,
-    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -142,8 +126,8 @@ fn print_well(w: &WellInfo) {
     }
 }
 
-fn print_table(r: &Report) {
-    let i = r.info;
+fn print_table(r: &Inspection) {
+    let i = &r.info;
     println!("file      {}", i.path.display());
     println!("layout    {:?}", i.layout);
     println!(

@@ -62,7 +62,7 @@ enum Command {
 pub fn main() -> ExitCode {
     restore_sigpipe();
     fno::alloc::keep_freed_memory();
-    candle_pool_default();
+    fno::device::candle_pool_default();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(&args),
@@ -99,13 +99,8 @@ pub(crate) fn refuse_non_empty(dir: &Path, overwrite: bool) -> anyhow::Result<()
     if overwrite {
         return Ok(());
     }
-    let holds_files = match std::fs::read_dir(dir) {
-        Ok(mut entries) => entries.next().is_some(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-    };
     anyhow::ensure!(
-        !holds_files,
+        !fno::rundir::holds_files(dir)?,
         "{} is not empty: pass --overwrite to replace it, or choose another --out",
         dir.display()
     );
@@ -132,19 +127,6 @@ pub(crate) fn set_threads(threads: usize, setting: &str) -> anyhow::Result<()> {
         .num_threads(threads)
         .build_global()
         .context("configuring the rayon thread pool")
-}
-
-/// Gives candle's own elementwise thread pool one thread unless the user
-/// set `CANDLE_NUM_THREADS`. That pool spin-waits at a barrier after every
-/// op; on a shared machine a descheduled worker stalls each op, and on the
-/// 2-core development VM one thread made the FNO-1D training step 1.3x to
-/// 2.6x faster (docs/history/cpu.md, "candle's elementwise pool at one thread"). The heavy
-/// kernels run on rayon and are not affected. Runs first in `main`, before
-/// candle reads the variable.
-fn candle_pool_default() {
-    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
-        std::env::set_var("CANDLE_NUM_THREADS", "1");
-    }
 }
 
 /// Lets `fno inspect FILE | head` end quietly: Rust ignores SIGPIPE, which

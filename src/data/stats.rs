@@ -1,6 +1,6 @@
 //! Per-field summary statistics, as `fno inspect` prints them.
 use super::error::Result;
-use super::reader::{PdebenchFile, Resolution, Sample};
+use super::reader::{FileInfo, PdebenchFile, Resolution, Sample};
 use ndarray::Axis;
 use serde::Serialize;
 
@@ -88,6 +88,31 @@ impl Accumulator {
             count: self.n + self.nan + self.inf,
         }
     }
+}
+
+/// What `fno inspect` reports of a file: what it holds, and the
+/// statistics of every field over some of its samples.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    /// Layout, PDE, shapes and storage.
+    #[serde(flatten)]
+    pub info: FileInfo,
+    /// How many samples the statistics read.
+    pub stats_samples: usize,
+    /// One entry per output field, then per input field.
+    pub stats: Vec<FieldStats>,
+}
+
+/// Describes `file`, with statistics over at most `limit` samples spread
+/// over it (0: every sample).
+pub fn inspect(file: &PdebenchFile, limit: usize) -> Result<Inspection> {
+    let info = file.info();
+    let indices = spread_indices(info.num_samples, limit);
+    Ok(Inspection {
+        info: info.clone(),
+        stats_samples: indices.len(),
+        stats: field_stats(file, &indices)?,
+    })
 }
 
 /// Indices of at most `limit` samples spread evenly over `count`.

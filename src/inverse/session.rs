@@ -137,6 +137,13 @@ pub struct InverseReport {
     pub wall_seconds: f64,
     /// Files written.
     pub files: Vec<PathBuf>,
+    /// The reported input, `[C, grid..]` in physical units (for library
+    /// callers; `inverse.json` leaves the field out).
+    #[serde(skip)]
+    pub recovered: ArrayD<f32>,
+    /// The sample's true input, `[C, grid..]`.
+    #[serde(skip)]
+    pub truth: ArrayD<f32>,
 }
 
 fn batch(a: &ArrayD<f32>, device: &Device) -> Result<Tensor, InverseError> {
@@ -281,6 +288,9 @@ pub fn run(ops: Operators<'_>, opts: &InverseOptions) -> Result<InverseReport, I
         recovery_seconds: recovery.seconds,
         wall_seconds: start.elapsed().as_secs_f64(),
         files: written,
+        recovered: ArrayD::from_shape_vec(problem.truth.shape(), reported)
+            .map_err(|e| InverseError::Tensor(candle_core::Error::wrap(e)))?,
+        truth: problem.truth.clone(),
     };
     write_json(&opts.out.join(files::INVERSE), &report)?;
     Ok(report)

@@ -54,7 +54,7 @@ pub use atomic::{write_atomic, write_atomic_with};
 pub use checkpoint::{Checkpoint, RunState, FORMAT_VERSION};
 pub use lock::RunLock;
 pub use metrics::EpochRecord;
-pub use reports::{create_dir, write_json, write_json_lines};
+pub use reports::{create_dir, holds_files, write_json, write_json_lines};
 
 use crate::data::Normalizer;
 use candle_nn::VarMap;

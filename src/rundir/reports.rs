@@ -8,6 +8,16 @@ pub fn create_dir(dir: &Path) -> Result<(), RunDirError> {
     std::fs::create_dir_all(dir).map_err(RunDirError::io(dir))
 }
 
+/// Whether `dir` holds anything (a missing directory holds nothing): the
+/// commands refuse to write their results into a non-empty one unasked.
+pub fn holds_files(dir: &Path) -> Result<bool, RunDirError> {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => Ok(entries.next().is_some()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(RunDirError::io(dir)(e)),
+    }
+}
+
 /// Writes `value` as pretty JSON to `path`, atomically.
 pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<(), RunDirError> {
     let text = serde_json::to_string_pretty(value)

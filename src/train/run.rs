@@ -82,11 +82,11 @@ impl Predictor {
         self
     }
 
-    fn warn_if_clipped(&self, grid: &[usize]) {
+    fn warn_if_clipped(&self, grid: &[usize], out_grid: &[usize]) {
         let Some(sink) = &self.warnings else {
             return;
         };
-        let Some(clip) = self.model.clipped_modes(grid, grid) else {
+        let Some(clip) = self.model.clipped_modes(grid, out_grid) else {
             return;
         };
         // A poisoned lock only means another thread panicked while
@@ -117,10 +117,24 @@ impl Predictor {
     /// [`Predictor::with_warnings`]; the prediction then uses the modes the
     /// grid holds.
     pub fn predict(&self, input: &Tensor, steps: usize) -> Result<Tensor, TrainError> {
-        self.warn_if_clipped(input.dims().get(2..).unwrap_or(&[]));
+        let grid = input.dims().get(2..).unwrap_or(&[]);
+        self.warn_if_clipped(grid, grid);
         let x = self.normalizers.input.encode(input)?;
         let y = inference(|| rollout(&self.model, &self.config.task, &x, steps, None))?;
         Ok(self.normalizers.output.decode_stacked(&y)?)
+    }
+
+    /// Predicts in physical units from a physical input `[B, C_in, grid..]`
+    /// onto another grid, `[B, C_out, out_grid..]`: the model's spectral
+    /// branch is evaluated there and its skip resampled (zero-shot
+    /// super-resolution of the output, as neuraloperator's
+    /// `output_shape`). One model call, so not for autoregressive runs,
+    /// whose rollout feeds each prediction back on the input's grid.
+    pub fn predict_to(&self, input: &Tensor, out_grid: &[usize]) -> Result<Tensor, TrainError> {
+        self.warn_if_clipped(input.dims().get(2..).unwrap_or(&[]), out_grid);
+        let x = self.normalizers.input.encode(input)?;
+        let y = inference(|| self.model.forward_to(&x, out_grid))?;
+        Ok(self.normalizers.output.decode(&y)?)
     }
 }
 

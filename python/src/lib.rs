@@ -1,0 +1,33 @@
+//! `fno._fno`: the extension module behind the Python package `fno`
+//! (python/fno/). Each function calls the library; the package's Python
+//! layer adds defaults, dtype conversion, logging and the docstrings
+//! users read.
+use pyo3::prelude::*;
+
+mod convert;
+mod data;
+mod errors;
+mod export;
+mod progress;
+mod run;
+mod tasks;
+
+/// Registers the classes and functions, and gives candle's elementwise
+/// pool one thread as the `fno` binary does. (The binary's allocator
+/// tuning, `fno::alloc::keep_freed_memory`, is left out: it must run
+/// before other threads exist, which an interpreter cannot promise.)
+#[pymodule]
+fn _fno(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    fno::device::candle_pool_default();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<data::File>()?;
+    m.add_class::<run::Run>()?;
+    m.add_function(wrap_pyfunction!(data::inspect, m)?)?;
+    m.add_function(wrap_pyfunction!(run::train, m)?)?;
+    m.add_function(wrap_pyfunction!(tasks::finetune, m)?)?;
+    m.add_function(wrap_pyfunction!(tasks::inverse, m)?)?;
+    m.add_function(wrap_pyfunction!(tasks::generate, m)?)?;
+    m.add_function(wrap_pyfunction!(export::export_neuraloperator, m)?)?;
+    m.add("cuda", cfg!(feature = "cuda"))?;
+    Ok(())
+}
