@@ -147,6 +147,65 @@ fn two_ranks_train_a_hybrid_space_time_model_like_one_process() {
     assert_trained_alike(&two, &one, &["model.safetensors"]);
 }
 
+/// Fine-tuning with a frozen trunk under data parallelism: every rank
+/// drops the same gradients, so the trunk stays exactly the pretrained one
+/// through the frozen epoch (also across a resume on two ranks), and then
+/// the job trains like one process.
+#[test]
+fn two_ranks_fine_tune_with_a_frozen_trunk_like_one_process() {
+    let dir = tempdir();
+    let config = write_config(dir.path());
+    let config = config.to_str().unwrap();
+    let pre = dir.path().join("pre");
+    let pre = pre.to_str().unwrap();
+    succeeded(&fno(&train_args(config, pre, &["--set", "train.epochs=1"])));
+    let tune = |epochs: &'static str| {
+        vec![
+            "--init-from",
+            pre,
+            "--set",
+            "train.freeze_trunk_epochs=1",
+            "--set",
+            epochs,
+        ]
+    };
+    let one = dir.path().join("one");
+    succeeded(&fno(&train_args(
+        config,
+        one.to_str().unwrap(),
+        &tune("train.epochs=2"),
+    )));
+    let two = dir.path().join("two");
+    let two_path = two.to_str().unwrap();
+    succeeded(&mpirun(
+        2,
+        &train_args(config, two_path, &tune("train.epochs=1")),
+    ));
+    let blocks = |run: &Path, file: &str| {
+        let mut all: Vec<(String, Vec<f32>)> =
+            candle_core::safetensors::load(checkpoint_file(run, file), &candle_core::Device::Cpu)
+                .unwrap()
+                .into_iter()
+                .filter(|(name, _)| name.starts_with("blocks."))
+                .map(|(name, t)| (name, t.flatten_all().unwrap().to_vec1().unwrap()))
+                .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    };
+    assert_eq!(
+        blocks(&two, "model.safetensors"),
+        blocks(Path::new(pre), "best.safetensors")
+    );
+    let mut resume = vec!["--resume"];
+    resume.extend(tune("train.epochs=2"));
+    succeeded(&mpirun(2, &train_args(config, two_path, &resume)));
+    assert_ne!(
+        blocks(&two, "model.safetensors"),
+        blocks(Path::new(pre), "best.safetensors")
+    );
+    assert_trained_alike(&two, &one, &["model.safetensors", "optimizer.safetensors"]);
+}
+
 /// A global batch the ranks cannot share evenly is refused on every rank,
 /// naming both numbers, before anything is written.
 #[test]

@@ -18,6 +18,10 @@ mod faults;
 /// divergence, evaluation at several resolutions.
 mod train;
 
+/// Fine-tuning from a pretrained run (`--init-from`): what is copied, the
+/// frozen trunk across a resume, refusals.
+mod init_from;
+
 /// Bad settings and numeric flags: exit code 2 naming the setting or the
 /// flag, TOML errors once at the user's line, nothing written.
 mod settings;

@@ -4,7 +4,7 @@ use super::progress::TrainBar;
 use anyhow::Context;
 use clap::Args;
 use fno::dist::Communicator;
-use fno::rundir::{files, RunDir};
+use fno::rundir::{files, RunDir, Weights};
 use fno::train::config::{ConfigError, RunConfig};
 use fno::train::trainer::{train_with, Progress, Silent, Start, TrainReport};
 use fno::train::TrainError;
@@ -34,6 +34,15 @@ pub struct TrainArgs {
     /// files.
     #[arg(long)]
     pub overwrite: bool,
+    /// Start from a pretrained run (fine-tuning): its Fourier blocks, and
+    /// its lifting and projection where this data's channels fit them;
+    /// shorthand for --set train.init_from=RUN.
+    #[arg(long, value_name = "RUN")]
+    pub init_from: Option<PathBuf>,
+    /// With --init-from, take the pretrained run's last epoch's weights
+    /// instead of its best; shorthand for --set train.init_weights=last.
+    #[arg(long, requires = "init_from")]
+    pub init_last: bool,
     /// Print the final report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -60,6 +69,12 @@ pub fn load_config(args: &TrainArgs) -> anyhow::Result<RunConfig> {
     let mut overrides = args.set.clone();
     if let Some(data) = &args.data {
         overrides.push(format!("data.train={}", toml_string(data)));
+    }
+    if let Some(run) = &args.init_from {
+        overrides.push(format!("train.init_from={}", toml_string(run)));
+    }
+    if args.init_last {
+        overrides.push("train.init_weights=\"last\"".into());
     }
     RunConfig::from_toml(&text, &path.display().to_string(), &overrides).map_err(name_flags)
 }
@@ -124,6 +139,10 @@ fn train_as(args: &TrainArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
             TrainError::RunExists { .. } => anyhow::anyhow!(
                 "{e}: pass --resume to continue its run, --overwrite to replace it, or choose another --out"
             ),
+            TrainError::Config(ConfigError::Invalid {
+                field: "train.init_from",
+                ..
+            }) if args.init_from.is_some() => super::on_flag(e, "--init-from".into()),
             e => e.into(),
         })
         .with_context(|| format!("training into {}", args.out.display()))?;
@@ -152,6 +171,22 @@ fn print_report(report: &TrainReport, json: bool) -> anyhow::Result<()> {
     }
     if let Some((loss, epoch)) = report.best {
         println!("best       test loss {loss:.4e} at epoch {epoch}");
+    }
+    if let Some(init) = &report.init {
+        let list = |parts: &[String]| match parts {
+            [] => "nothing".to_string(),
+            parts => parts.join(", "),
+        };
+        println!(
+            "init from  {} ({} weights): copied {}; new {}",
+            init.from.display(),
+            match init.weights {
+                Weights::Best => "best",
+                Weights::Last => "last",
+            },
+            list(&init.copied),
+            list(&init.fresh)
+        );
     }
     Ok(())
 }
@@ -188,6 +223,10 @@ mod tests {
         .unwrap();
         assert_eq!(w.args.set, vec!["train.epochs=3", "train.lr=0.1"]);
         assert!(w.args.resume);
+        assert!(Wrap::try_parse_from(["x", "--init-last"]).is_err());
+        let w = Wrap::try_parse_from(["x", "--init-from", "runs/pre", "--init-last"]).unwrap();
+        assert_eq!(w.args.init_from, Some(PathBuf::from("runs/pre")));
+        assert!(w.args.init_last);
         let quoted = toml_string(Path::new("a b/\"c\".h5"));
         let parsed: toml::Table = toml::from_str(&format!("v = {quoted}")).unwrap();
         assert_eq!(parsed["v"].as_str(), Some("a b/\"c\".h5"));

@@ -30,6 +30,24 @@ pub struct RunState {
     /// none in format 1, whose files sit beside `state.json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<String>,
+    /// What a run started from a pretrained one (`train.init_from`) took
+    /// from it; none for a run initialised from its seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<InitRecord>,
+}
+
+/// The parts of a model a run copied from a pretrained run and the parts
+/// it initialised afresh, saved in `state.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitRecord {
+    /// The pretrained run's directory.
+    pub from: PathBuf,
+    /// Which of its weights were read.
+    pub weights: Weights,
+    /// Parts copied from it (`trunk`, `lifting`, `projection`).
+    pub copied: Vec<String>,
+    /// Parts initialised from this run's seed because their shapes differ.
+    pub fresh: Vec<String>,
 }
 
 impl RunState {
@@ -42,6 +60,7 @@ impl RunState {
             seed,
             best: None,
             checkpoint: None,
+            init: None,
         }
     }
 }

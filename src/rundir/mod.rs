@@ -12,7 +12,7 @@
 //! | `checkpoint-<E>/model.safetensors` | weights after epoch `E` | with each checkpoint |
 //! | `checkpoint-<E>/best.safetensors` | weights of the epoch with the lowest test loss | with each checkpoint (linked from the previous one when not improved) |
 //! | `checkpoint-<E>/optimizer.safetensors` | AdamW moments and step count | with each checkpoint |
-//! | `state.json` | [`RunState`]: epoch, step, seed, best loss, and the checkpoint directory | last: the commit point |
+//! | `state.json` | [`RunState`]: epoch, step, seed, best loss, the checkpoint directory, and what a fine-tuned run took from its pretrained run | last: the commit point |
 //! | `metrics.jsonl` | one [`EpochRecord`] per line | after each epoch |
 //!
 //! Other commands add their reports ([`files`]): `eval.json` beside the
@@ -51,7 +51,7 @@ mod metrics;
 mod reports;
 
 pub use atomic::{write_atomic, write_atomic_with};
-pub use checkpoint::{Checkpoint, RunState, FORMAT_VERSION};
+pub use checkpoint::{Checkpoint, InitRecord, RunState, FORMAT_VERSION};
 pub use lock::RunLock;
 pub use metrics::EpochRecord;
 pub use reports::{create_dir, holds_files, write_json, write_json_lines};
@@ -119,7 +119,8 @@ pub struct Normalizers {
 }
 
 /// Which weights of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Weights {
     /// The epoch with the lowest test loss (`best.safetensors`; loading
     /// falls back to the last where a run has none).

@@ -4,6 +4,7 @@
 use crate::data::{Resolution, SampleSelection, Split, Task, TestAt};
 use crate::model::ModelConfig;
 use crate::physics::{PdeSpec, TimeOrder};
+use crate::rundir::Weights;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -177,6 +178,18 @@ pub struct TrainConfig {
     pub normalize: bool,
     /// Threads for the CPU kernels; 0 uses every core. Default: 0.
     pub threads: usize,
+    /// A pretrained run directory to start from (fine-tuning): its Fourier
+    /// blocks are copied, and its lifting and projection where this run's
+    /// channels give them the same shapes ([`super::init_from`]). A resume
+    /// continues from the run's own checkpoint instead. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<PathBuf>,
+    /// Which weights of `init_from` to read: `best` or `last`. Default: best.
+    pub init_weights: Weights,
+    /// Epochs at the start during which only the lifting and projection
+    /// train and the Fourier blocks copied from `init_from` stay as they
+    /// are. Default: 0.
+    pub freeze_trunk_epochs: usize,
 }
 
 impl Default for TrainConfig {
@@ -193,6 +206,9 @@ impl Default for TrainConfig {
             seed: 0,
             normalize: true,
             threads: 0,
+            init_from: None,
+            init_weights: Weights::Best,
+            freeze_trunk_epochs: 0,
         }
     }
 }

@@ -14,6 +14,7 @@ mod config_props;
 mod cuda;
 pub mod fit;
 pub mod init;
+pub mod init_from;
 pub mod losses;
 pub mod optim;
 pub mod physics;

@@ -3,6 +3,7 @@
 use super::all_reduce::all_reduce_gradients;
 use super::config::RunConfig;
 use super::init::seeded_var_builder;
+use super::init_from::{Pretrained, TrunkFreeze};
 use super::losses::{loss, relative_l2_per_sample, scalar, weighted, Share};
 use super::optim::{clip_grad_norm, named_vars, AdamW};
 use super::physics::PhysicsTerm;
@@ -15,7 +16,9 @@ use crate::data::well_normalizers::stats_normalizers;
 use crate::data::{Normalizer, NormalizerFit, PdebenchFile, Split, Task};
 use crate::dist::{Communicator, Single};
 use crate::model::{inference, Fno};
-use crate::rundir::{files, EpochRecord, Normalizers, RunDir, RunDirError, RunState, Weights};
+use crate::rundir::{
+    files, EpochRecord, InitRecord, Normalizers, RunDir, RunDirError, RunState, Weights,
+};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
@@ -70,6 +73,8 @@ pub struct TrainReport {
     pub best: Option<(f64, usize)>,
     /// Training samples and test samples.
     pub samples: (usize, usize),
+    /// What the run took from a pretrained run (`train.init_from`).
+    pub init: Option<InitRecord>,
 }
 
 /// The data of a run: files, indices and shapes, resolved once.
@@ -290,6 +295,13 @@ pub fn train_with(
     // a model larger than memory.
     check_training(cfg, device, &mut |warning| progress.warning(&warning))?;
     let run = RunDir::new(out);
+    // A pretrained run that does not fit is refused before the run
+    // directory is touched; a resume continues from its own checkpoint.
+    let pretrained = if start == Start::Resume && run.holds_run() {
+        None
+    } else {
+        Pretrained::load(cfg)?
+    };
     let writes = comm.is_root();
     let _lock = writes.then(|| run.lock()).transpose()?;
     let resume = if writes {
@@ -308,7 +320,7 @@ pub fn train_with(
     let mut state = if resume {
         trainer.resume(&run)?
     } else {
-        trainer.start(&run, writes)?
+        trainer.start(&run, writes, pretrained)?
     };
     let params = trainer.model.num_parameters();
     let batches = trainer.epoch_indices.len().div_ceil(cfg.train.batch_size);
@@ -345,6 +357,7 @@ pub fn train_with(
         last,
         best: state.best,
         samples: (plan.train_indices.len(), plan.test_indices.len()),
+        init: state.init,
     })
 }
 
@@ -370,6 +383,8 @@ struct Trainer<'a> {
     epoch_indices: Vec<usize>,
     /// Autoregressive runs train through the last k steps only.
     backprop: Option<usize>,
+    /// The Fourier blocks held as they are for the first epochs.
+    freeze: TrunkFreeze,
 }
 
 impl<'a> Trainer<'a> {
@@ -387,6 +402,7 @@ impl<'a> Trainer<'a> {
         )?;
         let vars = named_vars(&varmap)?;
         let var_list = vars.iter().map(|(_, v)| v.clone()).collect();
+        let freeze = TrunkFreeze::new(cfg, &vars);
         let optimizer = AdamW::new(vars, cfg.train.optimizer)?;
         let physics = if cfg.physics.active() {
             Some(PhysicsTerm::new(
@@ -421,14 +437,26 @@ impl<'a> Trainer<'a> {
                 Task::Autoregressive { backprop_steps, .. } => backprop_steps,
                 _ => None,
             },
+            freeze,
         })
     }
 
-    /// Begins a new run: fits the normalisers and, if this process
-    /// `writes` the run, saves the configuration (which a resume without
-    /// `--config` reads) and the normalisers, and drops the metrics of an
-    /// earlier start that committed no checkpoint.
-    fn start(&mut self, run: &RunDir, writes: bool) -> Result<RunState, TrainError> {
+    /// Begins a new run: takes the `pretrained` weights (read here if
+    /// the caller expected a resume), fits the normalisers and, if this
+    /// process `writes` the run, saves the configuration (which a resume
+    /// without `--config` reads) and the normalisers, and drops the
+    /// metrics of an earlier start that committed no checkpoint.
+    fn start(
+        &mut self,
+        run: &RunDir,
+        writes: bool,
+        pretrained: Option<Pretrained>,
+    ) -> Result<RunState, TrainError> {
+        let pretrained = match pretrained {
+            Some(p) => Some(p),
+            None => Pretrained::load(self.cfg)?,
+        };
+        let init = pretrained.map(|p| p.copy_into(&self.varmap)).transpose()?;
         if writes {
             run.write_config(&self.cfg.to_toml())?;
         }
@@ -437,7 +465,10 @@ impl<'a> Trainer<'a> {
             run.write_normalizers(&self.normalizers)?;
             run.truncate_metrics(0)?;
         }
-        Ok(RunState::start(self.cfg.train.seed))
+        Ok(RunState {
+            init,
+            ..RunState::start(self.cfg.train.seed)
+        })
     }
 
     /// Continues a run from its last checkpoint: weights, optimiser state
@@ -471,6 +502,7 @@ impl<'a> Trainer<'a> {
         progress: &mut dyn Progress,
     ) -> Result<EpochRecord, TrainError> {
         let started = Instant::now();
+        self.freeze.enter(epoch);
         let t = &self.cfg.train;
         let lr = t.schedule.lr(t.lr, epoch, t.epochs, t.warmup_epochs);
         let train_plan = BatchPlan {
@@ -568,6 +600,7 @@ impl<'a> Trainer<'a> {
     /// Sums gradients and loss over the ranks, then clips and applies the
     /// update; returns the batch's loss.
     fn update(&mut self, mut grads: GradStore, value: f64, lr: f64) -> Result<f64, StepError> {
+        self.freeze.apply(&mut grads);
         let value = all_reduce_gradients(self.comm, &mut grads, &self.var_list, value)?;
         if !value.is_finite() {
             return Err(StepError::NonFiniteLoss(value));

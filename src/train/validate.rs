@@ -71,7 +71,27 @@ impl TrainConfig {
         }
         self.schedule.validate(self.lr)?;
         self.optimizer.validate()?;
-        non_negative("train.grad_clip", self.grad_clip)
+        non_negative("train.grad_clip", self.grad_clip)?;
+        if self
+            .init_from
+            .as_ref()
+            .is_some_and(|dir| dir.as_os_str().is_empty())
+        {
+            return Err(invalid(
+                "train.init_from",
+                "an empty path: name a run directory or leave it out",
+            ));
+        }
+        if self.freeze_trunk_epochs > 0 && self.init_from.is_none() {
+            return Err(invalid(
+                "train.freeze_trunk_epochs",
+                format!(
+                    "{}: freezes the Fourier blocks of a pretrained run, but train.init_from names none",
+                    self.freeze_trunk_epochs
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -265,6 +285,17 @@ mod tests {
         );
         refused(with(|t| t.optimizer.beta1 = 1.0), "train.optimizer.beta1");
         refused(with(|t| t.optimizer.eps = 0.0), "train.optimizer.eps");
+        refused(with(|t| t.init_from = Some("".into())), "train.init_from");
+        refused(
+            with(|t| t.freeze_trunk_epochs = 2),
+            "train.freeze_trunk_epochs",
+        );
+        with(|t| {
+            t.init_from = Some("runs/pre".into());
+            t.freeze_trunk_epochs = 2;
+        })
+        .validate()
+        .unwrap();
     }
 
     #[test]
