@@ -8,13 +8,16 @@
 /// trimmed with `brk` once it is freed), so every use faults in and zeroes
 /// new pages: perf put a quarter of the FNO-2D training step in page-fault
 /// handling, and batched sample reads ran 8x slower than single ones.
-/// Raising the mmap and trim thresholds keeps those pages in the heap. Call
-/// it first thing in `main`, before other threads exist; the calls only
-/// tune thresholds, so a refusal (return value 0) is harmless and ignored.
+/// Raising the mmap and trim thresholds keeps those pages in the heap (up
+/// to 1 GiB of freed memory stays with the process). The binary calls it
+/// first thing in `main`, the Python package when it is imported; glibc's
+/// `mallopt` takes the allocator's lock, so other threads may exist. The
+/// calls only tune thresholds, so a refusal (return value 0) is harmless
+/// and ignored.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn keep_freed_memory() {
-    // SAFETY: mallopt changes allocator parameters only; callers run it
-    // before any other thread exists.
+    // SAFETY: mallopt changes allocator parameters only, under glibc's
+    // arena lock (it is MT-safe).
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);

@@ -12,13 +12,15 @@ mod progress;
 mod run;
 mod tasks;
 
-/// Registers the classes and functions, and gives candle's elementwise
-/// pool one thread as the `fno` binary does. (The binary's allocator
-/// tuning, `fno::alloc::keep_freed_memory`, is left out: it must run
-/// before other threads exist, which an interpreter cannot promise.)
+/// Registers the classes and functions, and tunes the process as the
+/// `fno` binary does: candle's elementwise pool at one thread, and glibc
+/// keeping freed memory for reuse (without it, `predict` on 64 Darcy
+/// inputs at 64² took 271 ms from Python against 147 ms with it:
+/// BENCHMARKS.md, "Python package").
 #[pymodule]
 fn _fno(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fno::device::candle_pool_default();
+    fno::alloc::keep_freed_memory();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<data::File>()?;
     m.add_class::<run::Run>()?;
