@@ -3,6 +3,7 @@
 //! cores, and ending every rank when one fails.
 use anyhow::Context;
 use fno::dist::Communicator;
+use std::io::Write;
 
 /// Runs `command` on this process's rank of the job the launcher started
 /// (a group of one without a launcher). When a rank of several fails, it
@@ -11,16 +12,25 @@ use fno::dist::Communicator;
 pub(crate) fn run_as_job(
     command: impl FnOnce(&dyn Communicator) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
-    let comm = fno::dist::connect(|message| eprintln!("error: {message}"))
-        .context("joining the processes of this job")?;
+    let comm = fno::dist::connect(say_error).context("joining the processes of this job")?;
     let result = command(comm.as_ref());
     if comm.size() > 1 {
         if let Err(err) = &result {
-            eprintln!("error: rank {} of {}: {err:#}", comm.rank(), comm.size());
+            say_error(&format!("rank {} of {}: {err:#}", comm.rank(), comm.size()));
             comm.abort(2);
         }
     }
     result
+}
+
+/// Prints `error: message` to stderr in one write. The launcher merges the
+/// ranks' stderr into one stream, and a line written piecewise (as
+/// `eprintln!` writes its arguments) can interleave with another rank's;
+/// one write of a line up to the pipe's atomic size (4 KiB) cannot.
+fn say_error(message: &str) {
+    let line = format!("error: {message}\n");
+    // Nothing is left to tell the user if stderr itself fails.
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// The cores of this node shared by the ranks the launcher put on it, so
