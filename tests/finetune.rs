@@ -1,4 +1,5 @@
-use crate::util::{fixture, fno, tempdir};
+use crate::train::train_args;
+use crate::util::{fixture, fno, succeeded, tempdir};
 use std::path::Path;
 
 /// The config of a tiny hybrid space-time run on the shared Burgers file:
@@ -46,19 +47,11 @@ unlabelled_samples = 4
 fn train_hybrid(dir: &Path) -> std::path::PathBuf {
     let config = hybrid_config(dir);
     let run = dir.join("run");
-    let out = fno(&[
-        "train",
-        "--config",
+    succeeded(&fno(&train_args(
         config.to_str().unwrap(),
-        "--out",
         run.to_str().unwrap(),
-        "--quiet",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        &[],
+    )));
     let metrics = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
     assert_eq!(metrics.lines().count(), 2);
     run

@@ -1,4 +1,5 @@
-use crate::util::{fixture, fno, tempdir};
+use crate::train::train_args;
+use crate::util::{fixture, fno, succeeded, tempdir};
 use fno::data::well_normalizers::stats_normalizers;
 use fno::data::{
     BoundaryKind, Layout, PdebenchFile, Resolution, SampleSelection, Split, Task, WellSplits,
@@ -230,19 +231,11 @@ fn training_on_a_well_data_set_uses_its_stats_and_eval_reports_vrmse() {
     );
     std::fs::write(&config, text).unwrap();
     let run = dir.path().join("run");
-    let out = fno(&[
-        "train",
-        "--config",
+    succeeded(&fno(&train_args(
         config.to_str().unwrap(),
-        "--out",
         run.to_str().unwrap(),
-        "--quiet",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        &[],
+    )));
     let norm: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("normalizer.json")).unwrap())
             .unwrap();
