@@ -204,13 +204,8 @@ fn field_group(opener: &mut Opener, layout: &Layout, order: usize) -> Result<Vec
     let mut fields = Vec::with_capacity(names.len());
     for field in names {
         let dataset = format!("{name}/{field}");
-        let ds = opener
-            .file()
-            .dataset(&dataset)
-            .map_err(|_| opener.missing(&dataset))?;
+        let (ds, sample, time) = flagged_dataset(opener, &dataset)?;
         let attrs = Attrs::new(path, &ds, &format!("/{dataset}"));
-        let sample = attrs.flag("sample_varying")?;
-        let time = attrs.flag("time_varying")?;
         let stored = attrs.flags("dim_varying")?;
         if stored.len() != layout.dims.len() {
             return Err(attrs.error(
@@ -245,6 +240,19 @@ fn field_group(opener: &mut Opener, layout: &Layout, order: usize) -> Result<Vec
     Ok(fields)
 }
 
+/// The dataset `dataset` (a field's or a scalar's) with its
+/// `sample_varying` and `time_varying` flags.
+fn flagged_dataset(opener: &Opener, dataset: &str) -> Result<(hdf5::Dataset, bool, bool)> {
+    let ds = opener
+        .file()
+        .dataset(dataset)
+        .map_err(|_| opener.missing(dataset))?;
+    let attrs = Attrs::new(opener.path(), &ds, &format!("/{dataset}"));
+    let sample = attrs.flag("sample_varying")?;
+    let time = attrs.flag("time_varying")?;
+    Ok((ds, sample, time))
+}
+
 /// `/scalars`, each checked against its flags; a constant one is read.
 fn scalars(opener: &mut Opener, layout: &Layout) -> Result<Vec<WellScalar>> {
     let path = opener.path();
@@ -255,13 +263,7 @@ fn scalars(opener: &mut Opener, layout: &Layout) -> Result<Vec<WellScalar>> {
     let mut out = Vec::with_capacity(names.len());
     for name in names {
         let dataset = format!("scalars/{name}");
-        let ds = opener
-            .file()
-            .dataset(&dataset)
-            .map_err(|_| opener.missing(&dataset))?;
-        let attrs = Attrs::new(path, &ds, &format!("/{dataset}"));
-        let sample = attrs.flag("sample_varying")?;
-        let time = attrs.flag("time_varying")?;
+        let (ds, sample, time) = flagged_dataset(opener, &dataset)?;
         let want = layout.expected(sample, time, &[], 0);
         let got = ds.shape();
         // A constant may be stored as shape () or (1,) (the format's text
