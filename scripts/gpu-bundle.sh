@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds fno with `--features cuda` on a machine without a GPU or a CUDA
-# toolkit, and packs what a GPU machine without Rust needs to run it into
+# Builds fno with `--features nccl` (CUDA and NCCL) on a machine without a
+# GPU or a CUDA toolkit, and packs what a GPU machine without Rust needs to run it into
 # target/gpu-carry/: the stripped `fno` binary and integration-test binary,
 # the non-glibc shared libraries they load from this machine (HDF5 and its
 # dependencies), scripts/gpu-run.sh, and the pure-Python packages the
@@ -31,20 +31,22 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check \
   'nvidia-cuda-nvcc==13.0.*' 'nvidia-nvvm==13.0.*' 'nvidia-cuda-crt==13.0.*' \
   'nvidia-cuda-runtime==13.0.*' nvidia-cuda-cccl \
-  'nvidia-cublas==13.0.*' 'nvidia-cufft==12.0.*' 'nvidia-curand==10.4.*' 'nvidia-cuda-nvrtc==13.0.*'
+  'nvidia-cublas==13.0.*' 'nvidia-cufft==12.0.*' 'nvidia-curand==10.4.*' 'nvidia-cuda-nvrtc==13.0.*' \
+  nvidia-nccl-cu13
 site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 CU="$site/nvidia/cu13"
 export PATH="$CU/bin:$PATH" CUDA_ROOT="$CU" CUDA_PATH="$CU" CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-90}
 
 mkdir -p "$link"
-for lib in "$CU"/lib/lib*.so.*; do
+shopt -s nullglob
+for lib in "$CU"/lib/lib*.so.* "$site"/nvidia/nccl/lib/lib*.so.*; do
   base=$(basename "$lib")
   ln -sf "$lib" "$link/${base%%.so.*}.so"
 done
 export LIBRARY_PATH="$link${LIBRARY_PATH:+:$LIBRARY_PATH}"
 
 build() {
-  cargo test --release --features cuda --no-run --message-format=json-render-diagnostics \
+  cargo test --release --features nccl --no-run --message-format=json-render-diagnostics \
     > "$root/target/gpu-build.json"
 }
 if ! build; then
@@ -75,7 +77,7 @@ strip "$stage/fno" "$stage/integration"
 # runtime and the CUDA libraries (the GPU machine has its own).
 ldd "$stage/fno" "$stage/integration" | awk '/=> \//{print $3}' | sort -u \
   | grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|ld-linux[^/]*|libpthread|libdl|librt)\.so' \
-  | grep -v -E '/lib(cuda|cudart|cublas|cublasLt|cufft|curand|nvrtc)\.so' \
+  | grep -v -E '/lib(cuda|cudart|cublas|cublasLt|cufft|curand|nvrtc|nccl)\.so' \
   | xargs -r -I{} cp -L {} "$stage/libs/"
 # The reference's pure-Python packages; the GPU machine has PyTorch and
 # NumPy but no network.

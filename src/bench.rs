@@ -59,6 +59,8 @@ pub struct BenchReport {
     pub all_reduce_ms: f64,
     /// Processes the step ran on, each on `batch / ranks` samples.
     pub ranks: usize,
+    /// What summed the gradients: `none` (one process), `mpi` or `nccl`.
+    pub collectives: String,
     /// Peak resident memory of the process (`VmHWM`), MiB; `None` where
     /// `/proc/self/status` is unavailable.
     pub peak_rss_mb: Option<f64>,
@@ -145,6 +147,8 @@ pub fn run(
         .into());
     }
     let batch = cfg.batch / ranks;
+    let on_device = crate::dist::for_device(comm, device);
+    let comm = on_device.comm();
     let device = device.clone();
     let map = VarMap::new();
     let model = Fno::new(
@@ -191,6 +195,7 @@ pub fn run(
         train_step_ms: median(&mut train),
         all_reduce_ms: median(&mut reduce),
         ranks,
+        collectives: comm.backend(&device).into(),
         peak_rss_mb: peak_rss_mb(),
     })
 }

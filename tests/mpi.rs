@@ -500,6 +500,10 @@ fn bench_times_the_data_parallel_step_and_its_all_reduce() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("one report from rank 0: {e}"));
     assert_eq!(report["ranks"], 2);
+    assert_eq!(
+        report["collectives"], "mpi",
+        "CPU gradients travel over MPI"
+    );
     let (step, reduce) = (
         report["train_step_ms"].as_f64().unwrap(),
         report["all_reduce_ms"].as_f64().unwrap(),

@@ -59,6 +59,10 @@ mod inverse;
 /// unless asked for (`cargo test --features cuda -- --ignored`).
 #[cfg(feature = "cuda")]
 mod cuda;
+/// NCCL's gradient sums against one GPU (feature `nccl`, ignored unless
+/// asked for, as above).
+#[cfg(feature = "nccl")]
+mod cuda_nccl;
 
 /// Physics residuals against the shared files' reference table, and their
 /// convergence order on generated solutions.

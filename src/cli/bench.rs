@@ -140,11 +140,12 @@ fn bench_as(args: &BenchArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
             report.train_step_ms, args.steps
         );
         println!(
-            "all-reduce       {:.3} ms ({:.1}% of the step, {} process{})",
+            "all-reduce       {:.3} ms ({:.1}% of the step, {} process{}, {})",
             report.all_reduce_ms,
             100.0 * report.all_reduce_ms / report.train_step_ms,
             report.ranks,
-            if report.ranks == 1 { "" } else { "es" }
+            if report.ranks == 1 { "" } else { "es" },
+            report.collectives
         );
         match report.peak_rss_mb {
             Some(mb) => println!("peak memory      {mb:.0} MiB"),

@@ -12,8 +12,15 @@
 mod launch;
 #[cfg(feature = "mpi")]
 mod mpi;
+#[cfg(feature = "nccl")]
+mod nccl;
+mod on_device;
 
+use candle_core::{Device, Tensor};
 pub use launch::{detect, gpu_of_local_rank, Launch};
+#[cfg(feature = "nccl")]
+pub use nccl::NcclOver;
+pub use on_device::{for_device, OnDevice};
 use std::time::Duration;
 
 /// The collectives of a group of processes, on host buffers. Every rank
@@ -35,6 +42,35 @@ pub trait Communicator {
     fn all_gather_f64(&self, mine: &[f64]) -> Vec<Vec<f64>>;
     /// Ends every process of the job with exit code `code`.
     fn abort(&self, code: i32) -> !;
+    /// The element-wise sum over ranks of `flat`, a one-dimensional f32
+    /// tensor on any device, as a tensor on that device. Unless a backend
+    /// moves device buffers itself (NCCL), it stages them through host
+    /// memory and [`Self::all_reduce_sum_f32`].
+    fn all_reduce_sum_tensor(&self, flat: &Tensor) -> candle_core::Result<Tensor> {
+        if self.size() == 1 {
+            return Ok(flat.clone());
+        }
+        let len = flat.dims1()?;
+        let mut host = flat.to_vec1::<f32>()?;
+        self.all_reduce_sum_f32(&mut host);
+        Tensor::from_vec(host, len, flat.device())
+    }
+    /// What carries [`Self::all_reduce_sum_tensor`] on `device`: `none`
+    /// (one process), `mpi` (host buffers; device buffers staged through
+    /// host memory) or `nccl`.
+    fn backend(&self, device: &Device) -> &'static str {
+        let _ = device;
+        if self.size() == 1 {
+            "none"
+        } else {
+            "mpi"
+        }
+    }
+    /// How long a collective may wait for the other ranks and whom to tell
+    /// before ending the job; `None` for a process on its own.
+    fn watch(&self) -> Option<Watch> {
+        None
+    }
     /// Whether this rank writes shared outputs (the run directory, reports,
     /// progress): rank 0.
     fn is_root(&self) -> bool {

@@ -161,4 +161,8 @@ impl Communicator for MpiWorld {
     fn abort(&self, code: i32) -> ! {
         self.world.abort(code)
     }
+
+    fn watch(&self) -> Option<Watch> {
+        Some(self.watch)
+    }
 }

@@ -291,9 +291,14 @@ pub fn train_with(
     comm: &dyn Communicator,
 ) -> Result<TrainReport, TrainError> {
     check_world(cfg, comm)?;
+    let on_device = crate::dist::for_device(comm, device);
+    let comm = on_device.comm();
     // Before the run directory is touched: data that do not fit the run,
     // a model larger than memory.
     check_training(cfg, device, &mut |warning| progress.warning(&warning))?;
+    if let Some(note) = on_device.note().filter(|_| comm.is_root()) {
+        progress.warning(note);
+    }
     let run = RunDir::new(out);
     // A pretrained run that does not fit is refused before the run
     // directory is touched; a resume continues from its own checkpoint.
