@@ -5,21 +5,37 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 /// Runs `fno ARGS` as `ranks` processes under Open MPI's launcher, as CI
-/// (root, 2 cores) allows.
+/// (root, 2 cores) allows; with `FNO_TEST_LAUNCHER=srun`, under Slurm's
+/// `srun` instead (on a node of a running Slurm with PMIx, e.g. the one
+/// `scripts/slurm-node.sh` starts), so the same tests check the other
+/// launcher.
 fn mpirun(ranks: usize, args: &[&str]) -> Output {
-    Command::new("mpirun")
-        .args([
+    let mut command = if under_srun() {
+        let mut srun = Command::new("srun");
+        srun.args(["--mpi=pmix", "--overcommit", "--ntasks"]);
+        srun
+    } else {
+        let mut mpirun = Command::new("mpirun");
+        mpirun.args([
             "--oversubscribe",
             "--allow-run-as-root",
             "--bind-to",
             "none",
             "-np",
-        ])
+        ]);
+        mpirun
+    };
+    command
         .arg(ranks.to_string())
         .arg(env!("CARGO_BIN_EXE_fno"))
         .args(args)
         .output()
-        .expect("running mpirun (Open MPI, installed by scripts/setup.sh)")
+        .expect("running the launcher (Open MPI's mpirun, installed by scripts/setup.sh)")
+}
+
+/// Whether the tests launch through Slurm's `srun` (`FNO_TEST_LAUNCHER=srun`).
+fn under_srun() -> bool {
+    std::env::var("FNO_TEST_LAUNCHER").as_deref() == Ok("srun")
 }
 
 /// The largest relative difference between two runs' weights, over every
@@ -234,9 +250,27 @@ fn a_batch_the_ranks_cannot_share_is_refused() {
 }
 
 /// Runs a two-rank job whose ranks get different environments or
-/// arguments (Open MPI's `A : B` form): rank 0 runs `rank0`, rank 1
-/// runs `rank1`, each a command line starting with the program.
+/// arguments (Open MPI's `A : B` form, or `srun --multi-prog`): rank 0
+/// runs `rank0`, rank 1 runs `rank1`, each a command line starting with
+/// the program.
 fn mpirun_each(rank0: &[&str], rank1: &[&str]) -> Output {
+    if under_srun() {
+        let dir = tempdir();
+        let programs = dir.path().join("ranks.conf");
+        let line = |rank: usize, words: &[&str]| format!("{rank} {}\n", words.join(" "));
+        std::fs::write(&programs, line(0, rank0) + &line(1, rank1)).unwrap();
+        return Command::new("srun")
+            .args([
+                "--mpi=pmix",
+                "--overcommit",
+                "--ntasks",
+                "2",
+                "--multi-prog",
+            ])
+            .arg(&programs)
+            .output()
+            .expect("running srun");
+    }
     Command::new("mpirun")
         .args([
             "--oversubscribe",
@@ -312,7 +346,10 @@ fn a_killed_rank_ends_the_job_and_the_run_resumes_exactly() {
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("rank 0"), "{stderr}");
+    // The killed rank cannot speak; its launcher names it: mpirun as
+    // "rank 0", srun as "task 0".
+    let named = if under_srun() { "task 0" } else { "rank 0" };
+    assert!(stderr.contains(named), "{stderr}");
     assert_eq!(state(&run)["epoch"], 2);
     succeeded(&mpirun(
         2,
