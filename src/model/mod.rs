@@ -50,6 +50,7 @@ mod row_dots;
 mod saved_derivative;
 #[cfg(test)]
 mod testutil;
+pub mod unet;
 
 pub use activation::Activation;
 pub use block::FnoBlock;
