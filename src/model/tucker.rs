@@ -362,6 +362,48 @@ mod tests {
         }
     }
 
+    /// Core and factors drawn at the initial standard deviation rebuild a
+    /// weight with the dense initial weight's mean square, `a² / 3` per
+    /// part with `a = 1/(C_in C_out)` (one fixed draw; a wrong exponent or
+    /// factor in the formula would be off by far more than the bound).
+    #[test]
+    fn initial_weight_has_the_dense_scale() {
+        use rand::SeedableRng;
+        use rand_distr::{Distribution, Normal};
+        let c = SpectralConvConfig {
+            in_channels: 8,
+            out_channels: 8,
+            modes: vec![4, 4],
+            backend: SpectralBackend::Fft,
+        };
+        let shape = c.weight_shape();
+        let ranks = tucker_ranks(&shape, 0.5);
+        let normal = Normal::new(0.0, init_stdev(&c, &ranks)).unwrap();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let mut draw = |dims: &[usize]| {
+            let n = dims.iter().product();
+            let values: Vec<f64> = (0..n).map(|_| normal.sample(&mut rng)).collect();
+            Tensor::from_vec(values, dims, &Device::Cpu).unwrap()
+        };
+        let mut params = HashMap::new();
+        for part in ["re", "im"] {
+            params.insert(format!("core_{part}"), draw(&ranks));
+        }
+        for (n, (&s, &r)) in shape.iter().zip(&ranks).enumerate() {
+            for part in ["re", "im"] {
+                params.insert(format!("factor{n}_{part}"), draw(&[s, r]));
+            }
+        }
+        let vb = VarBuilder::from_tensors(params, DType::F64, &Device::Cpu);
+        let (re, im) = TuckerConv::new(&c, 0.5, vb).unwrap().weight().unwrap();
+        let a = 1.0 / 64.0;
+        for part in [re, im] {
+            let mean_square: f64 = part.sqr().unwrap().mean_all().unwrap().to_scalar().unwrap();
+            let ratio = mean_square / (a * a / 3.0);
+            assert!((0.5..2.0).contains(&ratio), "{ratio}");
+        }
+    }
+
     /// Central finite differences in f64 against candle's gradients of the
     /// layer (input, core and every factor), 1D and 2D, onto the input grid
     /// and onto another one.
