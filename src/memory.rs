@@ -7,8 +7,8 @@
 //! configuration alone (float32 everywhere):
 //!
 //! - parameters: counted exactly (lifting and projection MLPs, and per
-//!   Fourier block the complex spectral weights `2·w²·Π(weight shape)` and
-//!   the `w² + w` skip);
+//!   Fourier block the complex spectral weights, `2·w²·Π(weight shape)`
+//!   when dense, and the `w² + w` skip);
 //! - training adds the gradients and AdamW's two moments, three more copies;
 //! - activations of one batch of `B` samples on `G` grid points: training
 //!   keeps [`TRAIN_TENSORS_PER_BLOCK`] tensors of `B·w·G` values per Fourier
@@ -23,7 +23,7 @@
 //! Available memory is Linux's `MemAvailable`, lowered to the headroom of
 //! the process's cgroup v2 `memory.max` when one is set; elsewhere, and for
 //! CUDA devices (whose memory this module does not query), no check is made.
-use crate::model::ModelConfig;
+use crate::model::{spectral_parameter_count, ModelConfig};
 use std::path::Path;
 
 /// Tensors of `batch · width · grid` values a training step keeps alive
@@ -74,26 +74,13 @@ pub fn parameter_count(cfg: &ModelConfig) -> f64 {
     let w = cfg.width as f64;
     let lifting_hidden = (cfg.lifting_ratio as f64) * w;
     let projection_hidden = (cfg.projection_ratio as f64) * w;
-    let last = cfg.modes.len().saturating_sub(1);
-    let spectral_shape: f64 = cfg
-        .modes
-        .iter()
-        .enumerate()
-        .map(|(axis, &m)| {
-            if axis == last {
-                m as f64
-            } else {
-                2.0 * m as f64
-            }
-        })
-        .product();
     let hidden = cfg.channel_mlp_hidden() as f64;
     let gated_mlp = if hidden > 0.0 {
         linear(w, hidden) + linear(hidden, w) + w
     } else {
         0.0
     };
-    let block = 2.0 * w * w * spectral_shape + linear(w, w) + gated_mlp;
+    let block = spectral_parameter_count(cfg) + linear(w, w) + gated_mlp;
     linear(cfg.lifting_in_channels() as f64, lifting_hidden)
         + linear(lifting_hidden, w)
         + (cfg.layers as f64) * block
@@ -299,6 +286,20 @@ mod tests {
             ModelConfig {
                 channel_mlp_expansion: 0.5,
                 ..cfg(2, 6, 3, 3)
+            },
+            ModelConfig {
+                factorization: crate::model::Factorization::Tucker,
+                rank: 0.3,
+                ..cfg(2, 6, 3, 3)
+            },
+            ModelConfig {
+                factorization: crate::model::Factorization::Tucker,
+                rank: 0.05,
+                ..cfg(3, 4, 1, 2)
+            },
+            ModelConfig {
+                factorization: crate::model::Factorization::PerAxis,
+                ..cfg(3, 4, 1, 2)
             },
         ] {
             let map = VarMap::new();

@@ -1,7 +1,7 @@
-//! The fno settings neuraloperator 2.0.0's `FNO` cannot reproduce; each is
-//! refused naming the setting.
+//! The fno settings neuraloperator 2.0.0's `FNO` cannot reproduce (or that
+//! this export does not map); each is refused naming the setting.
 use super::ExportError;
-use crate::model::{Activation, ModelConfig};
+use crate::model::{Activation, Factorization, ModelConfig};
 
 /// Refuses the first setting of `model` without an equivalent in
 /// neuraloperator 2.0.0's `FNO(...)` keyword arguments.
@@ -14,6 +14,23 @@ pub fn check_supported(model: &ModelConfig) -> Result<(), ExportError> {
                      an axis, fno round(f * n) on the right end only, so the padded domains \
                      differ in length; retrain with no padding to export"
                 .into(),
+        });
+    }
+    if model.factorization != Factorization::Dense {
+        return Err(ExportError::Unsupported {
+            setting: "model.factorization",
+            value: format!("{:?}", model.factorization).to_lowercase(),
+            reason: match model.factorization {
+                Factorization::PerAxis => {
+                    "neuraloperator 2.0.0's FNO has no per-axis (F-FNO) spectral convolution"
+                }
+                _ => {
+                    "neuraloperator's TFNO keeps its Tucker weights as tensorly-torch \
+                     factorized tensors, whose layout this export does not write; only \
+                     dense spectral weights are exported"
+                }
+            }
+            .into(),
         });
     }
     if model.activation != Activation::Gelu {
@@ -40,7 +57,7 @@ mod tests {
     }
 
     #[test]
-    fn padding_and_other_activations_are_refused() {
+    fn padding_factorizations_and_other_activations_are_refused() {
         let base = ModelConfig::default();
         check_supported(&base).unwrap();
         // Zero padding is no padding.
@@ -56,6 +73,13 @@ mod tests {
             ..base.clone()
         };
         assert_eq!(refused(padded), "model.padding");
+        for factorization in [Factorization::Tucker, Factorization::PerAxis] {
+            let cfg = ModelConfig {
+                factorization,
+                ..base.clone()
+            };
+            assert_eq!(refused(cfg), "model.factorization");
+        }
         for activation in [Activation::Relu, Activation::Tanh] {
             let cfg = ModelConfig {
                 activation,

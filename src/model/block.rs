@@ -10,9 +10,11 @@
 //!   factor per channel (starting at 1). Chosen by
 //!   `model.channel_mlp_expansion > 0`.
 //!
-//! Both run as separate ops, one block after another; the original form
-//! also runs as one fused op over the whole stack (`block_op`).
-use candle_core::{Module, Tensor};
+//! The spectral branch `K` is dense, Tucker-factorised or per axis
+//! (`model.factorization`, see `spectral_branch`). Every form runs as
+//! separate ops, one block after another; the original form with a dense
+//! `K` also runs as one fused op over the whole stack (`block_op`).
+use candle_core::Tensor;
 use candle_nn::{Init, VarBuilder};
 
 use super::activation::Activation;
@@ -21,16 +23,17 @@ use super::error::ModelError;
 use super::mlp::ChannelMlp;
 use super::pointwise::PointwiseLinear;
 use super::resample::fourier_resample;
-use crate::spectral::{SpectralConv, SpectralConvConfig};
+use super::spectral_branch::SpectralBranch;
+use crate::spectral::{SpectralBackend, SpectralConv};
 
 /// One Fourier block (see the module docs for its two forms).
 ///
-/// Parameters live under `spectral` (the [`SpectralConv`] `K`),
+/// Parameters live under `spectral` (the spectral convolution `K`),
 /// `pointwise` (the 1×1 linear `W`, `b`) and, in neuraloperator's form,
 /// `channel_mlp` (`fc1`, `fc2`) and `gate` (`g`, one value per channel).
 #[derive(Debug)]
 pub struct FnoBlock {
-    pub(super) spectral: SpectralConv,
+    pub(super) spectral: SpectralBranch,
     pub(super) pointwise: PointwiseLinear,
     gated_mlp: Option<GatedMlp>,
 }
@@ -47,12 +50,6 @@ struct GatedMlp {
 impl FnoBlock {
     /// Creates the block's layers for `cfg.width` channels.
     pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self, ModelError> {
-        let spectral_cfg = SpectralConvConfig {
-            in_channels: cfg.width,
-            out_channels: cfg.width,
-            modes: cfg.modes.clone(),
-            backend: cfg.backend,
-        };
         let gated_mlp = match cfg.channel_mlp_hidden() {
             0 => None,
             hidden => Some(GatedMlp {
@@ -67,7 +64,7 @@ impl FnoBlock {
             }),
         };
         Ok(Self {
-            spectral: SpectralConv::new(&spectral_cfg, vb.pp("spectral"))?,
+            spectral: SpectralBranch::new(cfg, vb.pp("spectral"))?,
             pointwise: PointwiseLinear::new(cfg.width, cfg.width, vb.pp("pointwise"))?,
             gated_mlp,
         })
@@ -75,8 +72,7 @@ impl FnoBlock {
 
     /// Number of trainable scalars.
     pub fn num_parameters(&self) -> usize {
-        self.spectral.weight_re().elem_count()
-            + self.spectral.weight_im().elem_count()
+        self.spectral.num_parameters()
             + self.pointwise.num_parameters()
             + self
                 .gated_mlp
@@ -88,6 +84,15 @@ impl FnoBlock {
     /// stack op does not run.
     pub fn has_channel_mlp(&self) -> bool {
         self.gated_mlp.is_some()
+    }
+
+    /// The block's dense spectral convolution when the fused stack op can
+    /// run the block on `device`: the original form with a dense `K` on the
+    /// FFT backend.
+    pub(super) fn fusable(&self, device: &candle_core::Device) -> Option<&SpectralConv> {
+        self.spectral
+            .as_dense()
+            .filter(|k| !self.has_channel_mlp() && k.backend_for(device) == SpectralBackend::Fft)
     }
 
     /// The block on `v`, evaluated on `out_grid` (the input grid if
@@ -108,7 +113,7 @@ impl FnoBlock {
                 self.spectral.forward_to(v, grid)?,
                 fourier_resample(v, grid)?,
             ),
-            _ => (self.spectral.forward(v)?, v.clone()),
+            _ => (self.spectral.forward_to(v, &v.dims()[2..])?, v.clone()),
         };
         let h = match activation {
             Some(act) => self.pointwise.forward_activated(&v, Some(&k), act)?,

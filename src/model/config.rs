@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::activation::Activation;
 use super::error::ModelError;
+use super::factorization::Factorization;
 use crate::spectral::SpectralBackend;
 
 /// Architecture of a Fourier neural operator.
@@ -71,6 +72,15 @@ pub struct ModelConfig {
     /// FNO block. Such blocks do not run as the fused stack op, so a
     /// training step costs more than the MLP's own arithmetic.
     pub channel_mlp_expansion: f64,
+    /// How each block's spectral weights are held: `"dense"` (the
+    /// default), `"tucker"` (TFNO, sized by [`ModelConfig::rank`]) or
+    /// `"per_axis"` (F-FNO); see [`Factorization`]. The factorised forms
+    /// run their blocks one by one, not as the fused stack op.
+    pub factorization: Factorization,
+    /// With `factorization = "tucker"`, the fraction of the dense spectral
+    /// weight's parameters the Tucker core and factors hold, in `(0, 1]`
+    /// (neuraloperator's `TFNO(rank=...)`). Default: 0.1, TFNO's.
+    pub rank: f64,
 }
 
 impl Default for ModelConfig {
@@ -89,6 +99,8 @@ impl Default for ModelConfig {
             backend: SpectralBackend::default(),
             grid_channels: true,
             channel_mlp_expansion: 0.0,
+            factorization: Factorization::Dense,
+            rank: 0.1,
         }
     }
 }
@@ -177,6 +189,15 @@ impl ModelConfig {
                     self.channel_mlp_expansion,
                     self.width,
                     0.5 / self.width as f64
+                ),
+            ));
+        }
+        if !(self.rank > 0.0 && self.rank <= 1.0) {
+            return Err(invalid(
+                "rank",
+                format!(
+                    "must lie in (0, 1] (a fraction of the dense weight's parameters), got {}",
+                    self.rank
                 ),
             ));
         }
@@ -288,6 +309,32 @@ mod tests {
         }
         let parsed: ModelConfig = toml::from_str("channel_mlp_expansion = 0.5").unwrap();
         assert_eq!(parsed.channel_mlp_hidden(), 32);
+    }
+
+    #[test]
+    fn factorization_parses_and_rank_must_be_a_fraction() {
+        let parsed: ModelConfig = toml::from_str("factorization = \"tucker\"\nrank = 0.5").unwrap();
+        assert_eq!(parsed.factorization, Factorization::Tucker);
+        assert_eq!(parsed.rank, 0.5);
+        let per_axis: ModelConfig = toml::from_str("factorization = \"per_axis\"").unwrap();
+        assert_eq!(per_axis.factorization, Factorization::PerAxis);
+        assert!(toml::from_str::<ModelConfig>("factorization = \"cp\"").is_err());
+        for rank in [0.0, -0.1, 1.5, f64::NAN] {
+            rejects(
+                ModelConfig {
+                    rank,
+                    ..ModelConfig::default()
+                },
+                "rank",
+            );
+        }
+        ModelConfig {
+            rank: 1.0,
+            factorization: Factorization::Tucker,
+            ..ModelConfig::default()
+        }
+        .validate()
+        .unwrap();
     }
 
     #[test]

@@ -36,7 +36,7 @@ use super::error::ModelError;
 use super::grid::grid_channels;
 use super::mlp::ChannelMlp;
 use super::padding::{pad, padding_amounts, unpad};
-use crate::spectral::{ModeClip, SpectralBackend};
+use crate::spectral::ModeClip;
 
 /// A Fourier neural operator (Li et al., 2021) for 1 to 3 spatial axes.
 ///
@@ -168,9 +168,7 @@ impl Fno {
             && super::inference::recording()
             && (v.device().is_cpu() || v.device().is_cuda())
             && v.dims().get(2..) == Some(&padded_out[..])
-            && self.blocks.iter().all(|b| {
-                !b.has_channel_mlp() && b.spectral.backend_for(v.device()) == SpectralBackend::Fft
-            });
+            && self.blocks.iter().all(|b| b.fusable(v.device()).is_some());
         let v = match fused {
             true => self.blocks_fused(&v)?,
             false => self.blocks_one_by_one(v, &padded_out)?,
@@ -195,16 +193,13 @@ impl Fno {
     /// or CUDA; see `block_op` and `cuda::block` for why), with their
     /// weights stacked.
     fn blocks_fused(&self, v: &Tensor) -> Result<Tensor, ModelError> {
-        let spectral: Vec<Tensor> = self
-            .blocks
-            .iter()
-            .flat_map(|b| {
-                [
-                    b.spectral.weight_re().clone(),
-                    b.spectral.weight_im().clone(),
-                ]
-            })
-            .collect();
+        let mut spectral = Vec::with_capacity(2 * self.blocks.len());
+        for block in &self.blocks {
+            let k = block.fusable(v.device()).ok_or_else(|| {
+                candle_core::Error::Msg("the fused block stack needs dense spectral weights".into())
+            })?;
+            spectral.extend([k.weight_re().clone(), k.weight_im().clone()]);
+        }
         let pointwise = self
             .blocks
             .iter()
@@ -232,6 +227,7 @@ impl Module for Fno {
 mod tests {
     use super::*;
     use crate::model::testutil::{max_abs, max_abs_diff as diff};
+    use crate::model::Factorization;
     use candle_core::{DType, Device};
     use candle_nn::VarMap;
 
@@ -348,9 +344,78 @@ mod tests {
         );
     }
 
+    /// The factorised forms of `small(dims)`.
+    fn factorised(dims: usize) -> [ModelConfig; 2] {
+        [
+            ModelConfig {
+                factorization: Factorization::Tucker,
+                rank: 0.4,
+                ..small(dims, vec![])
+            },
+            ModelConfig {
+                factorization: Factorization::PerAxis,
+                ..small(dims, vec![])
+            },
+        ]
+    }
+
+    /// In 1D the per-axis (F-FNO) model is the dense one: with the same
+    /// weights (the axis's under `spectral.axis0`) it gives the same output
+    /// on the training grid, where the dense model runs the fused stack
+    /// and the per-axis one its blocks one by one, and onto a finer grid.
+    #[test]
+    fn per_axis_in_1d_is_the_dense_model() {
+        let dense_cfg = ModelConfig {
+            dims: 1,
+            modes: vec![5],
+            width: 4,
+            layers: 3,
+            ..ModelConfig::default()
+        };
+        let map = VarMap::new();
+        let dense = Fno::new(
+            &dense_cfg,
+            VarBuilder::from_varmap(&map, DType::F64, &Device::Cpu),
+        )
+        .unwrap();
+        let renamed: std::collections::HashMap<String, Tensor> = map
+            .data()
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| {
+                let k = k.replace("spectral.weight", "spectral.axis0.weight");
+                (k, v.as_tensor().copy().unwrap())
+            })
+            .collect();
+        let per_axis_cfg = ModelConfig {
+            factorization: Factorization::PerAxis,
+            ..dense_cfg
+        };
+        let per_axis = Fno::new(
+            &per_axis_cfg,
+            VarBuilder::from_tensors(renamed, DType::F64, &Device::Cpu),
+        )
+        .unwrap();
+        let x = Tensor::randn(0f64, 1.0, (3, 1, 24), &Device::Cpu).unwrap();
+        for out in [24, 48] {
+            let (a, b) = (
+                dense.forward_to(&x, &[out]).unwrap(),
+                per_axis.forward_to(&x, &[out]).unwrap(),
+            );
+            assert!(diff(&a, &b) < 1e-10, "{out}: {}", diff(&a, &b));
+        }
+    }
+
     #[test]
     fn every_parameter_gets_a_gradient() {
-        for cfg in [small(1, vec![0.25]), small(2, vec![0.25, 0.0])] {
+        let [tucker, per_axis] = factorised(2);
+        for cfg in [
+            small(1, vec![0.25]),
+            small(2, vec![0.25, 0.0]),
+            tucker,
+            per_axis,
+        ] {
             let (map, model) = build(&cfg);
             let grid = vec![16; cfg.dims];
             let y = model.forward(&input(&cfg, 2, &grid)).unwrap();
@@ -373,7 +438,11 @@ mod tests {
 
     #[test]
     fn parameter_count_matches_the_var_map() {
-        for cfg in [small(1, vec![]), small(2, vec![]), small(3, vec![])] {
+        let factorised = [factorised(2), factorised(3)].concat();
+        for cfg in [small(1, vec![]), small(2, vec![]), small(3, vec![])]
+            .into_iter()
+            .chain(factorised)
+        {
             let (map, model) = build(&cfg);
             let total: usize = map.all_vars().iter().map(|v| v.elem_count()).sum();
             assert_eq!(model.num_parameters(), total);
@@ -382,8 +451,15 @@ mod tests {
 
     #[test]
     fn output_shapes_at_other_resolutions() {
-        for dims in [1, 2] {
-            let cfg = small(dims, vec![0.125; dims]);
+        let factorised = factorised(2).map(|c| ModelConfig {
+            padding: vec![0.125; 2],
+            ..c
+        });
+        for cfg in [small(1, vec![0.125]), small(2, vec![0.125; 2])]
+            .into_iter()
+            .chain(factorised)
+        {
+            let dims = cfg.dims;
             let (_map, model) = build(&cfg);
             // Trained resolution 16; 0.5x, 2x, an odd size never seen, and
             // sizes below 2 * modes.

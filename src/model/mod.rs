@@ -11,6 +11,10 @@
 //!   grid-coordinate channels, domain padding, Fourier resampling;
 //! - `block_op.rs`, `block_stack.rs`: the stack of Fourier blocks as one op
 //!   when training on the input grid;
+//! - `spectral_branch.rs`: a block's spectral convolution as
+//!   `model.factorization` ([`Factorization`]) holds it: dense, Tucker
+//!   (`tucker.rs`, TFNO) or one 1D convolution per axis (`per_axis.rs`,
+//!   F-FNO);
 //! - `cuda/` (feature `cuda`): the CUDA bodies of the fused ops.
 //!
 //! ```no_run
@@ -36,25 +40,32 @@ mod cuda;
 mod dims;
 mod epilogue;
 mod error;
+mod factorization;
 pub mod fno;
 pub mod grid;
 mod host_kernel;
 mod inference;
 pub mod mlp;
 pub mod padding;
+mod per_axis;
 pub mod pointwise;
 mod pointwise_kernels;
 mod pointwise_op;
 pub mod resample;
 mod row_dots;
 mod saved_derivative;
+mod spectral_branch;
 #[cfg(test)]
 mod testutil;
+mod tucker;
 pub mod unet;
 
 pub use activation::Activation;
 pub use block::FnoBlock;
 pub use config::ModelConfig;
 pub use error::ModelError;
+pub use factorization::Factorization;
 pub use fno::Fno;
 pub use inference::inference;
+pub use spectral_branch::spectral_parameter_count;
+pub use tucker::tucker_ranks;

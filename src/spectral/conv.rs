@@ -63,6 +63,29 @@ impl Default for SpectralConvConfig {
 }
 
 impl SpectralConvConfig {
+    /// The shape of the layer's weights, `[C_in, C_out, 2m_1, .., m_d]`.
+    pub fn weight_shape(&self) -> Vec<usize> {
+        let mut shape = vec![self.in_channels, self.out_channels];
+        shape.extend(weight_spatial_shape(&self.modes));
+        shape
+    }
+
+    /// The clipping of this layer's modes from `in_grid` to `out_grid`, or
+    /// `None` if both grids hold all requested modes (see
+    /// [`SpectralConv::clipped_modes`]).
+    pub fn clipped_modes_to(&self, in_grid: &[usize], out_grid: &[usize]) -> Option<ModeClip> {
+        if in_grid.len() != self.modes.len() || out_grid.len() != self.modes.len() {
+            return None;
+        }
+        let effective = effective_modes(&self.modes, in_grid, out_grid);
+        (effective != self.modes).then(|| ModeClip {
+            requested: self.modes.clone(),
+            effective,
+            in_grid: in_grid.to_vec(),
+            out_grid: out_grid.to_vec(),
+        })
+    }
+
     /// Checks the config: positive channels, 1 to 3 positive mode counts.
     pub fn validate(&self) -> Result<(), SpectralError> {
         let invalid = |field, reason: &str| {
@@ -147,14 +170,31 @@ impl SpectralConv {
     /// `[0, 1/(C_in C_out))`.
     pub fn new(cfg: &SpectralConvConfig, vb: VarBuilder) -> Result<Self, SpectralError> {
         cfg.validate()?;
-        let mut shape = vec![cfg.in_channels, cfg.out_channels];
-        shape.extend(weight_spatial_shape(&cfg.modes));
+        let shape = cfg.weight_shape();
         let init = Init::Uniform {
             lo: 0.0,
             up: 1.0 / (cfg.in_channels * cfg.out_channels) as f64,
         };
         let weight_re = vb.get_with_hints(shape.as_slice(), "weight_re", init)?;
         let weight_im = vb.get_with_hints(shape.as_slice(), "weight_im", init)?;
+        Ok(Self {
+            cfg: cfg.clone(),
+            weight_re,
+            weight_im,
+            dense: DenseCache::default(),
+        })
+    }
+
+    /// The layer with the given weights (shape `[C_in, C_out, 2m_1, ..,
+    /// m_d]`), which may derive from other variables: a factorised layer
+    /// builds its dense weight each forward pass and convolves with it
+    /// through this, and the gradients flow on to what it was built from.
+    pub fn from_weights(
+        cfg: &SpectralConvConfig,
+        weight_re: Tensor,
+        weight_im: Tensor,
+    ) -> Result<Self, SpectralError> {
+        cfg.validate()?;
         Ok(Self {
             cfg: cfg.clone(),
             weight_re,
@@ -197,16 +237,7 @@ impl SpectralConv {
 
     /// As [`SpectralConv::clipped_modes`], from `in_grid` to `out_grid`.
     pub fn clipped_modes_to(&self, in_grid: &[usize], out_grid: &[usize]) -> Option<ModeClip> {
-        if in_grid.len() != self.cfg.modes.len() || out_grid.len() != self.cfg.modes.len() {
-            return None;
-        }
-        let effective = effective_modes(&self.cfg.modes, in_grid, out_grid);
-        (effective != self.cfg.modes).then(|| ModeClip {
-            requested: self.cfg.modes.clone(),
-            effective,
-            in_grid: in_grid.to_vec(),
-            out_grid: out_grid.to_vec(),
-        })
+        self.cfg.clipped_modes_to(in_grid, out_grid)
     }
 
     /// Applies the layer and transforms onto `out_grid` (zero-shot super- or

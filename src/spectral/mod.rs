@@ -34,7 +34,7 @@ mod modes;
 mod plan;
 mod pruned;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 pub use conv::{SpectralBackend, SpectralConv, SpectralConvConfig};
 pub use error::SpectralError;

@@ -39,6 +39,8 @@ const KEYS: &[&str] = &[
     "model.lifting_ratio",
     "model.padding",
     "model.activation",
+    "model.factorization",
+    "model.rank",
     "task.kind",
     "task.initial_step",
     "task.backprop_steps",

@@ -13,7 +13,7 @@ use super::preflight::resolve_model;
 use super::run::Predictor;
 use super::TrainError;
 use crate::data::PdebenchFile;
-use crate::model::ModelConfig;
+use crate::model::{Factorization, ModelConfig};
 use crate::rundir::InitRecord;
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor, Var};
@@ -123,7 +123,12 @@ fn check_trunk(
     new: &ModelConfig,
     dir: &std::path::Path,
 ) -> Result<(), TrainError> {
-    let settings: [(&'static str, String, String); 6] = [
+    // The rank sizes the blocks' weights only when they are Tucker tensors.
+    let rank = |cfg: &ModelConfig| match cfg.factorization {
+        Factorization::Tucker => cfg.rank.to_string(),
+        Factorization::Dense | Factorization::PerAxis => "unused".to_string(),
+    };
+    let settings: [(&'static str, String, String); 8] = [
         ("model.dims", source.dims.to_string(), new.dims.to_string()),
         (
             "model.width",
@@ -150,6 +155,12 @@ fn check_trunk(
             format!("{:?}", source.activation),
             format!("{:?}", new.activation),
         ),
+        (
+            "model.factorization",
+            format!("{:?}", source.factorization),
+            format!("{:?}", new.factorization),
+        ),
+        ("model.rank", rank(source), rank(new)),
     ];
     match settings.into_iter().find(|(_, a, b)| a != b) {
         None => Ok(()),
@@ -311,6 +322,23 @@ mod tests {
             ..base.clone()
         };
         check_trunk(&base, &other_channels, dir).unwrap();
+        // The rank sizes nothing in a dense model, and a Tucker model's weights.
+        let rank = |rank: f64, factorization: Factorization| ModelConfig {
+            rank,
+            factorization,
+            ..base.clone()
+        };
+        check_trunk(&base, &rank(0.5, Factorization::Dense), dir).unwrap();
+        match check_trunk(
+            &rank(0.2, Factorization::Tucker),
+            &rank(0.5, Factorization::Tucker),
+            dir,
+        ) {
+            Err(TrainError::Config(ConfigError::Invalid { field, .. })) => {
+                assert_eq!(field, "model.rank")
+            }
+            other => panic!("expected model.rank refused, got {other:?}"),
+        }
         for (new, field) in [
             (
                 ModelConfig {
@@ -339,6 +367,20 @@ mod tests {
                     ..base.clone()
                 },
                 "model.channel_mlp_expansion",
+            ),
+            (
+                ModelConfig {
+                    factorization: Factorization::PerAxis,
+                    ..base.clone()
+                },
+                "model.factorization",
+            ),
+            (
+                ModelConfig {
+                    factorization: Factorization::Tucker,
+                    ..base.clone()
+                },
+                "model.factorization",
             ),
         ] {
             match check_trunk(&base, &new, dir) {

@@ -183,6 +183,8 @@ fn model_setting(err: ModelError) -> ConfigError {
                 "in_channels" => "model.in_channels",
                 "out_channels" => "model.out_channels",
                 "channel_mlp_expansion" => "model.channel_mlp_expansion",
+                "factorization" => "model.factorization",
+                "rank" => "model.rank",
                 _ => "model",
             };
             invalid(field, reason)
