@@ -11,6 +11,8 @@
 //!   grid-coordinate channels, domain padding, Fourier resampling;
 //! - `block_op.rs`, `block_stack.rs`: the stack of Fourier blocks as one op
 //!   when training on the input grid;
+//! - [`precision`]: mixed precision, the dtype of what the fused ops keep
+//!   for their backward passes;
 //! - `cuda/` (feature `cuda`): the CUDA bodies of the fused ops.
 //!
 //! ```no_run
@@ -45,6 +47,7 @@ pub mod padding;
 pub mod pointwise;
 mod pointwise_kernels;
 mod pointwise_op;
+pub mod precision;
 pub mod resample;
 mod row_dots;
 mod saved_derivative;
@@ -57,3 +60,4 @@ pub use config::ModelConfig;
 pub use error::ModelError;
 pub use fno::Fno;
 pub use inference::inference;
+pub use precision::{with_precision, Precision};
