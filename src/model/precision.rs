@@ -90,13 +90,9 @@ fn narrow(t: Tensor) -> Result<Tensor> {
         return Ok(t);
     }
     if t.device().is_cpu() && t.dtype() == DType::F32 && t.is_contiguous() {
-        let values: Vec<bf16> = {
+        let values = {
             let view = HostView::new("bf16 copy", &t)?;
-            view.slice::<f32>()?
-                .par_iter()
-                .with_min_len(CHUNK)
-                .map(|&x| bf16::from_f32(x))
-                .collect()
+            convert(view.slice::<f32>()?, bf16::ZERO, to_bf16)
         };
         return Tensor::from_vec(values, t.shape(), t.device());
     }
@@ -110,17 +106,38 @@ pub(crate) fn widen(t: &Tensor, dtype: DType) -> Result<Tensor> {
         return Ok(t.clone());
     }
     if t.device().is_cpu() && t.dtype() == DType::BF16 && dtype == DType::F32 && t.is_contiguous() {
-        let values: Vec<f32> = {
+        let values = {
             let view = HostView::new("bf16 copy", t)?;
-            view.slice::<bf16>()?
-                .par_iter()
-                .with_min_len(CHUNK)
-                .map(|&x| x.to_f32())
-                .collect()
+            convert(view.slice::<bf16>()?, 0.0, |h| {
+                f32::from_bits(u32::from(h.to_bits()) << 16)
+            })
         };
         return Tensor::from_vec(values, t.shape(), t.device());
     }
     t.to_dtype(dtype)
+}
+
+/// `f` applied to every element of `from`, in chunks across the rayon
+/// pool; plain loops over slices, so that the conversions vectorise.
+fn convert<A: Copy + Sync, B: Copy + Send + Sync>(
+    from: &[A],
+    zero: B,
+    f: impl Fn(A) -> B + Sync,
+) -> Vec<B> {
+    let mut to = vec![zero; from.len()];
+    to.par_chunks_mut(CHUNK)
+        .zip(from.par_chunks(CHUNK))
+        .for_each(|(to, from)| to.iter_mut().zip(from).for_each(|(t, &x)| *t = f(x)));
+    to
+}
+
+/// `x` rounded to the nearest bf16, ties to even, as `bf16::from_f32`
+/// does, but without branches: a NaN stays a (quiet) NaN.
+fn to_bf16(x: f32) -> bf16 {
+    let bits = x.to_bits();
+    let rounded = bits.wrapping_add(0x7fff + ((bits >> 16) & 1)) >> 16;
+    let nan = (bits >> 16) | 0x40;
+    bf16::from_bits(if x.is_nan() { nan } else { rounded } as u16)
 }
 
 #[cfg(test)]
@@ -175,6 +192,22 @@ mod tests {
         let same = Precision::F32.keep(t.clone()).unwrap();
         assert_eq!(same.dtype(), DType::F32);
         assert_eq!(bits(&same), original);
+        let specials = Tensor::new(
+            &[
+                f32::NAN,
+                f32::INFINITY,
+                -f32::INFINITY,
+                f32::MAX,
+                -0.0,
+                1e-40,
+            ],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let kept = bits(&Precision::Bf16.keep(specials.clone()).unwrap());
+        let cast = bits(&specials.to_dtype(DType::BF16).unwrap());
+        assert!(kept[0].is_nan());
+        assert_eq!(kept[1..], cast[1..]);
         let f64_back = widen(
             &Precision::Bf16
                 .keep(t.to_dtype(DType::F64).unwrap())
