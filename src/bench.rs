@@ -19,7 +19,7 @@ use candle_nn::{VarBuilder, VarMap};
 use serde::Serialize;
 
 use crate::dist::Communicator;
-use crate::model::{inference, Fno, ModelConfig, ModelError};
+use crate::model::{inference, with_precision, Fno, ModelConfig, ModelError, Precision};
 use crate::train::all_reduce::all_reduce_gradients;
 use crate::train::optim::{named_vars, AdamW, AdamWConfig};
 use crate::train::TrainError;
@@ -42,6 +42,9 @@ pub struct BenchConfig {
     pub steps: usize,
     /// Untimed repetitions of each before the timed ones.
     pub warmup: usize,
+    /// What the training step keeps for its backward pass (as
+    /// `train.precision`).
+    pub precision: Precision,
 }
 
 /// The figures `fno bench` prints.
@@ -61,6 +64,8 @@ pub struct BenchReport {
     pub ranks: usize,
     /// What summed the gradients: `none` (one process), `mpi` or `nccl`.
     pub collectives: String,
+    /// The precision the training step kept its activations in.
+    pub precision: Precision,
     /// Peak resident memory of the process (`VmHWM`), MiB; `None` where
     /// `/proc/self/status` is unavailable.
     pub peak_rss_mb: Option<f64>,
@@ -181,7 +186,9 @@ pub fn run(
     let mut reduce = Vec::with_capacity(cfg.steps);
     for i in 0..cfg.warmup + cfg.steps {
         let start = Instant::now();
-        let (_, reduce_s) = train_step(&model, &mut opt, &vars, LEARNING_RATE, &x, &y, comm)?;
+        let (_, reduce_s) = with_precision(cfg.precision, || {
+            train_step(&model, &mut opt, &vars, LEARNING_RATE, &x, &y, comm)
+        })?;
         device.synchronize()?;
         if i >= cfg.warmup {
             train.push(start.elapsed().as_secs_f64() * 1e3);
@@ -196,6 +203,7 @@ pub fn run(
         all_reduce_ms: median(&mut reduce),
         ranks,
         collectives: comm.backend(&device).into(),
+        precision: cfg.precision,
         peak_rss_mb: peak_rss_mb(),
     })
 }
@@ -245,10 +253,12 @@ mod tests {
             batch: 2,
             steps: 2,
             warmup: 1,
+            precision: Precision::Bf16,
         };
         let report = run(&cfg, &Device::Cpu, &Single).unwrap();
         assert!(report.params > 0 && report.forward_ms > 0.0 && report.train_step_ms > 0.0);
         assert_eq!(report.ranks, 1);
+        assert_eq!(report.precision, Precision::Bf16);
         assert!(report.all_reduce_ms < report.train_step_ms);
         assert!(run(&BenchConfig { steps: 0, ..cfg }, &Device::Cpu, &Single).is_err());
     }

@@ -22,6 +22,10 @@ mod train;
 /// frozen trunk across a resume, refusals.
 mod init_from;
 
+/// Mixed precision (`train.precision = "bf16"`): accuracy against f32 on
+/// the Darcy case, f32 checkpoints, refusals, `fno bench --precision`.
+mod precision;
+
 /// Bad settings and numeric flags: exit code 2 naming the setting or the
 /// flag, TOML errors once at the user's line, nothing written.
 mod settings;

@@ -5,7 +5,7 @@ use clap::{Args, ValueEnum};
 use fno::bench::{self, BenchConfig};
 use fno::dist::Communicator;
 use fno::memory::{check_on, footprint, Use};
-use fno::model::{ModelConfig, ModelError};
+use fno::model::{ModelConfig, ModelError, Precision};
 use fno::spectral::SpectralBackend;
 use fno::train::TrainError;
 
@@ -42,6 +42,10 @@ pub struct BenchArgs {
     /// How spectral convolutions transform.
     #[arg(long, value_enum, default_value_t = BackendArg::Auto)]
     pub backend: BackendArg,
+    /// What the training step keeps for its backward pass: f32, or bf16
+    /// copies (as train.precision).
+    #[arg(long, value_enum, default_value_t = PrecisionArg::F32)]
+    pub precision: PrecisionArg,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -67,6 +71,24 @@ impl From<BackendArg> for SpectralBackend {
             BackendArg::Fft => SpectralBackend::Fft,
             BackendArg::Dft => SpectralBackend::Dft,
             BackendArg::Auto => SpectralBackend::Auto,
+        }
+    }
+}
+
+/// `--precision` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PrecisionArg {
+    /// Everything in f32.
+    F32,
+    /// Saved activations in bf16.
+    Bf16,
+}
+
+impl From<PrecisionArg> for Precision {
+    fn from(arg: PrecisionArg) -> Self {
+        match arg {
+            PrecisionArg::F32 => Precision::F32,
+            PrecisionArg::Bf16 => Precision::Bf16,
         }
     }
 }
@@ -102,6 +124,7 @@ fn bench_as(args: &BenchArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
         batch: args.batch,
         steps: args.steps,
         warmup: WARMUP,
+        precision: args.precision.into(),
     };
     let device = args.device.device()?;
     let grid = vec![args.size; args.dims];
@@ -136,8 +159,10 @@ fn bench_as(args: &BenchArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
             report.forward_ms, args.steps
         );
         println!(
-            "training step    {:.2} ms (median of {})",
-            report.train_step_ms, args.steps
+            "training step    {:.2} ms (median of {}, {})",
+            report.train_step_ms,
+            args.steps,
+            report.precision.name()
         );
         println!(
             "all-reduce       {:.3} ms ({:.1}% of the step, {} process{}, {})",
@@ -183,6 +208,7 @@ mod tests {
             (a.threads, a.backend, a.json),
             (None, BackendArg::Auto, false)
         );
+        assert_eq!(a.precision, PrecisionArg::F32);
     }
 
     #[test]
@@ -217,6 +243,11 @@ mod tests {
             (Some(1), BackendArg::Fft, true)
         );
         assert_eq!(parse(&["--backend", "dft"]).backend, BackendArg::Dft);
+        assert_eq!(
+            parse(&["--precision", "bf16"]).precision,
+            PrecisionArg::Bf16
+        );
+        assert!(Cli::try_parse_from(["bench", "--precision", "fp16"]).is_err());
         assert!(Cli::try_parse_from(["bench", "--backend", "fast"]).is_err());
         assert!(Cli::try_parse_from(["bench", "--size", "-3"]).is_err());
     }

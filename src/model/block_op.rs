@@ -25,6 +25,7 @@ use super::block_stack::{Layer, Stack, NAME};
 use super::epilogue::Epilogue;
 use super::host_kernel::{run_on_host, HostKernel3};
 use super::pointwise_kernels::{forward_kernel, grad_input_kernel, grad_weight_kernel};
+use super::precision::{kept_precision, Precision};
 use super::row_dots::RowDots;
 use crate::spectral::{fused_backward, fused_forward, Cached, HostView, Wanted};
 
@@ -36,6 +37,9 @@ pub(super) struct BlocksOp {
     /// Chosen when the op is built, on the thread that builds the graph
     /// (inside [`super::inference()`] nothing is kept).
     record: bool,
+    /// The precision of the kept block inputs and derivatives, also chosen
+    /// when the op is built.
+    precision: Precision,
     saved: Mutex<Option<Vec<Layer>>>,
 }
 
@@ -44,6 +48,7 @@ impl BlocksOp {
         Self {
             modes: modes.to_vec(),
             record: super::inference::recording(),
+            precision: kept_precision(),
             saved: Mutex::new(None),
         }
     }
@@ -72,7 +77,7 @@ impl BlocksOp {
             let (out, derivative) = forward_kernel(input, wb, Some(&k), epilogue, s.pointwise);
             if self.record {
                 let shape = s.geometry.in_shape();
-                kept.push(Layer {
+                let layer = Layer {
                     input: current
                         .take()
                         .map(|v| Tensor::from_vec(v, shape.clone(), &Device::Cpu))
@@ -83,7 +88,10 @@ impl BlocksOp {
                     spectrum: spectrum.map(T::wrap),
                     #[cfg(feature = "cuda")]
                     device_spectrum: None,
-                });
+                };
+                // One block at a time, so that the full-precision copies
+                // never add up.
+                kept.push(layer.kept_in(self.precision)?);
             }
             current = Some(out);
         }
@@ -159,9 +167,12 @@ impl BlocksOp {
         // The gradient of the current block's output; `None`: the op's own.
         let mut grad: Option<Vec<T>> = None;
         for l in (0..s.layers).rev() {
-            let layer = layers.pop().ok_or_else(|| {
-                Error::Msg(format!("{NAME}: the forward pass kept {l} blocks too few"))
-            })?;
+            let layer = layers
+                .pop()
+                .ok_or_else(|| {
+                    Error::Msg(format!("{NAME}: the forward pass kept {l} blocks too few"))
+                })?
+                .widened(T::DTYPE)?;
             let input_view = layer
                 .input
                 .as_ref()
@@ -262,7 +273,8 @@ impl CustomOp3 for BlocksOp {
         l3: &Layout,
     ) -> Result<(candle_core::CudaStorage, Shape)> {
         let stack = Stack::new(&self.modes, l1.dims(), l2.dims(), l3.dims())?;
-        let (out, layers) = super::cuda::block::forward(&stack, (s1, l1), (s2, l2), (s3, l3))?;
+        let (out, layers) =
+            super::cuda::block::forward(&stack, self.precision, (s1, l1), (s2, l2), (s3, l3))?;
         self.keep(layers);
         Ok((out, l1.shape().clone()))
     }

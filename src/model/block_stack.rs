@@ -1,8 +1,9 @@
 //! The sizes and the kept values of the stack of Fourier blocks, shared by
 //! its CPU op (`block_op.rs`) and its CUDA body (`cuda/block.rs`).
-use candle_core::{Error, Result, Tensor};
+use candle_core::{DType, Error, Result, Tensor};
 
 use super::dims::Dims;
+use super::precision::{widen, Precision};
 use crate::spectral::{Geometry, Spectrum};
 
 /// The op's name, which its errors carry.
@@ -20,6 +21,28 @@ pub(super) struct Layer {
     /// The input's kept modes on the GPU, interleaved complex, flat.
     #[cfg(feature = "cuda")]
     pub(super) device_spectrum: Option<Tensor>,
+}
+
+impl Layer {
+    /// The layer with its activation-sized tensors kept in `precision`
+    /// (the spectrum, a small part, stays in the op's dtype).
+    pub(super) fn kept_in(self, precision: Precision) -> Result<Self> {
+        Ok(Self {
+            input: self.input.map(|t| precision.keep(t)).transpose()?,
+            derivative: self.derivative.map(|t| precision.keep(t)).transpose()?,
+            ..self
+        })
+    }
+
+    /// The layer with its kept tensors back in `dtype`, for the backward
+    /// pass.
+    pub(super) fn widened(self, dtype: DType) -> Result<Self> {
+        Ok(Self {
+            input: self.input.map(|t| widen(&t, dtype)).transpose()?,
+            derivative: self.derivative.map(|t| widen(&t, dtype)).transpose()?,
+            ..self
+        })
+    }
 }
 
 /// The sizes every block shares, checked against the stacked weights.

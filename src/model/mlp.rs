@@ -18,6 +18,7 @@ use super::host_kernel::{run_on_host, HostKernel3};
 use super::pointwise::PointwiseLinear;
 use super::pointwise_kernels::forward_kernel;
 use super::pointwise_op::{multiply, GradInputOp, GradWeightOp};
+use super::precision::{kept_precision, widen, Precision};
 use crate::spectral::Cached;
 
 /// `fc2(σ(fc1(x)))`, pointwise over the grid: neuraloperator's `ChannelMLP`
@@ -69,11 +70,13 @@ impl ChannelMlp {
 /// `(x [B, Ci, grid..], wb1 [H, Ci + 1], wb2 [Co, H + 1]) -> [B, Co, grid..]`:
 /// `wb2 · gelu(wb1 · x)` with the biases in the last columns. The forward
 /// pass keeps the hidden activation and GELU's derivative for the backward
-/// pass (the op instance lives in the graph), except inside
-/// [`super::inference()`].
+/// pass (the op instance lives in the graph), in the precision of
+/// [`super::with_precision`], except inside [`super::inference()`].
 struct MlpOp {
     /// Chosen when the op is built, on the thread that builds the graph.
     first: Epilogue,
+    /// The precision of the kept hidden state, chosen likewise.
+    precision: Precision,
     saved: Mutex<Option<Hidden>>,
 }
 
@@ -91,13 +94,19 @@ impl MlpOp {
     fn new() -> Self {
         Self {
             first: Epilogue::new(true),
+            precision: kept_precision(),
             saved: Mutex::new(None),
         }
     }
 
-    fn save(&self, hidden: Hidden) {
+    fn save(&self, hidden: Hidden) -> Result<()> {
+        let hidden = Hidden {
+            activation: self.precision.keep(hidden.activation)?,
+            derivative: self.precision.keep(hidden.derivative)?,
+        };
         // A poisoned lock still holds a valid Option.
         *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = Some(hidden);
+        Ok(())
     }
 }
 
@@ -121,7 +130,7 @@ impl HostKernel3 for MlpForward<'_> {
             self.op.save(Hidden {
                 activation: Tensor::from_vec(hidden, shape.clone(), &Device::Cpu)?,
                 derivative: Tensor::from_vec(derivative, shape.clone(), &Device::Cpu)?,
-            });
+            })?;
         }
         Ok(out)
     }
@@ -179,7 +188,7 @@ impl CustomOp3 for MlpOp {
             self.save(Hidden {
                 activation,
                 derivative,
-            });
+            })?;
         }
         Ok((result.out, out_shape))
     }
@@ -203,13 +212,17 @@ impl CustomOp3 for MlpOp {
         };
         let dy = dy.contiguous()?;
         let dwb2 = match wb2.track_op() {
-            true => Some(dy.apply_op2_no_bwd(&hidden.activation, &GradWeightOp)?),
+            true => {
+                let activation = widen(&hidden.activation, dy.dtype())?;
+                Some(dy.apply_op2_no_bwd(&activation, &GradWeightOp)?)
+            }
             false => None,
         };
         if !x.track_op() && !wb1.track_op() {
             return Ok((None, None, dwb2));
         }
-        let dz = multiply(&dy.apply_op2_no_bwd(wb2, &GradInputOp)?, &hidden.derivative)?;
+        let derivative = widen(&hidden.derivative, dy.dtype())?;
+        let dz = multiply(&dy.apply_op2_no_bwd(wb2, &GradInputOp)?, &derivative)?;
         let dwb1 = match wb1.track_op() {
             true => Some(dz.apply_op2_no_bwd(x, &GradWeightOp)?),
             false => None,

@@ -15,6 +15,8 @@
 //!   `model.factorization` ([`Factorization`]) holds it: dense, Tucker
 //!   (`tucker.rs`, TFNO) or one 1D convolution per axis (`per_axis.rs`,
 //!   F-FNO);
+//! - [`precision`]: mixed precision, the dtype of what the fused ops keep
+//!   for their backward passes;
 //! - `cuda/` (feature `cuda`): the CUDA bodies of the fused ops.
 //!
 //! ```no_run
@@ -51,6 +53,7 @@ mod per_axis;
 pub mod pointwise;
 mod pointwise_kernels;
 mod pointwise_op;
+pub mod precision;
 pub mod resample;
 mod row_dots;
 mod saved_derivative;
@@ -69,3 +72,4 @@ pub use fno::Fno;
 pub use inference::inference;
 pub use spectral_branch::spectral_parameter_count;
 pub use tucker::tucker_ranks;
+pub use precision::{with_precision, Precision};

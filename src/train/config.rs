@@ -2,7 +2,7 @@
 //! key by key with `section.key=value` overrides, saved fully resolved in
 //! the run directory.
 use crate::data::{Resolution, SampleSelection, Split, Task, TestAt};
-use crate::model::ModelConfig;
+use crate::model::{ModelConfig, Precision};
 use crate::physics::{PdeSpec, TimeOrder};
 use crate::rundir::Weights;
 use serde::{Deserialize, Serialize};
@@ -190,6 +190,10 @@ pub struct TrainConfig {
     /// train and the Fourier blocks copied from `init_from` stay as they
     /// are. Default: 0.
     pub freeze_trunk_epochs: usize,
+    /// What the model keeps for the backward pass: `f32`, or `bf16` for
+    /// half the activation memory ([`crate::model::precision`]); weights,
+    /// optimiser state and checkpoints stay f32. Default: f32.
+    pub precision: Precision,
 }
 
 impl Default for TrainConfig {
@@ -209,6 +213,7 @@ impl Default for TrainConfig {
             init_from: None,
             init_weights: Weights::Best,
             freeze_trunk_epochs: 0,
+            precision: Precision::F32,
         }
     }
 }

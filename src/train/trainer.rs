@@ -15,7 +15,7 @@ use crate::data::shard::Shard;
 use crate::data::well_normalizers::stats_normalizers;
 use crate::data::{Normalizer, NormalizerFit, PdebenchFile, Split, Task};
 use crate::dist::{Communicator, Single};
-use crate::model::{inference, Fno};
+use crate::model::{inference, with_precision, Fno};
 use crate::rundir::{
     files, EpochRecord, InitRecord, Normalizers, RunDir, RunDirError, RunState, Weights,
 };
@@ -586,7 +586,8 @@ impl<'a> Trainer<'a> {
     /// One optimiser step on this rank's part of a batch; returns the
     /// batch's loss, or stops on a non-finite one.
     fn step(&mut self, batch: &Batch, share: Share, lr: f64) -> Result<f64, StepError> {
-        let loss = self.batch_loss(batch, share)?;
+        let precision = self.cfg.train.precision;
+        let loss = with_precision(precision, || self.batch_loss(batch, share))?;
         let value = scalar(&loss)?;
         if self.comm.size() == 1 && !value.is_finite() {
             // Alone, stop before differentiating a broken loss.

@@ -30,6 +30,7 @@ use super::multiply::launch_multiply;
 use crate::cuda::{cuda_of, tensor, u32_of, view};
 use crate::model::block_stack::{Layer, Stack, NAME};
 use crate::model::epilogue::Epilogue;
+use crate::model::precision::Precision;
 use crate::spectral::cuda::fused::{
     backward_t as spectral_backward, forward_keeping_spectrum, Operands,
 };
@@ -41,9 +42,11 @@ fn sizes(s: &Stack) -> (usize, usize, usize) {
 }
 
 /// The forward pass: the output and, per block, what the backward pass
-/// needs (its input, except the first block's, and GELU's derivative).
+/// needs (its input, except the first block's, and GELU's derivative,
+/// both kept in `precision`).
 fn forward_t<T: FftReal>(
     s: &Stack,
+    precision: Precision,
     dev: &CudaDevice,
     [v, w, wb]: [&CudaView<'_, T>; 3],
 ) -> Result<(CudaSlice<T>, Vec<Layer>)>
@@ -83,7 +86,7 @@ where
             epilogue,
             (batch, width, points),
         )?;
-        layers.push(Layer {
+        let layer = Layer {
             input: current.take().map(|c| tensor(dev, c, &shape)),
             derivative: derivative.map(|d| tensor(dev, d, &shape)),
             spectrum: None,
@@ -91,7 +94,8 @@ where
                 let len = k.len();
                 tensor(dev, k, &[len])
             }),
-        });
+        };
+        layers.push(layer.kept_in(precision)?);
         current = Some(out);
     }
     current
@@ -102,6 +106,7 @@ where
 /// `BlocksOp`'s `cuda_fwd`: the output storage and the layers to keep.
 pub(crate) fn forward(
     s: &Stack,
+    precision: Precision,
     (v, lv): (&CudaStorage, &Layout),
     (w, lw): (&CudaStorage, &Layout),
     (wb, lwb): (&CudaStorage, &Layout),
@@ -114,7 +119,7 @@ pub(crate) fn forward(
                 &view(NAME, w, lw)?,
                 &view(NAME, wb, lwb)?,
             ];
-            let (out, layers) = forward_t::<f32>(s, &dev, args)?;
+            let (out, layers) = forward_t::<f32>(s, precision, &dev, args)?;
             Ok((CudaStorage::wrap_cuda_slice(out, dev), layers))
         }
         DType::F64 => {
@@ -123,7 +128,7 @@ pub(crate) fn forward(
                 &view(NAME, w, lw)?,
                 &view(NAME, wb, lwb)?,
             ];
-            let (out, layers) = forward_t::<f64>(s, &dev, args)?;
+            let (out, layers) = forward_t::<f64>(s, precision, &dev, args)?;
             Ok((CudaStorage::wrap_cuda_slice(out, dev), layers))
         }
         dtype => Err(Error::UnsupportedDTypeForOp(dtype, NAME)),
@@ -153,9 +158,10 @@ where
     let mut grad_wb = dev.alloc_zeros::<T>(wb.elem_count())?;
     let mut grad: Option<CudaSlice<T>> = None;
     for l in (0..s.layers).rev() {
-        let layer = layers.pop().ok_or_else(|| {
-            Error::Msg(format!("{NAME}: the forward pass kept {l} blocks too few"))
-        })?;
+        let layer = layers
+            .pop()
+            .ok_or_else(|| Error::Msg(format!("{NAME}: the forward pass kept {l} blocks too few")))?
+            .widened(v.dtype())?;
         let kept_input = layer.input.as_ref().map(|t| t.storage_and_layout());
         let input = match &kept_input {
             Some((st, lt)) => view::<T>(NAME, cuda_of(NAME, st)?, lt)?,
