@@ -6,8 +6,10 @@
 # (each CUDA op and the whole model against the CPU to 1e-4), `fno bench`
 # on a 3D configuration (64³, width 32, modes 12, 4 layers, batch 4), and
 # ROUNDS (default 3) interleaved rounds of `fno bench` on the FNO-2D bench
-# config at batch 20 and 128 beside neuraloperator's bench.py on the same
-# model (full precision at both batches, mixed precision at 128);
+# config at batch 20 and 128 (and 128 with train.precision bf16) beside
+# neuraloperator's bench.py on the same model (full precision at both
+# batches, mixed precision at 128); the GPU tests include NCCL's at world
+# size 1;
 # REFERENCE=0 leaves the reference out.
 #   ROUNDS=1 REFERENCE=0 bash target/gpu-carry/gpu-run.sh OUT_DIR
 set -u
@@ -35,6 +37,8 @@ for round in $(seq 1 "${ROUNDS:-3}"); do
       --steps 50 --device cuda --json --batch "$batch" >> "$out/bench.jsonl" 2>> "$out/bench.err"
     [ "${REFERENCE:-1}" = 0 ] || reference --batch "$batch"
   done
+  timeout 120 "$work/fno" bench --dims 2 --size 64 --width 32 --modes 12 --layers 4 \
+    --steps 50 --device cuda --json --batch 128 --precision bf16 >> "$out/bench.jsonl" 2>> "$out/bench.err"
   [ "${REFERENCE:-1}" = 0 ] || reference --batch 128 --precision mixed
 done
 tail -n 3 "$out/gpu-tests.txt"
