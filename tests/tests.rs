@@ -22,6 +22,10 @@ mod train;
 /// frozen trunk across a resume, refusals.
 mod init_from;
 
+/// Multi-source pretraining (`[[data.sources]]`): per-source embeddings,
+/// normalisers, metrics and evaluation, fine-tuning from it, refusals.
+mod multisource;
+
 /// Bad settings and numeric flags: exit code 2 naming the setting or the
 /// flag, TOML errors once at the user's line, nothing written.
 mod settings;
