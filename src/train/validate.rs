@@ -46,7 +46,11 @@ impl DataConfig {
                 format!("{f}: must lie in [0, 1)"),
             ));
         }
-        if f == 0.0 && self.test.is_none() && self.sources.iter().any(|s| s.test.is_none()) {
+        let untested = match self.sources.is_empty() {
+            true => self.test.is_none(),
+            false => self.sources.iter().any(|s| s.test.is_none()),
+        };
+        if f == 0.0 && untested {
             return Err(invalid(
                 "data.test_fraction",
                 "0 holds out no test samples: give a fraction in (0, 1) or a data.test file",
@@ -256,6 +260,41 @@ mod tests {
     #[test]
     fn defaults_with_a_training_file_pass() {
         base().validate().unwrap();
+    }
+
+    #[test]
+    fn sources_replace_the_training_file_and_refuse_what_they_cannot_do() {
+        let multi = || {
+            let mut cfg = base();
+            cfg.data.train = "".into();
+            cfg.data.sources = vec![crate::train::config::SourceConfig {
+                name: Some("a".into()),
+                file: "a.h5".into(),
+                test: None,
+                weight: 1.0,
+                task: None,
+                in_channels: 0,
+                out_channels: 0,
+                padding: Vec::new(),
+            }];
+            cfg
+        };
+        multi().validate().unwrap();
+        let mut both = multi();
+        both.data.train = "b.h5".into();
+        refused(both, "data.train");
+        let mut tested = multi();
+        tested.data.test = Some("t.h5".into());
+        refused(tested, "data.test");
+        let mut physics = multi();
+        physics.physics.w_pde = 1.0;
+        refused(physics, "physics");
+        let mut init = multi();
+        init.train.init_from = Some("runs/pre".into());
+        refused(init, "train.init_from");
+        let mut untested = multi();
+        untested.data.test_fraction = 0.0;
+        refused(untested, "data.test_fraction");
     }
 
     #[test]
