@@ -26,6 +26,10 @@ mod init_from;
 /// the Darcy case, f32 checkpoints, refusals, `fno bench --precision`.
 mod precision;
 
+/// Multi-source pretraining (`[[data.sources]]`): per-source embeddings,
+/// normalisers, metrics and evaluation, fine-tuning from it, refusals.
+mod multisource;
+
 /// Bad settings and numeric flags: exit code 2 naming the setting or the
 /// flag, TOML errors once at the user's line, nothing written.
 mod settings;

@@ -1,11 +1,13 @@
 //! `fno eval`: PDEBench metrics of a trained run, at the training
 //! resolution and at finer ones (zero-shot super-resolution).
 use super::device::DeviceArg;
-use anyhow::Context;
+use anyhow::{bail, Context};
 use clap::Args;
 use fno::dist::Communicator;
 use fno::eval::evaluate::{evaluate_with, EvalOptions, EvalReport, EvaluateError};
+use fno::eval::sources::evaluate_sources;
 use fno::rundir::{files, RunDir, Weights};
+use fno::train::run::{run_sources, Predictor};
 use std::path::PathBuf;
 
 /// Arguments of `fno eval`.
@@ -15,9 +17,14 @@ pub struct EvalArgs {
     #[arg(long, value_name = "DIR")]
     pub run: PathBuf,
     /// File (or Well data set folder) to evaluate on: its test split if it
-    /// is the training data.
+    /// is the training data. Required for a single-source run; for a
+    /// multi-source run, left out: each source on its own data.
     #[arg(long, value_name = "FILE")]
-    pub data: PathBuf,
+    pub data: Option<PathBuf>,
+    /// The source of a multi-source run to evaluate (its name in
+    /// `data.sources`); left out: every source.
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
     /// Also evaluate at this grid size along x (repeatable); must divide
     /// the file's size.
     #[arg(long, value_name = "N", value_parser = super::numeric::at_least_one)]
@@ -54,21 +61,34 @@ fn eval_as(args: &EvalArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
         Weights::Best
     };
     let device = args.device.device()?;
-    let predictor = super::load_run(&args.run, weights, &device)?;
     let opts = EvalOptions {
         resolutions: args.resolution.clone(),
         max_samples: args.samples,
         plot_dir: comm.is_root().then(|| args.run.clone()),
     };
-    let report = evaluate_with(&predictor, &args.run, &args.data, &opts, comm)
+    let sources = run_sources(&args.run)
+        .with_context(|| format!("loading the run in {}", args.run.display()))?;
+    if !sources.is_empty() && args.source.is_none() {
+        return eval_every_source(args, weights, &device, &opts, comm);
+    }
+    let predictor = Predictor::load_source(&args.run, weights, &device, args.source.as_deref())
+        .map_err(|e| match &args.source {
+            Some(name) => super::on_flag(e, format!("--source {name}")),
+            None => e.into(),
+        })
+        .with_context(|| format!("loading the run in {}", args.run.display()))?
+        .with_warnings(|clip| eprintln!("warning: {clip}"));
+    // A source evaluates on its own data unless --data names other data.
+    let own = sources
+        .iter()
+        .find(|s| Some(s.name()) == args.source)
+        .map(|s| s.test.clone().unwrap_or_else(|| s.file.clone()));
+    let Some(data) = args.data.clone().or(own) else {
+        bail!("--data FILE is required: name the file to evaluate on");
+    };
+    let report = evaluate_with(&predictor, &args.run, &data, &opts, comm)
         .map_err(name_resolution)
-        .with_context(|| {
-            format!(
-                "evaluating {} on {}",
-                args.run.display(),
-                args.data.display()
-            )
-        })?;
+        .with_context(|| format!("evaluating {} on {}", args.run.display(), data.display()))?;
     if !comm.is_root() {
         return Ok(());
     }
@@ -79,6 +99,43 @@ fn eval_as(args: &EvalArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_table(&report);
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// `fno eval` of every source of a multi-source run on its own data.
+fn eval_every_source(
+    args: &EvalArgs,
+    weights: Weights,
+    device: &candle_core::Device,
+    opts: &EvalOptions,
+    comm: &dyn Communicator,
+) -> anyhow::Result<()> {
+    if let Some(data) = &args.data {
+        bail!(
+            "--data {}: the run was trained on several sources; pass --source NAME to evaluate one of them on this file, or leave --data out to evaluate every source on its own data",
+            data.display()
+        );
+    }
+    let report = evaluate_sources(&args.run, weights, device, opts, comm, |clip| {
+        eprintln!("warning: {clip}")
+    })
+    .map_err(name_resolution)
+    .with_context(|| format!("evaluating {}", args.run.display()))?;
+    if !comm.is_root() {
+        return Ok(());
+    }
+    let path = RunDir::new(&args.run)
+        .write_report(files::EVAL, &report)
+        .context("writing the report")?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for (name, source) in &report.sources {
+            println!("source {name}:");
+            print_table(source);
+        }
         println!("wrote {}", path.display());
     }
     Ok(())
@@ -163,9 +220,8 @@ mod tests {
         .unwrap();
         assert_eq!(w.args.resolution, vec![256, 512]);
         assert!(w.args.json);
-        assert!(
-            Wrap::try_parse_from(["x", "--run", "r"]).is_err(),
-            "--data is required"
-        );
+        let w = Wrap::try_parse_from(["x", "--run", "r", "--source", "burgers"]).unwrap();
+        assert!(w.args.data.is_none());
+        assert_eq!(w.args.source.as_deref(), Some("burgers"));
     }
 }

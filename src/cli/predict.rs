@@ -29,6 +29,10 @@ pub struct PredictArgs {
     /// Use the last epoch's weights instead of the best.
     #[arg(long)]
     pub last: bool,
+    /// The source of a multi-source run whose lifting, projection and
+    /// normalisers to predict with (its name in `data.sources`).
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -66,7 +70,22 @@ pub fn run(args: &PredictArgs) -> anyhow::Result<()> {
     } else {
         Weights::Best
     };
-    let predictor = super::load_run(&args.run, weights, &args.device.device()?)?;
+    let device = args.device.device()?;
+    let predictor = fno::train::run::Predictor::load_source(
+        &args.run,
+        weights,
+        &device,
+        args.source.as_deref(),
+    )
+    .map_err(|e| match &args.source {
+        Some(name) => super::on_flag(e, format!("--source {name}")),
+        None if fno::train::run::run_sources(&args.run).is_ok_and(|s| !s.is_empty()) => {
+            super::on_flag(e, "--source NAME is required".into())
+        }
+        None => e.into(),
+    })
+    .with_context(|| format!("loading the run in {}", args.run.display()))?
+    .with_warnings(|clip| eprintln!("warning: {clip}"));
     let samples = fno::data::PdebenchFile::open(&args.input)?
         .info()
         .num_samples;

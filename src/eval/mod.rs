@@ -27,6 +27,7 @@ mod fft;
 pub mod metrics;
 pub mod plot;
 pub mod predict;
+pub mod sources;
 pub mod spectrum;
 pub mod vrmse;
 

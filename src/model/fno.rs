@@ -56,7 +56,20 @@ pub struct Fno {
 impl Fno {
     /// Validates `cfg` and creates (or loads, depending on `vb`) the model.
     pub fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self, ModelError> {
+        Self::with_embeddings(cfg, vb.clone(), vb)
+    }
+
+    /// [`Fno::new`] with the Fourier blocks under `trunk` (`blocks.{i}`)
+    /// and the lifting and projection under `embeddings`: models built on
+    /// one variable map with the same `trunk` share their blocks, each with
+    /// its own embeddings (multi-source training).
+    pub fn with_embeddings(
+        cfg: &ModelConfig,
+        trunk: VarBuilder,
+        embeddings: VarBuilder,
+    ) -> Result<Self, ModelError> {
         cfg.validate()?;
+        let vb = embeddings;
         let lifting = ChannelMlp::new(
             cfg.lifting_in_channels(),
             cfg.lifting_ratio * cfg.width,
@@ -64,7 +77,7 @@ impl Fno {
             cfg.activation,
             vb.pp("lifting"),
         )?;
-        let blocks_vb = vb.pp("blocks");
+        let blocks_vb = trunk.pp("blocks");
         let blocks = (0..cfg.layers)
             .map(|i| FnoBlock::new(cfg, blocks_vb.pp(i)))
             .collect::<Result<Vec<_>, _>>()?;

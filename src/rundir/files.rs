@@ -11,6 +11,16 @@ pub const BEST: &str = "best.safetensors";
 pub const OPTIMIZER: &str = "optimizer.safetensors";
 /// Input and output normalisers.
 pub const NORMALIZER: &str = "normalizer.json";
+/// The normalisers of one source of a multi-source run.
+pub fn source_normalizer(source: &str) -> String {
+    format!("normalizer-{source}.json")
+}
+/// Whether `name` is a file [`source_normalizer`] names.
+pub fn is_source_normalizer(name: &str) -> bool {
+    name.strip_prefix("normalizer-")
+        .and_then(|rest| rest.strip_suffix(".json"))
+        .is_some_and(|source| !source.is_empty())
+}
 /// Epoch, step, seed, best loss and the checkpoint directory: renaming it
 /// into place commits a checkpoint.
 pub const STATE: &str = "state.json";

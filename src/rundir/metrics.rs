@@ -3,6 +3,7 @@
 use super::fault::write_done;
 use super::{write_atomic, RunDirError};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -23,6 +24,11 @@ pub struct EpochRecord {
     pub wall_s: f64,
     /// Training samples per second.
     pub samples_per_s: f64,
+    /// A multi-source run's test loss and relative L2 error of each source
+    /// (`val_loss/<source>`, `val_rel_l2/<source>`), beside the means over
+    /// the sources above; empty otherwise.
+    #[serde(flatten)]
+    pub per_source: BTreeMap<String, f64>,
 }
 
 /// Appends `record` as one line and flushes it to disk; a failed write
@@ -83,6 +89,7 @@ mod tests {
             lr: 1e-3,
             wall_s: 1.0,
             samples_per_s: 10.0,
+            per_source: BTreeMap::new(),
         }
     }
 

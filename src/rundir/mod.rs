@@ -9,6 +9,7 @@
 //! | `.lock` | the writing process's id, `flock`ed while it runs | by `train` |
 //! | `config.toml` | the fully resolved configuration | at the start of a run |
 //! | `normalizer.json` | [`Normalizers`] fitted on the training split | at the start of a run |
+//! | `normalizer-<source>.json` | a multi-source run's [`Normalizers`] per source, in place of `normalizer.json` | at the start of a run |
 //! | `checkpoint-<E>/model.safetensors` | weights after epoch `E` | with each checkpoint |
 //! | `checkpoint-<E>/best.safetensors` | weights of the epoch with the lowest test loss | with each checkpoint (linked from the previous one when not improved) |
 //! | `checkpoint-<E>/optimizer.safetensors` | AdamW moments and step count | with each checkpoint |
@@ -194,6 +195,21 @@ impl RunDir {
         write_json(&self.file(files::NORMALIZER), normalizers)
     }
 
+    /// Reads the normalisers of source `source` of a multi-source run
+    /// (`normalizer-<source>.json`).
+    pub fn read_source_normalizers(&self, source: &str) -> Result<Normalizers, RunDirError> {
+        read_json(&self.file(&files::source_normalizer(source)))
+    }
+
+    /// Writes the normalisers of source `source` of a multi-source run.
+    pub fn write_source_normalizers(
+        &self,
+        source: &str,
+        normalizers: &Normalizers,
+    ) -> Result<(), RunDirError> {
+        write_json(&self.file(&files::source_normalizer(source)), normalizers)
+    }
+
     /// Reads `state.json`; a format newer than this build's is refused.
     pub fn read_state(&self) -> Result<RunState, RunDirError> {
         let path = self.file(files::STATE);
@@ -283,6 +299,7 @@ impl RunDir {
             } else if owned
                 .iter()
                 .any(|f| name == *f || name.strip_suffix(".tmp") == Some(*f))
+                || files::is_source_normalizer(name.strip_suffix(".tmp").unwrap_or(&name))
             {
                 std::fs::remove_file(&path)
             } else {

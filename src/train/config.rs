@@ -11,6 +11,7 @@ use std::path::PathBuf;
 pub use super::config_error::ConfigError;
 use super::optim::AdamWConfig;
 use super::schedule::Schedule;
+pub use super::sources::SourceConfig;
 
 /// Everything a training run needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -50,6 +51,11 @@ pub struct DataConfig {
     pub test_at: Option<TestAt>,
     /// Use at most this many training samples (after the split). Default: all.
     pub max_train_samples: Option<usize>,
+    /// Several training files (`[[data.sources]]`) in place of `train`
+    /// and `test`: one model with shared Fourier blocks and per-source
+    /// embeddings ([`super::multi`]). Default: none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceConfig>,
 }
 
 impl Default for DataConfig {
@@ -63,6 +69,7 @@ impl Default for DataConfig {
             test_fraction: 0.1,
             test_at: None,
             max_train_samples: None,
+            sources: Vec::new(),
         }
     }
 }

@@ -51,7 +51,7 @@ impl Pretrained {
         resolve_model(&mut resolved, &PdebenchFile::open(&cfg.data.train)?)?;
         let which = cfg.train.init_weights;
         let source =
-            Predictor::load(dir, which, &Device::Cpu).map_err(|e| ConfigError::Invalid {
+            Predictor::load_trunk(dir, which, &Device::Cpu).map_err(|e| ConfigError::Invalid {
                 field: "train.init_from",
                 reason: format!(
                     "{} is not a trained run that fno can read: {e}",

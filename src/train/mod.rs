@@ -16,11 +16,13 @@ pub mod fit;
 pub mod init;
 pub mod init_from;
 pub mod losses;
+pub mod multi;
 pub mod optim;
 pub mod physics;
 pub mod preflight;
 pub mod run;
 pub mod schedule;
+pub mod sources;
 pub mod trainer;
 mod validate;
 

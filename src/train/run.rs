@@ -1,6 +1,7 @@
 //! A trained run loaded back from its directory ([`crate::rundir`]),
 //! ready to predict.
-use super::config::RunConfig;
+use super::config::{RunConfig, SourceConfig};
+use super::multi::view::{pick_source, source_model, source_view};
 use super::TrainError;
 use crate::data::Task;
 use crate::memory::{check_on, footprint, Footprint, Use};
@@ -37,15 +38,32 @@ pub struct Predictor {
 }
 
 impl Predictor {
-    /// Loads a run directory.
+    /// Loads a run directory (a single-source run).
     pub fn load(dir: &Path, weights: Weights, device: &Device) -> Result<Self, TrainError> {
+        Self::load_source(dir, weights, device, None)
+    }
+
+    /// Loads source `source` of a multi-source run (`data.sources`) as a
+    /// single-source run of its own: its configuration is the source's
+    /// view ([`source_view`]), its model the shared Fourier blocks with the
+    /// source's lifting and projection, its normalisers the source's. A
+    /// single-source run is loaded with `source` none.
+    pub fn load_source(
+        dir: &Path,
+        weights: Weights,
+        device: &Device,
+        source: Option<&str>,
+    ) -> Result<Self, TrainError> {
         let run = RunDir::new(dir);
-        let config = RunConfig::from_toml(
-            &run.read_config()?,
-            &run.file(files::CONFIG).display().to_string(),
-            &[],
-        )?;
-        let normalizers = run.read_normalizers()?;
+        let config = read_run_config(&run)?;
+        let (config, normalizers, embeddings) = match pick_source(&config, source)? {
+            None => (config.clone(), run.read_normalizers()?, None),
+            Some(s) => (
+                source_view(&config, s),
+                run.read_source_normalizers(&s.name())?,
+                Some(s.name()),
+            ),
+        };
         // The weights are allocated before they are read: an edited
         // config.toml could otherwise ask for more than the machine has.
         let weights_only = Footprint {
@@ -59,10 +77,11 @@ impl Predictor {
             "check the [model] section of the run's config.toml",
         )?;
         let mut varmap = VarMap::new();
-        let model = Fno::new(
-            &config.model,
-            VarBuilder::from_varmap(&varmap, DType::F32, device),
-        )?;
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, device);
+        let model = match &embeddings {
+            None => Fno::new(&config.model, vb)?,
+            Some(name) => source_model(&config.model, name, vb)?,
+        };
         run.load_weights(&mut varmap, weights)?;
         Ok(Self {
             config,
@@ -73,6 +92,16 @@ impl Predictor {
             warned_grids: Mutex::new(HashSet::new()),
             warnings: None,
         })
+    }
+
+    /// Loads a run for its Fourier blocks (`train.init_from`): a
+    /// single-source run whole, a multi-source run through its first
+    /// source. The blocks are shared by every source; the embeddings keep
+    /// their `sources.<name>.` names, which a single-source model has not.
+    pub fn load_trunk(dir: &Path, weights: Weights, device: &Device) -> Result<Self, TrainError> {
+        let config = read_run_config(&RunDir::new(dir))?;
+        let first = config.data.sources.first().map(SourceConfig::name);
+        Self::load_source(dir, weights, device, first.as_deref())
     }
 
     /// Sends the predictor's warnings to `sink` (the library prints
@@ -136,6 +165,20 @@ impl Predictor {
         let y = inference(|| self.model.forward_to(&x, out_grid))?;
         Ok(self.normalizers.output.decode(&y)?)
     }
+}
+
+/// The configuration a run directory holds.
+fn read_run_config(run: &RunDir) -> Result<RunConfig, TrainError> {
+    Ok(RunConfig::from_toml(
+        &run.read_config()?,
+        &run.file(files::CONFIG).display().to_string(),
+        &[],
+    )?)
+}
+
+/// The sources of the run in `dir`; empty for a single-source run.
+pub fn run_sources(dir: &Path) -> Result<Vec<SourceConfig>, TrainError> {
+    Ok(read_run_config(&RunDir::new(dir))?.data.sources)
 }
 
 /// Applies the model for the task: one call, or an autoregressive rollout

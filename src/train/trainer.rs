@@ -78,14 +78,14 @@ pub struct TrainReport {
 }
 
 /// The data of a run: files, indices and shapes, resolved once.
-struct Plan {
-    train_file: PdebenchFile,
-    test_file: Option<PdebenchFile>,
-    train_indices: Vec<usize>,
+pub(super) struct Plan {
+    pub(super) train_file: PdebenchFile,
+    pub(super) test_file: Option<PdebenchFile>,
+    pub(super) train_indices: Vec<usize>,
     /// Training-split samples whose targets are not used (physics only).
-    unlabelled_indices: Vec<usize>,
-    test_indices: Vec<usize>,
-    steps: usize,
+    pub(super) unlabelled_indices: Vec<usize>,
+    pub(super) test_indices: Vec<usize>,
+    pub(super) steps: usize,
 }
 
 impl Plan {
@@ -94,7 +94,7 @@ impl Plan {
     }
 }
 
-fn open_plan(cfg: &RunConfig) -> Result<Plan, TrainError> {
+pub(super) fn open_plan(cfg: &RunConfig) -> Result<Plan, TrainError> {
     let train_file = PdebenchFile::open(&cfg.data.train)?;
     let test_file = cfg.data.test.as_ref().map(PdebenchFile::open).transpose()?;
     let mut train_indices = train_file.select(&cfg.data.selection(Split::Train))?;
@@ -142,7 +142,7 @@ fn open_plan(cfg: &RunConfig) -> Result<Plan, TrainError> {
 /// Under data parallelism each rank fits its own contiguous part of the
 /// training samples (reading only those) and the ranks' moments are
 /// merged in rank order, so every rank ends with the same normalisers.
-fn fit_normalizers(
+pub(super) fn fit_normalizers(
     cfg: &RunConfig,
     plan: &Plan,
     comm: &dyn Communicator,
@@ -192,7 +192,7 @@ fn fit_normalizers(
 }
 
 /// This process's part of each batch (and of the training samples).
-fn shard_of(comm: &dyn Communicator) -> Shard {
+pub(super) fn shard_of(comm: &dyn Communicator) -> Shard {
     Shard {
         rank: comm.rank(),
         size: comm.size(),
@@ -221,7 +221,7 @@ fn merged_over_ranks(
 
 /// Whether a run starts from the checkpoint in `run` (true) or from the
 /// beginning, after checking what the directory holds against `start`.
-fn decide_start(
+pub(super) fn decide_start(
     run: &RunDir,
     start: Start,
     progress: &mut dyn Progress,
@@ -246,7 +246,7 @@ fn decide_start(
 }
 
 /// Refuses a global batch that the processes cannot share evenly.
-fn check_world(cfg: &RunConfig, comm: &dyn Communicator) -> Result<(), TrainError> {
+pub(super) fn check_world(cfg: &RunConfig, comm: &dyn Communicator) -> Result<(), TrainError> {
     let (batch, size) = (cfg.train.batch_size, comm.size());
     if batch % size != 0 {
         return Err(TrainError::Config(super::config::ConfigError::Invalid {
@@ -290,6 +290,9 @@ pub fn train_with(
     progress: &mut dyn Progress,
     comm: &dyn Communicator,
 ) -> Result<TrainReport, TrainError> {
+    if !cfg.data.sources.is_empty() {
+        return super::multi::train_sources(cfg, out, start, device, progress, comm);
+    }
     check_world(cfg, comm)?;
     let on_device = crate::dist::for_device(comm, device);
     let comm = on_device.comm();
@@ -567,6 +570,7 @@ impl<'a> Trainer<'a> {
             lr,
             wall_s: started.elapsed().as_secs_f64(),
             samples_per_s: seen as f64 / train_wall.max(1e-9),
+            per_source: Default::default(),
         })
     }
 
@@ -741,12 +745,12 @@ impl StepError {
 
 /// Epochs completed by the last committed checkpoint; none before the
 /// first.
-fn committed_epochs(state: &RunState) -> Option<usize> {
+pub(super) fn committed_epochs(state: &RunState) -> Option<usize> {
     (state.epoch > 0).then_some(state.epoch)
 }
 
 /// Test loss (normalised) and relative L2 (physical) over the test set.
-fn evaluate_normalised(
+pub(super) fn evaluate_normalised(
     cfg: &RunConfig,
     plan: &Plan,
     model: &Fno,

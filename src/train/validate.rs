@@ -5,6 +5,7 @@
 //! or on the machine (threads, memory) is checked where those are known.
 use super::config::{DataConfig, PhysicsConfig, RunConfig, TrainConfig};
 use super::config_error::{at_least_one, invalid, non_negative, positive, ConfigError};
+use super::sources::validate_sources;
 use crate::data::Task;
 use crate::model::ModelError;
 use crate::physics::PdeSpec;
@@ -13,6 +14,7 @@ impl RunConfig {
     /// Rejects values that make no sense, naming the setting.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.data.validate()?;
+        validate_multi_source(self)?;
         validate_task(&self.task)?;
         self.model.validate_chosen().map_err(model_setting)?;
         self.train.validate()?;
@@ -23,9 +25,17 @@ impl RunConfig {
 impl DataConfig {
     /// Rejects strides, fractions and counts that make no sense.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.train.as_os_str().is_empty() {
-            return Err(invalid("data.train", "no training file given"));
+        match (self.train.as_os_str().is_empty(), self.sources.is_empty()) {
+            (true, true) => return Err(invalid("data.train", "no training file given")),
+            (false, false) => {
+                return Err(invalid(
+                    "data.train",
+                    "set together with data.sources: give one training file (data.train) or several sources (data.sources), not both",
+                ))
+            }
+            _ => {}
         }
+        validate_sources(&self.sources)?;
         at_least_one("data.reduced_resolution", self.reduced_resolution)?;
         at_least_one("data.reduced_resolution_t", self.reduced_resolution_t)?;
         at_least_one("data.reduced_batch", self.reduced_batch)?;
@@ -36,7 +46,11 @@ impl DataConfig {
                 format!("{f}: must lie in [0, 1)"),
             ));
         }
-        if f == 0.0 && self.test.is_none() {
+        let untested = match self.sources.is_empty() {
+            true => self.test.is_none(),
+            false => self.sources.iter().any(|s| s.test.is_none()),
+        };
+        if f == 0.0 && untested {
             return Err(invalid(
                 "data.test_fraction",
                 "0 holds out no test samples: give a fraction in (0, 1) or a data.test file",
@@ -50,6 +64,37 @@ impl DataConfig {
         }
         Ok(())
     }
+}
+
+/// Refuses what a multi-source run cannot do: one test file for all
+/// sources, physics terms, starting from a pretrained run.
+fn validate_multi_source(cfg: &RunConfig) -> Result<(), ConfigError> {
+    if cfg.data.sources.is_empty() {
+        return Ok(());
+    }
+    let refuse = |field: &'static str, what: &str| {
+        Err(invalid(
+            field,
+            format!("{what} is not available with data.sources"),
+        ))
+    };
+    if cfg.data.test.is_some() {
+        return refuse(
+            "data.test",
+            "one test file for every source (give each source its `test`)",
+        );
+    }
+    if cfg.physics.active() || cfg.physics.unlabelled_samples > 0 {
+        return refuse("physics", "training with physics terms");
+    }
+    if cfg.train.init_from.is_some() {
+        return refuse("train.init_from", "starting from a pretrained run");
+    }
+    cfg.data
+        .sources
+        .iter()
+        .filter_map(|s| s.task.as_ref())
+        .try_for_each(validate_task)
 }
 
 impl TrainConfig {
@@ -217,6 +262,41 @@ mod tests {
     #[test]
     fn defaults_with_a_training_file_pass() {
         base().validate().unwrap();
+    }
+
+    #[test]
+    fn sources_replace_the_training_file_and_refuse_what_they_cannot_do() {
+        let multi = || {
+            let mut cfg = base();
+            cfg.data.train = "".into();
+            cfg.data.sources = vec![crate::train::config::SourceConfig {
+                name: Some("a".into()),
+                file: "a.h5".into(),
+                test: None,
+                weight: 1.0,
+                task: None,
+                in_channels: 0,
+                out_channels: 0,
+                padding: Vec::new(),
+            }];
+            cfg
+        };
+        multi().validate().unwrap();
+        let mut both = multi();
+        both.data.train = "b.h5".into();
+        refused(both, "data.train");
+        let mut tested = multi();
+        tested.data.test = Some("t.h5".into());
+        refused(tested, "data.test");
+        let mut physics = multi();
+        physics.physics.w_pde = 1.0;
+        refused(physics, "physics");
+        let mut init = multi();
+        init.train.init_from = Some("runs/pre".into());
+        refused(init, "train.init_from");
+        let mut untested = multi();
+        untested.data.test_fraction = 0.0;
+        refused(untested, "data.test_fraction");
     }
 
     #[test]
