@@ -70,6 +70,6 @@ pub use error::ModelError;
 pub use factorization::Factorization;
 pub use fno::Fno;
 pub use inference::inference;
+pub use precision::{with_precision, Precision};
 pub use spectral_branch::spectral_parameter_count;
 pub use tucker::tucker_ranks;
-pub use precision::{with_precision, Precision};
