@@ -125,3 +125,81 @@ fn hybrid_training_then_finetuning_lowers_the_residual() {
         "{err}"
     );
 }
+
+/// A data-only space-time run on the shared Burgers file (ν = 0.1, 64
+/// points, 41 frames), trained long enough that its prediction of a
+/// training sample is close to that exact solution.
+fn train_good(dir: &Path) -> std::path::PathBuf {
+    let config = dir.join("good.toml");
+    let text = format!(
+        r#"[data]
+train = {:?}
+reduced_resolution = 4
+reduced_resolution_t = 5
+test_fraction = 0.25
+max_train_samples = 4
+
+[task]
+kind = "space_time"
+
+[model]
+modes = [4, 4]
+width = 8
+layers = 2
+padding = [0.0, 0.125]
+
+[train]
+epochs = 60
+batch_size = 4
+lr = 1e-2
+threads = 2
+loss = "relative_l2"
+"#,
+        fixture("1D_Burgers_Sols_Nu0.1.hdf5").display().to_string()
+    );
+    std::fs::write(&config, text).unwrap();
+    let run = dir.join("good");
+    succeeded(&fno(&train_args(
+        config.to_str().unwrap(),
+        run.to_str().unwrap(),
+        &[],
+    )));
+    run
+}
+
+#[test]
+fn default_finetuning_does_not_spoil_a_good_prediction() {
+    // The default (residual 4x finer in time, anchored) must not move a
+    // prediction that is already close to the exact solution away from it.
+    let dir = tempdir();
+    let run = train_good(dir.path());
+    let data = fixture("1D_Burgers_Sols_Nu0.1.hdf5");
+    let out_dir = dir.path().join("ft");
+    let out = fno(&[
+        "finetune",
+        "--run",
+        run.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--sample",
+        "1",
+        "--steps",
+        "40",
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let before = report["rel_l2_before"].as_f64().unwrap();
+    let after = report["rel_l2_after"].as_f64().unwrap();
+    assert!(
+        before < 0.1,
+        "the pretrained prediction is not good: {before}"
+    );
+    assert!(after <= 1.05 * before, "rel L2 {before} -> {after}");
+}
