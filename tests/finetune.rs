@@ -127,17 +127,19 @@ fn hybrid_training_then_finetuning_lowers_the_residual() {
 }
 
 /// A data-only space-time run on the shared Burgers file (ν = 0.1, 64
-/// points, 41 frames), trained long enough that its prediction of a
-/// training sample is close to that exact solution.
+/// points, 101 frames) trained on its first 12 samples and scored on the
+/// whole file, so that its best weights fit the training samples.
 fn train_good(dir: &Path) -> std::path::PathBuf {
     let config = dir.join("good.toml");
+    let file = fixture("1D_Burgers_Sols_Nu0.1.hdf5").display().to_string();
     let text = format!(
         r#"[data]
-train = {:?}
+train = {file:?}
+test = {file:?}
 reduced_resolution = 4
-reduced_resolution_t = 5
+reduced_resolution_t = 2
 test_fraction = 0.25
-max_train_samples = 4
+max_train_samples = 12
 
 [task]
 kind = "space_time"
@@ -149,13 +151,12 @@ layers = 2
 padding = [0.0, 0.125]
 
 [train]
-epochs = 60
+epochs = 100
 batch_size = 4
-lr = 1e-2
+lr = 3e-3
 threads = 2
 loss = "relative_l2"
-"#,
-        fixture("1D_Burgers_Sols_Nu0.1.hdf5").display().to_string()
+"#
     );
     std::fs::write(&config, text).unwrap();
     let run = dir.join("good");
@@ -169,8 +170,10 @@ loss = "relative_l2"
 
 #[test]
 fn default_finetuning_does_not_spoil_a_good_prediction() {
-    // The default (residual 4x finer in time, anchored) must not move a
-    // prediction that is already close to the exact solution away from it.
+    // Sample 9 is predicted to 6% by the run; the defaults (residual 4x
+    // finer in time, anchor, warm-up) must not move it away from the
+    // exact solution by more than 5%. Measured: 0.0616 -> 0.0622; a
+    // default whose optimum is off the truth fails here.
     let dir = tempdir();
     let run = train_good(dir.path());
     let data = fixture("1D_Burgers_Sols_Nu0.1.hdf5");
@@ -182,9 +185,7 @@ fn default_finetuning_does_not_spoil_a_good_prediction() {
         "--data",
         data.to_str().unwrap(),
         "--sample",
-        "1",
-        "--steps",
-        "40",
+        "9",
         "--out",
         out_dir.to_str().unwrap(),
         "--json",
