@@ -262,15 +262,18 @@ def finetune(
     *,
     steps: int = 200,
     lr: float = 1e-3,
-    anchor: float = 0.0,
+    anchor: float = 0.1,
     w_pde: float = 1.0,
     w_ic: float = 10.0,
     pde_resolution: Optional[Sequence[int]] = None,
+    warmup: int = 20,
     device: str = "cpu",
 ) -> Dict[str, Any]:
     """Test-time physics fine-tuning of a copy of the run's best model on
     sample ``sample`` of ``data`` (``fno finetune``): PDE and
-    initial-condition losses only, plus ``anchor * mean((G(a) - G0(a))^2)``.
+    initial-condition losses only, plus ``anchor * mean((G(a) - G0(a))^2)``;
+    the defaults are ``fno finetune``'s (residual 4x finer in time for
+    space-time runs, ``pde_resolution`` overrides it).
 
     Returns the report ``finetune.json`` holds (``rel_l2_before``,
     ``rel_l2_after``, ``residual_before``, ``residual_after``, ``curve``,
@@ -288,6 +291,7 @@ def finetune(
         w_pde,
         w_ic,
         None if pde_resolution is None else list(pde_resolution),
+        warmup,
         device,
     )
 

@@ -117,10 +117,11 @@ def finetune(
     *,
     steps: int = 200,
     lr: float = 1e-3,
-    anchor: float = 0.0,
+    anchor: float = 0.1,
     w_pde: float = 1.0,
     w_ic: float = 10.0,
     pde_resolution: Optional[Sequence[int]] = None,
+    warmup: int = 20,
     device: str = "cpu",
 ) -> Dict[str, Any]:
     """Test-time physics fine-tuning of one sample: report and arrays."""

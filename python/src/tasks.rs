@@ -18,7 +18,7 @@ use std::str::FromStr;
 /// Fine-tunes a copy of the run's best model on one sample with the
 /// physics losses (see `fno/__init__.py`).
 #[pyfunction]
-#[pyo3(signature = (run, data, sample, steps, lr, anchor, w_pde, w_ic, pde_resolution, device))]
+#[pyo3(signature = (run, data, sample, steps, lr, anchor, w_pde, w_ic, pde_resolution, warmup, device))]
 #[allow(clippy::too_many_arguments)]
 pub fn finetune<'py>(
     py: Python<'py>,
@@ -31,6 +31,7 @@ pub fn finetune<'py>(
     w_pde: f64,
     w_ic: f64,
     pde_resolution: Option<Vec<usize>>,
+    warmup: usize,
     device: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
     let opts = FinetuneOptions {
@@ -40,6 +41,7 @@ pub fn finetune<'py>(
         w_pde,
         w_ic,
         pde_resolution,
+        warmup,
     };
     let device = device.to_string();
     let out = detached(py, || {

@@ -33,7 +33,7 @@ pub struct FinetuneArgs {
     pub lr: f64,
     /// Weight α of the anchor α·mean((G_θ(a) − G_θ0(a))²) to the pretrained
     /// prediction (normalised units); 0 disables it.
-    #[arg(long, default_value_t = 0.0, value_parser = super::numeric::non_negative)]
+    #[arg(long, default_value_t = fno::finetune::DEFAULT_ANCHOR, value_parser = super::numeric::non_negative)]
     pub anchor: f64,
     /// Weight of the mean square PDE residual.
     #[arg(long, default_value_t = 1.0, value_parser = super::numeric::non_negative)]
@@ -42,9 +42,14 @@ pub struct FinetuneArgs {
     #[arg(long, default_value_t = 10.0, value_parser = super::numeric::non_negative)]
     pub w_ic: f64,
     /// Evaluate the residual on a grid finer by these factors, one per
-    /// model axis (e.g. `2,2`) [default: the run's physics.pde_resolution].
+    /// model axis (e.g. `2,2`) [default: the run's physics.pde_resolution,
+    /// or, where that is the data grid, 4 times finer in time].
     #[arg(long, value_delimiter = ',', value_name = "F,..", value_parser = super::numeric::at_least_one)]
     pub pde_resolution: Option<Vec<usize>>,
+    /// Steps over which the learning rate rises linearly to --lr; 0 starts
+    /// at --lr.
+    #[arg(long, default_value_t = fno::finetune::DEFAULT_WARMUP)]
+    pub warmup: usize,
     /// Output directory [default: RUN/finetune-I].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -81,6 +86,7 @@ pub fn run(args: &FinetuneArgs) -> anyhow::Result<()> {
         w_pde: args.w_pde,
         w_ic: args.w_ic,
         pde_resolution: args.pde_resolution.clone(),
+        warmup: args.warmup,
     };
     let out = finetune(&predictor, &file, args.sample, &opts)
         .map_err(|e| match e {
@@ -212,7 +218,18 @@ mod tests {
             Wrap::try_parse_from(["x", "--run", "r", "--data", "d.h5", "--sample", "3"]).unwrap();
         assert_eq!(w.args.sample, 3);
         assert_eq!(w.args.steps, 200);
-        assert_eq!(w.args.anchor, 0.0);
+        let lib = FinetuneOptions::default();
+        assert_eq!(
+            (
+                w.args.steps,
+                w.args.lr,
+                w.args.anchor,
+                w.args.w_pde,
+                w.args.w_ic,
+                w.args.warmup
+            ),
+            (lib.steps, lib.lr, lib.anchor, lib.w_pde, lib.w_ic, lib.warmup)
+        );
         assert!(Wrap::try_parse_from(["x", "--run", "r", "--data", "d.h5"]).is_err());
     }
 }

@@ -38,6 +38,14 @@
 //! The residual of the data itself is never the target: the loss is the
 //! residual of the prediction, so a time-difference floor shows up as a
 //! bias that a higher order shrinks.
+//!
+//! Where that bias sits: on `fno generate burgers` data (ν = 0.01, 64
+//! points, dt = 0.02) 95–100% of the truth's mean square residual lies in
+//! the first three interior frames, the fast viscous decay of the initial
+//! condition's high wavenumbers (rate νk²), which no central difference at
+//! the stored dt resolves; a 4× finer t grid lowers it 2- to 140-fold.
+//! Test-time fine-tuning therefore refines time by default
+//! ([`crate::finetune::DEFAULT_TIME_FACTOR`]).
 pub mod advection;
 pub mod burgers;
 pub mod darcy;
