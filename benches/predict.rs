@@ -16,7 +16,8 @@ use fno::solvers::darcy::{Coefficient, DarcyConfig};
 use fno::solvers::GenerateSpec;
 use fno::train::config::RunConfig;
 use fno::train::run::Predictor;
-use fno::train::trainer::{train, Silent, Start};
+use fno::train::train;
+use fno::train::trainer::{Silent, Start};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 

@@ -23,7 +23,8 @@ use fno::solvers::darcy::{Coefficient, DarcyConfig};
 use fno::solvers::{generate, GenerateSpec};
 use fno::train::config::{LossKind, RunConfig};
 use fno::train::schedule::Schedule;
-use fno::train::trainer::{train, Start};
+use fno::train::train;
+use fno::train::trainer::Start;
 use std::path::PathBuf;
 use std::time::Instant;
 

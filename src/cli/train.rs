@@ -6,7 +6,8 @@ use clap::Args;
 use fno::dist::Communicator;
 use fno::rundir::{files, RunDir, Weights};
 use fno::train::config::{ConfigError, RunConfig};
-use fno::train::trainer::{train_with, Progress, Silent, Start, TrainReport};
+use fno::train::train_with;
+use fno::train::trainer::{Progress, Silent, Start, TrainReport};
 use fno::train::TrainError;
 use std::path::{Path, PathBuf};
 

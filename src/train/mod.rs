@@ -1,7 +1,7 @@
 //! Training: optimiser, learning-rate schedules, the loop, and the physics
 //! terms of the loss ([`physics`]).
 //!
-//! [`trainer::train`] runs a configuration ([`config::RunConfig`]) into a
+//! [`train`] runs a configuration ([`config::RunConfig`]) into a
 //! run directory ([`crate::rundir`]); [`run::Predictor`] loads one back.
 mod adamw_inplace;
 mod adamw_params;
@@ -12,6 +12,7 @@ mod config_error;
 mod config_props;
 #[cfg(feature = "cuda")]
 mod cuda;
+mod entry;
 pub mod fit;
 pub mod init;
 pub mod init_from;
@@ -25,6 +26,8 @@ pub mod schedule;
 pub mod sources;
 pub mod trainer;
 mod validate;
+
+pub use entry::{train, train_with};
 
 use std::path::PathBuf;
 

@@ -14,7 +14,7 @@ use crate::data::loader::{for_each_batch, Batch, BatchPlan};
 use crate::data::shard::Shard;
 use crate::data::well_normalizers::stats_normalizers;
 use crate::data::{Normalizer, NormalizerFit, PdebenchFile, Split, Task};
-use crate::dist::{Communicator, Single};
+use crate::dist::Communicator;
 use crate::model::{inference, with_precision, Fno};
 use crate::rundir::{
     files, EpochRecord, InitRecord, Normalizers, RunDir, RunDirError, RunState, Weights,
@@ -259,30 +259,9 @@ pub(super) fn check_world(cfg: &RunConfig, comm: &dyn Communicator) -> Result<()
     Ok(())
 }
 
-/// Trains a model as `cfg` says on `device`, writing the run into `out`.
-/// With [`Start::Resume`] it continues a run in `out` from its last
-/// checkpoint, exactly as if it had not stopped (same batches, same
-/// optimiser state). The run directory is locked for the whole run; a
-/// resume that fails before its first epoch completes changes nothing on
-/// disk.
-pub fn train(
-    cfg: &RunConfig,
-    out: &Path,
-    start: Start,
-    device: &Device,
-    progress: &mut dyn Progress,
-) -> Result<TrainReport, TrainError> {
-    train_with(cfg, out, start, device, progress, &Single)
-}
-
-/// [`train`], data-parallel over the processes of `comm`: every rank holds
-/// the whole model and takes its part of each global batch
-/// (`train.batch_size` stays the global batch, which the number of
-/// processes must divide); the gradients are summed over ranks before the
-/// same AdamW step on each. Rank 0 alone locks and writes the run
-/// directory and reports progress; the others read it when resuming. An
-/// error on any rank must end every rank (the caller aborts the job).
-pub fn train_with(
+/// [`super::train_with`] for a run with one data file: the loop this file
+/// holds.
+pub(crate) fn train_one_source(
     cfg: &RunConfig,
     out: &Path,
     start: Start,
@@ -290,9 +269,6 @@ pub fn train_with(
     progress: &mut dyn Progress,
     comm: &dyn Communicator,
 ) -> Result<TrainReport, TrainError> {
-    if !cfg.data.sources.is_empty() {
-        return super::multi::train_sources(cfg, out, start, device, progress, comm);
-    }
     check_world(cfg, comm)?;
     let on_device = crate::dist::for_device(comm, device);
     let comm = on_device.comm();

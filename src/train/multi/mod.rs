@@ -100,7 +100,7 @@ fn resolve_sources(
 }
 
 /// Trains the multi-source run `cfg` (see the module docs); called by
-/// [`super::trainer::train_with`] when `data.sources` is set, with the
+/// [`super::train_with`] when `data.sources` is set, with the
 /// same contract.
 pub(super) fn train_sources(
     cfg: &RunConfig,
