@@ -13,6 +13,7 @@ mod config_props;
 #[cfg(feature = "cuda")]
 mod cuda;
 mod entry;
+mod epoch_end;
 pub mod fit;
 pub mod init;
 pub mod init_from;

@@ -2,6 +2,7 @@
 //! checkpoints, exact resume, divergence detection and per-epoch metrics.
 use super::all_reduce::all_reduce_gradients;
 use super::config::RunConfig;
+use super::epoch_end::{commit_epoch, committed_epochs, ensure_finite};
 use super::init::seeded_var_builder;
 use super::init_from::{Pretrained, TrunkFreeze};
 use super::losses::{loss, relative_l2_per_sample, scalar, weighted, Share};
@@ -634,36 +635,16 @@ impl<'a> Trainer<'a> {
         Ok((total + weighted(physics, share.all)?)?)
     }
 
-    /// Stops the run if the epoch left a non-finite weight, optimiser
-    /// moment or test loss, naming the first one found (tensors first: they
-    /// say where it broke); the last committed checkpoint stays as it was.
+    /// Stops the run on a non-finite weight, moment or test figure.
     fn ensure_finite(&self, record: &EpochRecord, state: &RunState) -> Result<(), TrainError> {
-        let losses = [
+        let figures = [
             ("the test loss", record.test_loss),
             ("the test relative L2 error", record.test_rel_l2),
         ];
-        let found = match self.optimizer.first_non_finite()? {
-            Some(tensor) => Some(tensor),
-            None => losses
-                .into_iter()
-                .find(|(_, v)| !v.is_finite())
-                .map(|(what, value)| (what.to_string(), value)),
-        };
-        match found {
-            None => Ok(()),
-            Some((what, value)) => Err(TrainError::Diverged {
-                epoch: record.epoch,
-                what,
-                value,
-                resumable: committed_epochs(state),
-            }),
-        }
+        ensure_finite(&self.optimizer, &figures, record, state)
     }
 
-    /// Records the epoch `record` describes in `state` (best loss, epochs
-    /// done) and, if this process writes the run, saves its checkpoint:
-    /// the weights, the best weights if the test loss improved, the
-    /// optimiser, and `state.json` last.
+    /// Records the epoch and, if `write`, commits its checkpoint.
     fn checkpoint(
         &self,
         run: &RunDir,
@@ -671,22 +652,7 @@ impl<'a> Trainer<'a> {
         record: &EpochRecord,
         write: bool,
     ) -> Result<(), TrainError> {
-        let improved = state.best.is_none_or(|(b, _)| record.test_loss < b);
-        if improved {
-            state.best = Some((record.test_loss, record.epoch));
-        }
-        state.epoch = record.epoch + 1;
-        if !write {
-            return Ok(());
-        }
-        let mut checkpoint = run.checkpoint(record.epoch + 1)?;
-        if improved {
-            checkpoint.weights(Weights::Best, &self.varmap)?;
-        }
-        checkpoint.weights(Weights::Last, &self.varmap)?;
-        checkpoint.optimizer(|path| self.optimizer.save(path))?;
-        checkpoint.commit(state)?;
-        Ok(())
+        commit_epoch(run, state, record, write, &self.varmap, &self.optimizer)
     }
 }
 
@@ -717,12 +683,6 @@ impl StepError {
             Self::Other(e) => e,
         }
     }
-}
-
-/// Epochs completed by the last committed checkpoint; none before the
-/// first.
-pub(super) fn committed_epochs(state: &RunState) -> Option<usize> {
-    (state.epoch > 0).then_some(state.epoch)
 }
 
 /// Test loss (normalised) and relative L2 (physical) over the test set.

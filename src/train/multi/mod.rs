@@ -18,14 +18,15 @@ pub mod view;
 
 use super::all_reduce::all_reduce_gradients;
 use super::config::{ConfigError, RunConfig};
+use super::epoch_end::{commit_epoch, committed_epochs, ensure_finite};
 use super::init::seeded_var_builder;
 use super::losses::{loss, scalar, weighted};
 use super::optim::{clip_grad_norm, named_vars, AdamW};
 use super::preflight::{check_training, resolve_model};
 use super::run::rollout;
 use super::trainer::{
-    check_world, committed_epochs, decide_start, evaluate_normalised, fit_normalizers, open_plan,
-    shard_of, Plan, Progress, Start, TrainReport,
+    check_world, decide_start, evaluate_normalised, fit_normalizers, open_plan, shard_of, Plan,
+    Progress, Start, TrainReport,
 };
 use super::TrainError;
 use crate::data::loader::{stack, to_tensor};
@@ -377,27 +378,14 @@ impl<'a> MultiTrainer<'a> {
     /// Stops the run on a non-finite weight, moment or validation figure.
     fn ensure_finite(&self, record: &EpochRecord, state: &RunState) -> Result<(), TrainError> {
         let figures = [
-            ("the test loss".to_string(), record.test_loss),
-            ("the test relative L2 error".to_string(), record.test_rel_l2),
+            ("the test loss", record.test_loss),
+            ("the test relative L2 error", record.test_rel_l2),
         ];
-        let found = match self.optimizer.first_non_finite()? {
-            Some(tensor) => Some(tensor),
-            None => figures.into_iter().find(|(_, v)| !v.is_finite()),
-        };
-        match found {
-            None => Ok(()),
-            Some((what, value)) => Err(TrainError::Diverged {
-                epoch: record.epoch,
-                what,
-                value,
-                resumable: committed_epochs(state),
-            }),
-        }
+        ensure_finite(&self.optimizer, &figures, record, state)
     }
 
-    /// Records the epoch in `state` and, if `write`, commits its
-    /// checkpoint (the best weights are those of the lowest mean test loss
-    /// over the sources).
+    /// Records the epoch and, if `write`, commits its checkpoint (the best
+    /// weights are those of the lowest mean test loss over the sources).
     fn checkpoint(
         &self,
         run: &RunDir,
@@ -405,22 +393,7 @@ impl<'a> MultiTrainer<'a> {
         record: &EpochRecord,
         write: bool,
     ) -> Result<(), TrainError> {
-        let improved = state.best.is_none_or(|(b, _)| record.test_loss < b);
-        if improved {
-            state.best = Some((record.test_loss, record.epoch));
-        }
-        state.epoch = record.epoch + 1;
-        if !write {
-            return Ok(());
-        }
-        let mut checkpoint = run.checkpoint(record.epoch + 1)?;
-        if improved {
-            checkpoint.weights(Weights::Best, &self.varmap)?;
-        }
-        checkpoint.weights(Weights::Last, &self.varmap)?;
-        checkpoint.optimizer(|path| self.optimizer.save(path))?;
-        checkpoint.commit(state)?;
-        Ok(())
+        commit_epoch(run, state, record, write, &self.varmap, &self.optimizer)
     }
 }
 
