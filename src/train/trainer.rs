@@ -1,12 +1,11 @@
 //! The training loop: supervised, physics-informed or hybrid training with
 //! checkpoints, exact resume, divergence detection and per-epoch metrics.
-use super::all_reduce::all_reduce_gradients;
 use super::config::RunConfig;
-use super::epoch_end::{commit_epoch, committed_epochs, ensure_finite};
+use super::epoch_end::{commit_epoch, ensure_finite, update, StepError};
 use super::init::seeded_var_builder;
 use super::init_from::{Pretrained, TrunkFreeze};
 use super::losses::{loss, relative_l2_per_sample, scalar, weighted, Share};
-use super::optim::{clip_grad_norm, named_vars, AdamW};
+use super::optim::{named_vars, AdamW};
 use super::physics::PhysicsTerm;
 use super::preflight::{check_training, resolve_model};
 use super::run::rollout;
@@ -315,9 +314,16 @@ pub(crate) fn train_one_source(
         let record = trainer.epoch(epoch, &mut state, progress)?;
         // Nothing of an epoch that broke the model is kept: the metrics
         // line and the checkpoint wait until it is known to be finite.
-        trainer.ensure_finite(&record, &state)?;
+        ensure_finite(&trainer.optimizer, &record, &state)?;
         if !writes {
-            trainer.checkpoint(&run, &mut state, &record, false)?;
+            commit_epoch(
+                &run,
+                &mut state,
+                &record,
+                false,
+                &trainer.varmap,
+                &trainer.optimizer,
+            )?;
             last = Some(record);
             continue;
         }
@@ -329,7 +335,14 @@ pub(crate) fn train_one_source(
             run.write_config(&cfg.to_toml())?;
         }
         run.append_metrics(&record)?;
-        trainer.checkpoint(&run, &mut state, &record, true)?;
+        commit_epoch(
+            &run,
+            &mut state,
+            &record,
+            true,
+            &trainer.varmap,
+            &trainer.optimizer,
+        )?;
         progress.epoch(&record);
         last = Some(record);
     }
@@ -519,7 +532,7 @@ impl<'a> Trainer<'a> {
                 let share = self.share(&batch.indices, whole);
                 let value = self
                     .step(&batch, share, lr)
-                    .map_err(|e| e.at(epoch, state))?;
+                    .map_err(|e| e.at(epoch, state, None))?;
                 account(value, whole.len(), state);
                 steps += 1;
                 Ok(())
@@ -527,7 +540,7 @@ impl<'a> Trainer<'a> {
         )?;
         // Only the last global batch can be too small to reach every rank.
         for whole in &global[steps.min(global.len())..] {
-            let value = self.empty_step(lr).map_err(|e| e.at(epoch, state))?;
+            let value = self.empty_step(lr).map_err(|e| e.at(epoch, state, None))?;
             account(value, whole.len(), state);
         }
         let train_wall = started.elapsed().as_secs_f64();
@@ -588,15 +601,16 @@ impl<'a> Trainer<'a> {
     /// update; returns the batch's loss.
     fn update(&mut self, mut grads: GradStore, value: f64, lr: f64) -> Result<f64, StepError> {
         self.freeze.apply(&mut grads);
-        let value = all_reduce_gradients(self.comm, &mut grads, &self.var_list, value)?;
-        if !value.is_finite() {
-            return Err(StepError::NonFiniteLoss(value));
-        }
-        if self.cfg.train.grad_clip > 0.0 {
-            clip_grad_norm(&mut grads, &self.var_list, self.cfg.train.grad_clip)?;
-        }
-        self.optimizer.step(&grads, lr)?;
-        Ok(value)
+        let clip = self.cfg.train.grad_clip;
+        update(
+            self.comm,
+            &mut self.optimizer,
+            &self.var_list,
+            grads,
+            value,
+            lr,
+            clip,
+        )
     }
 
     /// This rank's part of the loss of a batch: the data loss, or with
@@ -633,55 +647,6 @@ impl<'a> Trainer<'a> {
         )?;
         let physics = ((p.pde * cfg.physics.w_pde)? + (p.ic * cfg.physics.w_ic)?)?;
         Ok((total + weighted(physics, share.all)?)?)
-    }
-
-    /// Stops the run on a non-finite weight, moment or test figure.
-    fn ensure_finite(&self, record: &EpochRecord, state: &RunState) -> Result<(), TrainError> {
-        let figures = [
-            ("the test loss", record.test_loss),
-            ("the test relative L2 error", record.test_rel_l2),
-        ];
-        ensure_finite(&self.optimizer, &figures, record, state)
-    }
-
-    /// Records the epoch and, if `write`, commits its checkpoint.
-    fn checkpoint(
-        &self,
-        run: &RunDir,
-        state: &mut RunState,
-        record: &EpochRecord,
-        write: bool,
-    ) -> Result<(), TrainError> {
-        commit_epoch(run, state, record, write, &self.varmap, &self.optimizer)
-    }
-}
-
-/// Why a training step failed: a non-finite loss, which [`StepError::at`]
-/// turns into [`TrainError::Diverged`] with the epoch and step, or any
-/// other error.
-enum StepError {
-    NonFiniteLoss(f64),
-    Other(TrainError),
-}
-
-impl<E: Into<TrainError>> From<E> for StepError {
-    fn from(e: E) -> Self {
-        Self::Other(e.into())
-    }
-}
-
-impl StepError {
-    /// The error of the step after `state.step` steps in `epoch`.
-    fn at(self, epoch: usize, state: &RunState) -> TrainError {
-        match self {
-            Self::NonFiniteLoss(value) => TrainError::Diverged {
-                epoch,
-                what: format!("the training loss at step {}", state.step),
-                value,
-                resumable: committed_epochs(state),
-            },
-            Self::Other(e) => e,
-        }
     }
 }
 

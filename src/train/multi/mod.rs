@@ -16,12 +16,11 @@
 pub mod schedule;
 pub mod view;
 
-use super::all_reduce::all_reduce_gradients;
 use super::config::{ConfigError, RunConfig};
-use super::epoch_end::{commit_epoch, committed_epochs, ensure_finite};
+use super::epoch_end::{commit_epoch, ensure_finite, update, StepError};
 use super::init::seeded_var_builder;
 use super::losses::{loss, scalar, weighted};
-use super::optim::{clip_grad_norm, named_vars, AdamW};
+use super::optim::{named_vars, AdamW};
 use super::preflight::{check_training, resolve_model};
 use super::run::rollout;
 use super::trainer::{
@@ -138,7 +137,7 @@ pub(super) fn train_sources(
     let mut last = None;
     for epoch in state.epoch..cfg.train.epochs {
         let record = trainer.epoch(epoch, &mut state, progress)?;
-        trainer.ensure_finite(&record, &state)?;
+        ensure_finite(&trainer.optimizer, &record, &state)?;
         if writes {
             if resume && last.is_none() {
                 run.truncate_metrics(epoch)?;
@@ -146,7 +145,14 @@ pub(super) fn train_sources(
             }
             run.append_metrics(&record)?;
         }
-        trainer.checkpoint(&run, &mut state, &record, writes)?;
+        commit_epoch(
+            &run,
+            &mut state,
+            &record,
+            writes,
+            &trainer.varmap,
+            &trainer.optimizer,
+        )?;
         if writes {
             progress.epoch(&record);
         }
@@ -296,7 +302,8 @@ impl<'a> MultiTrainer<'a> {
             } else {
                 self.step(batch.source, part, share, lr)
             };
-            let value = value.map_err(|e| e.at(epoch, state, &self.sources[batch.source].name))?;
+            let value =
+                value.map_err(|e| e.at(epoch, state, Some(&self.sources[batch.source].name)))?;
             state.step += 1;
             loss_sum += value * batch.indices.len() as f64;
             seen += batch.indices.len();
@@ -363,37 +370,17 @@ impl<'a> MultiTrainer<'a> {
     }
 
     /// Sums gradients and loss over the processes, clips, steps.
-    fn update(&mut self, mut grads: GradStore, value: f64, lr: f64) -> Result<f64, StepError> {
-        let value = all_reduce_gradients(self.comm, &mut grads, &self.var_list, value)?;
-        if !value.is_finite() {
-            return Err(StepError::NonFiniteLoss(value));
-        }
-        if self.cfg.train.grad_clip > 0.0 {
-            clip_grad_norm(&mut grads, &self.var_list, self.cfg.train.grad_clip)?;
-        }
-        self.optimizer.step(&grads, lr)?;
-        Ok(value)
-    }
-
-    /// Stops the run on a non-finite weight, moment or validation figure.
-    fn ensure_finite(&self, record: &EpochRecord, state: &RunState) -> Result<(), TrainError> {
-        let figures = [
-            ("the test loss", record.test_loss),
-            ("the test relative L2 error", record.test_rel_l2),
-        ];
-        ensure_finite(&self.optimizer, &figures, record, state)
-    }
-
-    /// Records the epoch and, if `write`, commits its checkpoint (the best
-    /// weights are those of the lowest mean test loss over the sources).
-    fn checkpoint(
-        &self,
-        run: &RunDir,
-        state: &mut RunState,
-        record: &EpochRecord,
-        write: bool,
-    ) -> Result<(), TrainError> {
-        commit_epoch(run, state, record, write, &self.varmap, &self.optimizer)
+    fn update(&mut self, grads: GradStore, value: f64, lr: f64) -> Result<f64, StepError> {
+        let clip = self.cfg.train.grad_clip;
+        update(
+            self.comm,
+            &mut self.optimizer,
+            &self.var_list,
+            grads,
+            value,
+            lr,
+            clip,
+        )
     }
 }
 
@@ -416,35 +403,4 @@ fn read_batch(
     let input = to_tensor(stack(&inputs)?, device)?;
     let target = to_tensor(stack(&targets)?, device)?;
     Ok((input, target))
-}
-
-/// Why a step failed: a non-finite loss, or anything else.
-enum StepError {
-    NonFiniteLoss(f64),
-    Other(TrainError),
-}
-
-impl<E: Into<TrainError>> From<E> for StepError {
-    fn from(e: E) -> Self {
-        Self::Other(e.into())
-    }
-}
-
-impl StepError {
-    /// The error of the step after `state.step` steps in `epoch`, on a
-    /// batch of source `source`.
-    fn at(self, epoch: usize, state: &RunState, source: &str) -> TrainError {
-        match self {
-            Self::NonFiniteLoss(value) => TrainError::Diverged {
-                epoch,
-                what: format!(
-                    "the training loss at step {} (a batch of source {source:?})",
-                    state.step
-                ),
-                value,
-                resumable: committed_epochs(state),
-            },
-            Self::Other(e) => e,
-        }
-    }
 }
