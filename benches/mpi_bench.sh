@@ -5,7 +5,11 @@
 #     4 layers, global batch 20), 1 process x 1 thread against 2 MPI ranks
 #     x 1 thread (10 samples each), ROUNDS times alternately: step times,
 #     the all-reduce's time and share, and the efficiency
-#     t(1 process) / (2 t(2 ranks)).
+#     t(1 process) / (2 t(2 ranks)); beside them, the machine's own ceiling:
+#     two independent processes of 10 samples each at the same time, with
+#     no communication, t(1 process) / (2 t(both at once)). On a VM whose
+#     vCPUs share a core's resources the ceiling is below 1, and no
+#     communicator can beat it.
 #  2. Peak resident memory (VmHWM, from GNU time) of each rank of a 2-rank
 #     `fno train` epoch against one process's, on a generated Darcy file of
 #     SAMPLES samples at 128x128.
@@ -19,16 +23,20 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 field() { python3 -c "import json, sys; print(json.load(sys.stdin)['$1'])"; }
 bench=("$fno" bench --threads 1 --batch 20 --steps 10 --json)
+half=("$fno" bench --threads 1 --batch 10 --steps 10 --json)
 for round in $(seq 1 "$rounds"); do
   one=$("${bench[@]}")
   two=$("${mpi[@]}" -np 2 "${bench[@]}")
-  python3 - "$round" "$one" "$two" <<'PY'
+  "${half[@]}" > "$work/a.json" & "${half[@]}" > "$work/b.json"; wait
+  python3 - "$round" "$one" "$two" "$work/a.json" "$work/b.json" <<'PY'
 import json, sys
 r, one, two = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3])
+apart = [json.load(open(p))["train_step_ms"] for p in sys.argv[4:6]]
 t1, t2, ar = one["train_step_ms"], two["train_step_ms"], two["all_reduce_ms"]
 print(f"round {r}: step 1 process {t1:.1f} ms (all-reduce {one['all_reduce_ms']:.4f} ms), "
       f"2 ranks {t2:.1f} ms (all-reduce {ar:.2f} ms = {100 * ar / t2:.1f}%), "
-      f"efficiency {t1 / (2 * t2):.3f}")
+      f"efficiency {t1 / (2 * t2):.3f}; 2 lone processes of 10 {max(apart):.1f} ms, "
+      f"ceiling {t1 / (2 * max(apart)):.3f}")
 PY
 done
 

@@ -170,6 +170,8 @@ fn two_sources_pretrain_then_fine_tune() {
     refused(&predict(&[]), &["--source", "adv, cfd"]);
     succeeded(&predict(&["--source", "cfd"]));
 
+    exports_one_source_at_a_time(&pre, dir.path());
+
     // A new family (diffusion-sorption, 128 points) from the pretrained trunk.
     let tuned = dir.path().join("tuned");
     let data = format!(
@@ -186,6 +188,48 @@ fn two_sources_pretrain_then_fine_tune() {
         state["init"]["fresh"],
         serde_json::json!(["lifting", "projection"])
     );
+}
+
+/// `fno export` of a multi-source run: refused without `--source` (naming
+/// the sources) or with an unknown one; with one, the shared blocks and
+/// that source's lifting, projection and normalisers, named as a
+/// single-source model's are.
+fn exports_one_source_at_a_time(pre: &Path, dir: &Path) {
+    let export = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["export", "--format", "neuraloperator", s(pre), s(out)];
+        args.extend_from_slice(extra);
+        fno(&args)
+    };
+    refused(&export(&dir.join("none"), &[]), &["--source", "adv, cfd"]);
+    refused(
+        &export(&dir.join("wrong"), &["--source", "burgers"]),
+        &["--source burgers", "adv, cfd"],
+    );
+    for (name, channels) in [("adv", 1), ("cfd", 3)] {
+        let out = dir.join(format!("export-{name}"));
+        succeeded(&export(&out, &["--source", name]));
+        let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let shape = |key: &str| st.tensor(key).unwrap().shape().to_vec();
+        // Lifting: the source's channels and one coordinate channel.
+        assert_eq!(shape("lifting.fcs.0.weight")[1], channels + 1, "{name}");
+        assert_eq!(shape("projection.fcs.1.weight")[0], channels, "{name}");
+        assert!(st.names().iter().all(|k| !k.starts_with("sources.")));
+        let record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("export.json")).unwrap()).unwrap();
+        assert_eq!(record["source"], name);
+        let norms: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("normalizer.json")).unwrap()).unwrap();
+        let own: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(pre.join(format!("normalizer-{name}.json"))).unwrap(),
+        )
+        .unwrap();
+        for side in ["input", "output"] {
+            for stat in ["mean", "std"] {
+                assert_eq!(norms[side][stat], own[side][stat], "{name} {side}.{stat}");
+            }
+        }
+    }
 }
 
 /// Both data.train and data.sources, a source file that does not exist,

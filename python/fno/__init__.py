@@ -395,6 +395,7 @@ def export_neuraloperator(
     last: bool = False,
     grid: Optional[Sequence[int]] = None,
     overwrite: bool = False,
+    source: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Writes the run in ``run`` into the directory ``out`` as
     neuraloperator 2.0.0's ``FNO``, as ``fno export --format
@@ -406,9 +407,16 @@ def export_neuraloperator(
     coordinate channels agree exactly (default: the training grid). A
     setting neuraloperator cannot reproduce (``model.padding``, an
     activation other than GELU), or a non-empty ``out`` without
-    ``overwrite``, is a ``ValueError`` naming it. Returns the report:
-    ``dir``, ``tensors``, ``grid`` and the ``kwargs``.
+    ``overwrite``, is a ``ValueError`` naming it. A run trained on several
+    sources (``data.sources``) needs ``source``: the shared blocks are
+    exported with that source's lifting, projection and normalisers.
+    Returns the report: ``dir``, ``tensors``, ``grid`` and the ``kwargs``.
     """
     return _fno.export_neuraloperator(
-        os.fspath(run), os.fspath(out), last, None if grid is None else list(grid), overwrite
+        os.fspath(run),
+        os.fspath(out),
+        last,
+        None if grid is None else list(grid),
+        overwrite,
+        source,
     )

@@ -158,5 +158,6 @@ def export_neuraloperator(
     last: bool = ...,
     grid: Optional[Sequence[int]] = ...,
     overwrite: bool = ...,
+    source: Optional[str] = ...,
 ) -> Dict[str, Any]:
     """Writes the run as neuraloperator 2.0.0's FNO (state dict, kwargs, normalisers)."""

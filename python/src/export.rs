@@ -10,7 +10,7 @@ use std::path::PathBuf;
 /// Exports the run in `run` to the directory `out`; returns the report
 /// (directory, tensor count, grid, `FNO(...)` keyword arguments) as a dict.
 #[pyfunction]
-#[pyo3(signature = (run, out, last, grid, overwrite))]
+#[pyo3(signature = (run, out, last, grid, overwrite, source))]
 pub fn export_neuraloperator<'py>(
     py: Python<'py>,
     run: PathBuf,
@@ -18,11 +18,13 @@ pub fn export_neuraloperator<'py>(
     last: bool,
     grid: Option<Vec<usize>>,
     overwrite: bool,
+    source: Option<String>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let opts = ExportOptions {
         weights: if last { Weights::Last } else { Weights::Best },
         grid,
         overwrite,
+        source,
     };
     let report = detached(py, || Ok(export(&run, &out, &opts)?))?;
     to_python(py, &report)

@@ -36,6 +36,10 @@ pub struct ExportArgs {
     /// Replace the files of a non-empty OUT.
     #[arg(long)]
     pub overwrite: bool,
+    /// For a run trained on several sources (`data.sources`): the source
+    /// whose lifting, projection and normalisers go with the shared blocks.
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub json: bool,
@@ -67,10 +71,15 @@ pub fn run(args: &ExportArgs) -> anyhow::Result<()> {
         },
         grid: args.grid.as_ref().map(|g| g.0.clone()),
         overwrite: args.overwrite,
+        source: args.source.clone(),
     };
     let report = export_neuraloperator(&args.run, &args.out, &opts)
         .map_err(|e| match e {
             ExportError::Grid(_) => super::on_flag(e, "--grid".into()),
+            ExportError::Source(_) => match &args.source {
+                Some(name) => super::on_flag(e, format!("--source {name}")),
+                None => anyhow::Error::from(e).context("pass --source NAME to export one source"),
+            },
             ExportError::NotEmpty(_) => {
                 anyhow::Error::from(e).context("pass --overwrite to replace its files")
             }

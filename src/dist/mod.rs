@@ -31,8 +31,11 @@ pub trait Communicator {
     fn rank(&self) -> usize;
     /// The number of processes.
     fn size(&self) -> usize;
-    /// Replaces `buf` on every rank with the element-wise sum over ranks.
-    fn all_reduce_sum_f32(&self, buf: &mut [f32]);
+    /// The element-wise sum over ranks of `send`, in a new buffer. Gradients
+    /// travel this way because MPI without `MPI_IN_PLACE` (which rsmpi does
+    /// not offer) would copy an in-place buffer first: a step's gradients
+    /// are tens of megabytes, and each copy shows in the step time.
+    fn all_reduce_sum_f32(&self, send: &[f32]) -> Vec<f32>;
     /// Replaces `buf` on every rank with the element-wise sum over ranks.
     fn all_reduce_sum_f64(&self, buf: &mut [f64]);
     /// Replaces `buf` on every rank with rank `root`'s.
@@ -51,9 +54,8 @@ pub trait Communicator {
             return Ok(flat.clone());
         }
         let len = flat.dims1()?;
-        let mut host = flat.to_vec1::<f32>()?;
-        self.all_reduce_sum_f32(&mut host);
-        Tensor::from_vec(host, len, flat.device())
+        let sum = self.all_reduce_sum_f32(&flat.to_vec1::<f32>()?);
+        Tensor::from_vec(sum, len, flat.device())
     }
     /// What carries [`Self::all_reduce_sum_tensor`] on `device`: `none`
     /// (one process), `mpi` (host buffers; device buffers staged through
@@ -89,7 +91,9 @@ impl Communicator for Single {
     fn size(&self) -> usize {
         1
     }
-    fn all_reduce_sum_f32(&self, _buf: &mut [f32]) {}
+    fn all_reduce_sum_f32(&self, send: &[f32]) -> Vec<f32> {
+        send.to_vec()
+    }
     fn all_reduce_sum_f64(&self, _buf: &mut [f64]) {}
     fn broadcast_f64(&self, _root: usize, _buf: &mut [f64]) {}
     fn all_gather_f64(&self, mine: &[f64]) -> Vec<Vec<f64>> {

@@ -42,13 +42,13 @@ impl MpiWorld {
         })
     }
 
-    /// A sum all-reduce of `buf` that gives up after the watch's timeout.
-    fn sum<T: Equivalence + Clone>(&self, buf: &mut [T]) {
-        let send = buf.to_vec();
+    /// A sum all-reduce of `send` into `recv` that gives up after the
+    /// watch's timeout.
+    fn sum<T: Equivalence>(&self, send: &[T], recv: &mut [T]) {
         mpi::request::scope(|scope| {
             let request =
                 self.world
-                    .immediate_all_reduce_into(scope, &send[..], buf, SystemOperation::sum());
+                    .immediate_all_reduce_into(scope, send, recv, SystemOperation::sum());
             self.complete(request, "an all-reduce");
         });
     }
@@ -96,12 +96,15 @@ impl Communicator for MpiWorld {
         self.size
     }
 
-    fn all_reduce_sum_f32(&self, buf: &mut [f32]) {
-        self.sum(buf);
+    fn all_reduce_sum_f32(&self, send: &[f32]) -> Vec<f32> {
+        let mut sum = vec![0.0; send.len()];
+        self.sum(send, &mut sum);
+        sum
     }
 
     fn all_reduce_sum_f64(&self, buf: &mut [f64]) {
-        self.sum(buf);
+        let send = buf.to_vec();
+        self.sum(&send, buf);
     }
 
     fn broadcast_f64(&self, root: usize, buf: &mut [f64]) {

@@ -171,8 +171,8 @@ impl Communicator for NcclOver<'_> {
     fn size(&self) -> usize {
         self.inner.size()
     }
-    fn all_reduce_sum_f32(&self, buf: &mut [f32]) {
-        self.inner.all_reduce_sum_f32(buf);
+    fn all_reduce_sum_f32(&self, send: &[f32]) -> Vec<f32> {
+        self.inner.all_reduce_sum_f32(send)
     }
     fn all_reduce_sum_f64(&self, buf: &mut [f64]) {
         self.inner.all_reduce_sum_f64(buf);

@@ -19,6 +19,10 @@ pub enum ExportError {
     /// unknown.
     #[error("{0}")]
     Grid(String),
+    /// The source asked for is not one of the run's, or a multi-source
+    /// run was not asked for one.
+    #[error(transparent)]
+    Source(crate::train::config::ConfigError),
     /// The run could not be loaded (config, normalisers, weights).
     #[error(transparent)]
     Run(#[from] crate::train::TrainError),

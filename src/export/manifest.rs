@@ -61,6 +61,8 @@ pub fn normalizers(n: &Normalizers) -> Value {
 pub struct Provenance<'a> {
     /// The run directory.
     pub run: &'a std::path::Path,
+    /// The source exported, for a multi-source run.
+    pub source: Option<&'a str>,
     /// `"best"` or `"last"`.
     pub weights: &'a str,
     /// The run's task, as in its config.
@@ -102,6 +104,7 @@ pub fn export_record(p: &Provenance) -> Value {
         "neuraloperator_version": NEURALOPERATOR_VERSION,
         "fno_version": env!("CARGO_PKG_VERSION"),
         "run": p.run.display().to_string(),
+        "source": p.source,
         "weights": p.weights,
         "task": p.task,
         "grid": p.grid,

@@ -28,6 +28,7 @@ use crate::rundir::{
     create_dir, files as run_files, write_atomic, write_json, RunDir, RunDirError, Weights,
 };
 use crate::train::config::RunConfig;
+use crate::train::multi::view::{pick_source, source_view, SOURCES};
 use crate::train::run::Predictor;
 use candle_core::Device;
 use serde::Serialize;
@@ -56,6 +57,10 @@ pub struct ExportOptions {
     pub grid: Option<Vec<usize>>,
     /// Replace the files of a non-empty output directory.
     pub overwrite: bool,
+    /// The source of a multi-source run (`data.sources`) to export: the
+    /// shared Fourier blocks with that source's lifting, projection and
+    /// normalisers. Required for such a run, refused for another.
+    pub source: Option<String>,
 }
 
 /// What [`export_neuraloperator`] wrote.
@@ -82,19 +87,26 @@ pub fn export_neuraloperator(
     opts: &ExportOptions,
 ) -> Result<ExportReport, ExportError> {
     let config = read_config(run)?;
+    let picked = pick_source(&config, opts.source.as_deref()).map_err(ExportError::Source)?;
+    let (config, embeddings) = match picked {
+        None => (config, String::new()),
+        Some(s) => (source_view(&config, s), format!("{SOURCES}.{}.", s.name())),
+    };
     support::check_supported(&config.model)?;
     let grid = match (config.model.grid_channels, &opts.grid) {
         (false, _) => None,
         (true, Some(grid)) => Some(checked_grid(grid, &config)?),
         (true, None) => Some(training_grid(&config)?),
     };
-    let predictor = Predictor::load(run, opts.weights, &Device::Cpu)?;
+    let predictor =
+        Predictor::load_source(run, opts.weights, &Device::Cpu, opts.source.as_deref())?;
     let model = &predictor.config.model;
-    let entries = state_dict::build(&predictor.varmap, model, grid.as_deref())?;
+    let entries = state_dict::build(&predictor.varmap, model, grid.as_deref(), &embeddings)?;
     let bytes = state_dict::encode(&entries)?;
     let kwargs = manifest::fno_kwargs(model);
     let record = manifest::export_record(&manifest::Provenance {
         run,
+        source: opts.source.as_deref(),
         weights: match opts.weights {
             Weights::Best => "best",
             Weights::Last => "last",

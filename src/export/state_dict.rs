@@ -98,16 +98,20 @@ impl Weights {
 /// The state dict of neuraloperator's `FNO` holding the weights in
 /// `varmap` of an fno model built from `model`. `grid` is the grid on
 /// which the coordinate channels are made to agree (see the module docs);
-/// `None` when the model has none.
+/// `None` when the model has none. `embeddings` is the prefix of the
+/// lifting's and projection's names: empty for a single-source run,
+/// `sources.<name>.` for one source of a multi-source run.
 pub fn build(
     varmap: &VarMap,
     model: &ModelConfig,
     grid: Option<&[usize]>,
+    embeddings: &str,
 ) -> Result<Vec<StateEntry>, ExportError> {
     let mut weights = Weights::of(varmap)?;
     let mut entries = Vec::new();
     let offset = grid.map(|g| (model.in_channels, g));
-    mlp(&mut weights, "lifting", "lifting", offset, &mut entries)?;
+    let lifting = format!("{embeddings}lifting");
+    mlp(&mut weights, &lifting, "lifting", offset, &mut entries)?;
     let width = model.width;
     for i in 0..model.layers {
         let (_, re) = weights.take(&format!("blocks.{i}.spectral.weight_re"))?;
@@ -137,7 +141,8 @@ pub fn build(
             gated_mlp(&mut weights, model, i, &mut entries)?;
         }
     }
-    mlp(&mut weights, "projection", "projection", None, &mut entries)?;
+    let projection = format!("{embeddings}projection");
+    mlp(&mut weights, &projection, "projection", None, &mut entries)?;
     if let Some(name) = weights.0.keys().min() {
         return Err(ExportError::Encode(format!(
             "the run's weight `{name}` has no place in neuraloperator's FNO"
@@ -282,7 +287,7 @@ mod tests {
     #[test]
     fn keys_and_shapes_of_a_2d_model() {
         let (cfg, map) = model(2);
-        let entries = build(&map, &cfg, Some(&[16, 8])).unwrap();
+        let entries = build(&map, &cfg, Some(&[16, 8]), "").unwrap();
         let got: Vec<(&str, &[usize], bool)> = entries
             .iter()
             .map(|e| (e.key.as_str(), e.shape.as_slice(), e.complex))
@@ -333,7 +338,7 @@ mod tests {
             VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu),
         )
         .unwrap();
-        let entries = build(&map, &cfg, None).unwrap();
+        let entries = build(&map, &cfg, None, "").unwrap();
         let shape = |key: &str| {
             entries
                 .iter()
@@ -371,7 +376,7 @@ mod tests {
             &Device::Cpu,
         )
         .unwrap();
-        let err = build(&map, &cfg, None).unwrap_err().to_string();
+        let err = build(&map, &cfg, None, "").unwrap_err().to_string();
         assert!(err.contains("`extra`"), "{err}");
     }
 
@@ -380,8 +385,8 @@ mod tests {
     fn grid_offset_moves_into_the_lifting_bias() {
         let (cfg, map) = model(2);
         let grid = [16usize, 8];
-        let plain = build(&map, &cfg, None).unwrap();
-        let folded = build(&map, &cfg, Some(&grid)).unwrap();
+        let plain = build(&map, &cfg, None, "").unwrap();
+        let folded = build(&map, &cfg, Some(&grid), "").unwrap();
         let (w, b0, b1) = (&plain[0].values, &plain[1].values, &folded[1].values);
         let (x, (i, j)) = ([0.3f64, -1.2], (5usize, 3usize));
         for o in 0..8 {
@@ -408,7 +413,7 @@ mod tests {
     #[test]
     fn encodes_complex64_and_float32() {
         let (cfg, map) = model(1);
-        let entries = build(&map, &cfg, Some(&[32])).unwrap();
+        let entries = build(&map, &cfg, Some(&[32]), "").unwrap();
         let bytes = encode(&entries).unwrap();
         let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
         let spectral = st.tensor("fno_blocks.convs.1.weight.tensor").unwrap();

@@ -12,7 +12,7 @@
 //! (or the communicator stages through host memory in one copy each way).
 use crate::dist::Communicator;
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Result, Tensor, Var};
+use candle_core::{DType, Result, Storage, Tensor, Var};
 
 /// Replaces `grads` (this rank's, possibly empty when its part of the
 /// batch was) by the sum over ranks, and returns the summed `loss`. On one
@@ -34,7 +34,9 @@ pub(crate) fn all_reduce_gradients(
     }
 }
 
-/// The sum with every gradient copied into one host vector.
+/// The sum with every gradient copied once into one host vector; the
+/// summed gradients come back as views of the summed vector, so the only
+/// copies a step makes are this packing and MPI's own.
 fn sum_on_host(
     comm: &dyn Communicator,
     grads: &mut GradStore,
@@ -42,36 +44,60 @@ fn sum_on_host(
     loss: f64,
 ) -> Result<f64> {
     let total: usize = vars.iter().map(|v| v.elem_count() + 1).sum();
-    let mut buf = Vec::with_capacity(total + 1);
+    let mut send = Vec::with_capacity(total + 1);
     for var in vars {
         match grads.get(var) {
             Some(g) => {
-                buf.push(1.0f32);
-                buf.extend(g.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?);
+                send.push(1.0f32);
+                extend_with(&mut send, g)?;
             }
             None => {
-                buf.push(0.0);
-                buf.resize(buf.len() + var.elem_count(), 0.0);
+                send.push(0.0);
+                send.resize(send.len() + var.elem_count(), 0.0);
             }
         }
     }
-    buf.push(loss as f32);
-    comm.all_reduce_sum_f32(&mut buf);
+    send.push(loss as f32);
+    let sum = comm.all_reduce_sum_f32(&send);
+    drop(send);
+    let mut flags = Vec::with_capacity(vars.len());
     let mut at = 0;
     for var in vars {
+        flags.push(sum[at] > 0.0);
+        at += var.elem_count() + 1;
+    }
+    let summed_loss = f64::from(sum[at]);
+    let summed = Tensor::from_vec(sum, total + 1, &candle_core::Device::Cpu)?;
+    let mut at = 0;
+    for (var, present) in vars.iter().zip(flags) {
         let n = var.elem_count();
-        let present = buf[at] > 0.0;
-        let values = &buf[at + 1..at + 1 + n];
-        at += n + 1;
         grads.remove(var);
         if present {
-            let g = Tensor::from_slice(values, var.shape(), &candle_core::Device::Cpu)?
+            let g = summed
+                .narrow(0, at + 1, n)?
+                .reshape(var.shape())?
                 .to_dtype(var.dtype())?
                 .to_device(var.device())?;
             grads.insert(var, g);
         }
+        at += n + 1;
     }
-    Ok(f64::from(buf[at]))
+    Ok(summed_loss)
+}
+
+/// Appends the elements of `g` to `buf` as f32: straight from its storage
+/// when it is a contiguous f32 tensor in host memory (a gradient almost
+/// always is), through a converted copy otherwise.
+fn extend_with(buf: &mut Vec<f32>, g: &Tensor) -> Result<()> {
+    if g.dtype() == DType::F32 {
+        let (storage, layout) = g.storage_and_layout();
+        if let (Storage::Cpu(cpu), Some((start, end))) = (&*storage, layout.contiguous_offsets()) {
+            buf.extend_from_slice(&cpu.as_slice::<f32>()?[start..end]);
+            return Ok(());
+        }
+    }
+    buf.extend(g.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?);
+    Ok(())
 }
 
 /// The sum with every gradient packed into one f32 tensor on the
@@ -145,8 +171,8 @@ mod tests {
         fn size(&self) -> usize {
             2
         }
-        fn all_reduce_sum_f32(&self, buf: &mut [f32]) {
-            buf.iter_mut().for_each(|v| *v *= 2.0);
+        fn all_reduce_sum_f32(&self, send: &[f32]) -> Vec<f32> {
+            send.iter().map(|v| v * 2.0).collect()
         }
         fn all_reduce_sum_f64(&self, buf: &mut [f64]) {
             buf.iter_mut().for_each(|v| *v *= 2.0);

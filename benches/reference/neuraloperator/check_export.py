@@ -24,6 +24,7 @@ single-array files (`tensor` [sample, t, x(, y)], frame to frame).
 
 Usage:
   python check_export.py --fno target/debug/fno --run RUN --data FILE.hdf5
+  python check_export.py ... --source NAME   # one source of a multi-source run
 """
 
 import argparse
@@ -127,10 +128,12 @@ def main():
     parser.add_argument("--run", required=True, help="a run directory of fno train")
     parser.add_argument("--data", required=True, help="a PDEBench file to predict")
     parser.add_argument("--last", action="store_true", help="the last epoch's weights")
+    parser.add_argument("--source", help="the source of a multi-source run to export and check")
     parser.add_argument("--tol", type=float, default=1e-5)
     args = parser.parse_args()
     torch.set_num_threads(1)
     weights = ["--last"] if args.last else []
+    weights += ["--source", args.source] if args.source else []
     with tempfile.TemporaryDirectory() as work:
         export = os.path.join(work, "export")
         pred = os.path.join(work, "pred.hdf5")
@@ -143,6 +146,9 @@ def main():
             norm = json.load(f)
         with open(os.path.join(args.run, "config.toml"), "rb") as f:
             config = tomllib.load(f)
+        for source in config["data"].get("sources", []):
+            if source.get("name") == args.source and "task" in source:
+                config["task"] = source["task"]
         state = read_safetensors(os.path.join(export, "model.safetensors"))
         x, y_fno = inputs_and_predictions(args.data, pred, config)
 
