@@ -83,7 +83,7 @@ fn windows_are_every_window_of_every_trajectory() {
 fn window_config(dir: &Path, data: &Path, task: &str) -> String {
     let config = dir.join("window.toml");
     let text = format!(
-        "[data]\ntrain = {:?}\n\n[task]\nkind = \"window\"\n{task}\n[model]\nmodes = [3]\nwidth = 8\nlayers = 1\n\n[train]\nepochs = 2\nbatch_size = 4\nthreads = 1\n",
+        "[data]\ntrain = {:?}\ntest_fraction = 0.5\n\n[task]\nkind = \"window\"\n{task}\n[model]\nmodes = [3]\nwidth = 8\nlayers = 1\n\n[train]\nepochs = 2\nbatch_size = 4\nthreads = 1\n",
         data.display().to_string()
     );
     std::fs::write(&config, text).unwrap();
