@@ -213,3 +213,49 @@ fn too_short_trajectories_are_refused() {
     );
     assert!(!run.join("normalizer.json").exists());
 }
+
+/// The window task on a PDEBench file: rollouts capped at
+/// `max_rollout_steps` in `fno eval` and `fno predict`, which writes the
+/// given frames and the predicted ones.
+#[test]
+fn capped_rollouts_on_a_pdebench_file() {
+    let dir = tempdir();
+    let data = crate::util::fixture("1D_Advection_Sols_beta0.4.hdf5");
+    let config = window_config(
+        dir.path(),
+        &data,
+        "n_steps_input = 3\nmax_rollout_steps = 4\n",
+    );
+    let run = dir.path().join("run");
+    succeeded(&fno(&train_args(
+        &config,
+        run.to_str().unwrap(),
+        &["--set", "train.epochs=1"],
+    )));
+    let out = fno(&[
+        "eval",
+        "--run",
+        run.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--json",
+    ]);
+    succeeded(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rollout = &report["results"][0]["window"]["rollout"];
+    assert_eq!(rollout["steps"], 4);
+    assert!(rollout["mean"].as_f64().unwrap().is_finite());
+    let pred = dir.path().join("pred.hdf5");
+    let out = fno(&[
+        "predict",
+        "--run",
+        run.to_str().unwrap(),
+        "--input",
+        data.to_str().unwrap(),
+        "--out",
+        pred.to_str().unwrap(),
+    ]);
+    succeeded(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("7 frames"), "{stdout}");
+}

@@ -154,6 +154,8 @@ pub fn predict_file(
         frames: match task {
             Task::OneShot { .. } | Task::Inverse { .. } if !info.input_fields.is_empty() => 1,
             Task::OneShot { .. } | Task::Inverse { .. } => 2,
+            // A capped rollout (`task.max_rollout_steps`) writes fewer frames.
+            Task::Window { .. } => (task.initial_step() + steps).min(frames),
             _ => frames,
         },
     })
