@@ -11,6 +11,10 @@ mod reader;
 /// `fno eval`, `fno inspect`, malformed files.
 mod well;
 
+/// The Well's window task: every window of every trajectory, rollouts
+/// scored by horizon band, `_delta` normalisation, refusals.
+mod well_window;
+
 /// Malformed input: each gets a clear error naming file and dataset, exit 2.
 mod faults;
 

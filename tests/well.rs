@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// A file or folder under `tests/data/well/` (written by its
 /// `make_fixtures.py`).
-fn well_fixture(name: &str) -> PathBuf {
+pub(crate) fn well_fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data/well")
         .join(name)
@@ -16,7 +16,7 @@ fn well_fixture(name: &str) -> PathBuf {
 
 /// The stored value of component `c` of field number `field` at
 /// trajectory `b`, frame `t`, point `(i, j)`: `make_fixtures.py`'s `value`.
-fn value(field: usize, b: usize, t: usize, i: usize, j: usize, c: usize) -> f32 {
+pub(crate) fn value(field: usize, b: usize, t: usize, i: usize, j: usize, c: usize) -> f32 {
     (field * 10000 + b * 1000 + t * 100 + i * 10 + j) as f32 + c as f32 * 0.5
 }
 

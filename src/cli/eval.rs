@@ -184,9 +184,39 @@ pub fn print_table(report: &EvalReport) {
             m.frmse.low.as_ref().map_or(f64::NAN, |s| s.mean),
             m.vrmse.mean
         );
+        if let Some(w) = &r.window {
+            print_window(w);
+        }
     }
     for p in &report.plots {
         println!("plot {}", p.display());
+    }
+}
+
+/// The window task's VRMSE: one step per field, then the rollout by
+/// horizon band (frames from 0, end exclusive, as The Well labels them).
+fn print_window(w: &fno::eval::window::WindowScores) {
+    let per_field = |values: &[f64]| {
+        w.fields
+            .iter()
+            .zip(values)
+            .map(|(f, v)| format!("{f} {v:.3e}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "  one step ({} windows) VRMSE: {}",
+        w.windows,
+        per_field(&w.one_step.vrmse.per_channel)
+    );
+    for band in &w.rollout.bands {
+        println!(
+            "  rollout T={}:{} VRMSE {:.3e}: {}",
+            band.start,
+            band.end,
+            band.mean,
+            per_field(&band.per_field)
+        );
     }
 }
 

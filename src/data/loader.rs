@@ -7,6 +7,7 @@
 use super::reader::{PdebenchFile, Resolution};
 use super::shard::Shard;
 use super::task::{Task, TaskError};
+use super::window::{window_example, WindowIds};
 use super::DataError;
 use candle_core::{Device, Tensor};
 use ndarray::{ArrayD, Axis};
@@ -72,6 +73,9 @@ pub struct BatchPlan {
     /// The part of each batch this process reads (data parallelism);
     /// batches whose part is empty are skipped.
     pub shard: Shard,
+    /// `Some` when `indices` number windows of the window task rather
+    /// than samples: each is read as that window's one-step pair.
+    pub windows: Option<WindowIds>,
 }
 
 impl BatchPlan {
@@ -134,13 +138,27 @@ fn assemble(
     indices: &[usize],
     plan: &BatchPlan,
 ) -> Result<RawBatch, LoaderError> {
-    let samples = file.read_samples(indices, &plan.resolution)?;
-    let mut inputs = Vec::with_capacity(samples.len());
-    let mut targets = Vec::with_capacity(samples.len());
-    for sample in &samples {
-        let ex = plan.task.example(sample)?;
-        inputs.push(ex.input);
-        targets.push(ex.target);
+    let mut inputs = Vec::with_capacity(indices.len());
+    let mut targets = Vec::with_capacity(indices.len());
+    if let Some(ids) = &plan.windows {
+        // Each sample is read once however many of its windows the batch holds.
+        let mut wanted: Vec<usize> = indices.iter().map(|&id| ids.locate(id).0).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let samples = file.read_samples(&wanted, &plan.resolution)?;
+        for &id in indices {
+            let (sample, start) = ids.locate(id);
+            let at = wanted.iter().position(|&s| s == sample).unwrap_or_default();
+            let ex = window_example(&samples[at], ids.n_in, ids.n_out, start)?;
+            inputs.push(ex.input);
+            targets.push(ex.target);
+        }
+    } else {
+        for sample in &file.read_samples(indices, &plan.resolution)? {
+            let ex = plan.task.example(sample)?;
+            inputs.push(ex.input);
+            targets.push(ex.target);
+        }
     }
     Ok((stack(&inputs)?, stack(&targets)?, indices.to_vec()))
 }
@@ -188,6 +206,7 @@ mod tests {
             resolution: Resolution::default(),
             task: Task::default(),
             shard: Shard::WHOLE,
+            windows: None,
         }
     }
 

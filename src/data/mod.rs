@@ -19,6 +19,7 @@ pub mod split;
 pub mod stats;
 pub mod task;
 pub mod well_normalizers;
+pub mod window;
 pub mod writer;
 
 pub use error::{DataError, Result};

@@ -9,6 +9,10 @@
 //!   trailing time axis, maps to the whole trajectory on the (x, t) grid.
 //! - **Inverse**: the one-shot map reversed, output to input (a learned
 //!   inverse operator for `fno inverse --method learned`).
+//! - **Window** (The Well's benchmark task): `n_steps_input` frames, plus
+//!   the fields constant in time, predict the next `n_steps_output`
+//!   frames; training takes every window of every trajectory
+//!   ([`super::window`]), evaluation also rolls out whole trajectories.
 use super::reader::{FileInfo, Sample};
 use ndarray::{ArrayD, Axis, Slice};
 use serde::{Deserialize, Serialize};
@@ -47,6 +51,31 @@ pub enum Task {
         #[serde(default = "last_frame")]
         output_frame: i64,
     },
+    /// The Well's next-step task: every window of `n_steps_input` frames
+    /// of a trajectory predicts the `n_steps_output` frames after it
+    /// (stacked time-major as output channels); rollouts feed predictions
+    /// back. As an example of a whole sample it is the first window's input
+    /// and the rest of the trajectory (the rollout's target).
+    Window {
+        /// Frames given as input (The Well: `n_steps_input`).
+        n_steps_input: usize,
+        /// Frames predicted by one model call (The Well: `n_steps_output`,
+        /// default 1).
+        #[serde(default = "one_step")]
+        n_steps_output: usize,
+        /// Predict the change from the last known frame, normalised with
+        /// the `_delta` statistics (The Well's `DeltaWellDataset`).
+        #[serde(default)]
+        predict_delta: bool,
+        /// Frames a rollout predicts at most (The Well: `max_rollout_steps`);
+        /// the whole trajectory when absent.
+        #[serde(default)]
+        max_rollout_steps: Option<usize>,
+    },
+}
+
+fn one_step() -> usize {
+    1
 }
 
 fn last_frame() -> i64 {
@@ -75,6 +104,32 @@ pub enum TaskError {
         value: i64,
         /// Frames in the file (after striding).
         frames: usize,
+    },
+    /// A trajectory too short for one window of the window task.
+    #[error("`task.n_steps_input` = {input} plus `task.n_steps_output` = {output} need {needed} frames but each sample has {frames} (after the time stride)")]
+    TooShortForWindow {
+        /// `task.n_steps_input`.
+        input: usize,
+        /// `task.n_steps_output`.
+        output: usize,
+        /// Frames one window spans.
+        needed: usize,
+        /// Frames in the file (after striding).
+        frames: usize,
+    },
+    /// A window setting of zero.
+    #[error("`{setting}` must be at least 1")]
+    Zero {
+        /// The setting's name.
+        setting: &'static str,
+    },
+    /// The fields constant in time do not share the frames' grid.
+    #[error("the fields constant in time have grid {constant:?} but the frames {frames:?}")]
+    ConstantGrid {
+        /// The constant fields' shape.
+        constant: Vec<usize>,
+        /// The stacked frames' shape.
+        frames: Vec<usize>,
     },
     /// The task needs a trajectory and the file holds one frame.
     #[error("task `{task}` needs a time series but the file has a single frame per sample")]
@@ -163,6 +218,29 @@ impl Task {
                 }
                 Ok(())
             }
+            Task::Window {
+                n_steps_input,
+                n_steps_output,
+                max_rollout_steps,
+                ..
+            } => super::window::check(n_steps_input, n_steps_output, max_rollout_steps, frames),
+        }
+    }
+
+    /// Frames a rollout over a whole trajectory of `frames` frames
+    /// predicts: all after the input window, or none for a one-call task.
+    pub fn rollout_steps(&self, frames: usize) -> usize {
+        match *self {
+            Task::Autoregressive { initial_step, .. } => frames.saturating_sub(initial_step),
+            Task::Window {
+                n_steps_input,
+                max_rollout_steps,
+                ..
+            } => {
+                let all = frames.saturating_sub(n_steps_input);
+                max_rollout_steps.map_or(all, |m| all.min(m))
+            }
+            _ => 1,
         }
     }
 
@@ -175,6 +253,14 @@ impl Task {
             Task::Autoregressive { initial_step, .. } => (initial_step * c, c),
             Task::Inverse { .. } if !info.input_fields.is_empty() => (c, info.input_fields.len()),
             Task::Inverse { .. } => (c, c),
+            Task::Window {
+                n_steps_input,
+                n_steps_output,
+                ..
+            } => (
+                n_steps_input * c + info.input_fields.len(),
+                n_steps_output * c,
+            ),
         }
     }
 
@@ -191,6 +277,7 @@ impl Task {
     pub fn initial_step(&self) -> usize {
         match *self {
             Task::Autoregressive { initial_step, .. } => initial_step,
+            Task::Window { n_steps_input, .. } => n_steps_input,
             Task::SpaceTime => 1,
             Task::OneShot { .. } | Task::Inverse { .. } => 0,
         }
@@ -259,6 +346,10 @@ impl Task {
                         .to_owned(),
                 ),
             }),
+            Task::Window { n_steps_input, .. } => {
+                let steps = self.rollout_steps(n_frames);
+                super::window::rollout_example(sample, n_steps_input, steps)
+            }
             Task::SpaceTime => {
                 // [T, C, X..] -> [C, X.., T].
                 let mut order: Vec<usize> = (1..frames.ndim()).collect();
@@ -283,7 +374,7 @@ impl Task {
 }
 
 /// `[T, C, X..]` to `[T * C, X..]`, time-major.
-fn stack_time_as_channels(frames: &ArrayD<f32>) -> ArrayD<f32> {
+pub(crate) fn stack_time_as_channels(frames: &ArrayD<f32>) -> ArrayD<f32> {
     let shape = frames.shape();
     let mut new_shape = vec![shape[0] * shape[1]];
     new_shape.extend_from_slice(&shape[2..]);

@@ -24,5 +24,35 @@ pub fn stats_normalizers(info: &FileInfo, task: &Task) -> Result<Option<(Normali
         Task::OneShot { .. } if has_inputs => (inputs, frames),
         Task::Inverse { .. } if has_inputs => (frames, inputs),
         Task::OneShot { .. } | Task::Inverse { .. } | Task::SpaceTime => (frames.clone(), frames),
+        // Its normalisers may mix stats.yaml with fitted deltas: see `window_stats`.
+        Task::Window { .. } => return Ok(None),
+    }))
+}
+
+/// What a Well data set's `stats.yaml` gives the window task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowStats {
+    /// The time-varying fields' channels (`mean`, `std`).
+    pub frames: Normalizer,
+    /// The channels of the fields constant in time.
+    pub constants: Normalizer,
+    /// The frames' changes (`mean_delta`, `std_delta`), when the file has them.
+    pub delta: Option<Normalizer>,
+}
+
+/// The window task's statistics from the `stats.yaml` of the data set
+/// `info` describes; `None` when it is not The Well's or has none.
+pub fn window_stats(info: &FileInfo) -> Result<Option<WindowStats>> {
+    let Some(well) = &info.well else {
+        return Ok(None);
+    };
+    let Some(stats) = &well.stats else {
+        return Ok(None);
+    };
+    let varying = || well.fields.iter().filter(|f| f.time_varying);
+    Ok(Some(WindowStats {
+        frames: stats.normalizer(varying())?,
+        constants: stats.normalizer(well.fields.iter().filter(|f| !f.time_varying))?,
+        delta: stats.delta_normalizer(varying())?,
     }))
 }

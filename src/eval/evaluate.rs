@@ -1,16 +1,18 @@
 //! Evaluation of a trained run on a file, at its training resolution and
 //! at finer ones (zero-shot super-resolution): PDEBench metrics, energy
 //! spectra, plots and `eval.json`.
+use super::window::{one_step_accumulator, RolloutAccumulator, WindowScores};
 use super::{energy_spectrum, plot_field_2d_on, plot_loss_curve, plot_prediction_1d, plot_spectra};
 use super::{EvalError, FieldAxes, Metrics, MetricsAccumulator, MetricsOptions};
 use crate::data::loader::{for_each_batch, BatchPlan, LoaderError};
 use crate::data::shard::Shard;
-use crate::data::{Coordinates, DataError, FileInfo, PdebenchFile, Split, Task};
+use crate::data::{Coordinates, DataError, FileInfo, PdebenchFile, Split, Task, TaskError};
 use crate::dist::{Communicator, Single};
 use crate::rundir::RunDir;
 use crate::train::config::RunConfig;
 use crate::train::fit::check_file_for_run;
 use crate::train::run::Predictor;
+use crate::train::window::window_ids;
 use crate::train::TrainError;
 use candle_core::Tensor;
 use ndarray::{ArrayD, Axis, IxDyn};
@@ -41,8 +43,12 @@ pub struct ResolutionReport {
     /// zero-shot grid, and when the run's training file can no longer be
     /// read to tell.
     pub training_resolution: bool,
-    /// PDEBench metrics and relative L2.
+    /// PDEBench metrics and relative L2 (for the window task, of the
+    /// rollouts over whole trajectories).
     pub metrics: Metrics,
+    /// The window task's one-step and rollout VRMSE (The Well's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowScores>,
 }
 
 /// The outcome of an evaluation.
@@ -145,6 +151,7 @@ pub fn evaluate_with(
             grid: pass.grid,
             reduced_resolution: stride,
             metrics: pass.metrics,
+            window: pass.window,
         });
     }
     if let Some(dir) = &opts.plot_dir {
@@ -228,6 +235,8 @@ struct Pass {
     spectra: SpectrumSums,
     /// The coordinates the first sample's last frame is plotted against.
     axes: FieldAxes,
+    /// The window task's scores.
+    window: Option<WindowScores>,
 }
 
 /// Predicts every sample in `indices` at read stride `stride` and scores
@@ -245,10 +254,7 @@ fn evaluate_at(
     let mut res = cfg.data.resolution();
     res.reduced_resolution = stride;
     let frames = info.num_frames.div_ceil(res.reduced_resolution_t);
-    let steps = match task {
-        Task::Autoregressive { initial_step, .. } => frames.saturating_sub(initial_step),
-        _ => 1,
-    };
+    let steps = task.rollout_steps(frames);
     let volume: f64 = info.domain.iter().map(|[lo, hi]| hi - lo).product();
     let mut acc = MetricsAccumulator::new(MetricsOptions {
         initial_step: usize::from(task == Task::SpaceTime),
@@ -265,11 +271,13 @@ fn evaluate_at(
             rank: comm.rank(),
             size: comm.size(),
         },
+        windows: None,
     };
     let mut first: Option<(ArrayD<f32>, ArrayD<f32>)> = None;
     let mut spectra = SpectrumSums::default();
     let mut grid = Vec::new();
     let channels = info.fields.len();
+    let mut bands = RolloutAccumulator::default();
     for_each_batch(
         file,
         &plan,
@@ -279,6 +287,9 @@ fn evaluate_at(
             let p = to_btc(&pred, &task, channels)?;
             let y = to_btc(&batch.target, &task, channels)?;
             acc.push(p.view(), y.view())?;
+            if matches!(task, Task::Window { .. }) {
+                bands.push(p.view(), y.view());
+            }
             grid = p.shape()[3..].to_vec();
             spectra.add_last_frames(&p, &y)?;
             if first.is_none() {
@@ -294,13 +305,73 @@ fn evaluate_at(
         acc = pool_metrics(acc, comm)?;
         spectra = spectra.pooled(comm);
         grid = pool_grid(&grid, comm);
+        bands = bands.pooled(comm);
     }
+    let window = match task {
+        Task::Window { .. } => Some(window_scores(predictor, file, indices, &res, comm, &bands)?),
+        _ => None,
+    };
     Ok(Pass {
+        window,
         metrics: acc.finish()?,
         axes: plot_axes(&file.coordinates(&res)?, &task),
         grid,
         first,
         spectra,
+    })
+}
+
+/// The window task's scores: every window of `indices` predicted one step
+/// (`n_steps_output` frames) and scored, with the rollouts' `bands`.
+fn window_scores(
+    predictor: &Predictor,
+    file: &PdebenchFile,
+    indices: &[usize],
+    res: &crate::data::Resolution,
+    comm: &dyn Communicator,
+    bands: &RolloutAccumulator,
+) -> Result<WindowScores, EvaluateError> {
+    let cfg = &predictor.config;
+    let info = file.info();
+    let frames = info.num_frames.div_ceil(res.reduced_resolution_t.max(1));
+    let ids = window_ids(&cfg.task, frames)
+        .ok_or(TrainError::Task(TaskError::NeedsTime { task: "window" }))?;
+    let volume: f64 = info.domain.iter().map(|[lo, hi]| hi - lo).product();
+    let mut acc = one_step_accumulator(volume)?;
+    let plan = BatchPlan {
+        indices: ids.of(indices),
+        batch_size: cfg.train.batch_size,
+        shuffle_seed: None,
+        epoch: 0,
+        resolution: *res,
+        task: cfg.task,
+        shard: Shard {
+            rank: comm.rank(),
+            size: comm.size(),
+        },
+        windows: Some(ids),
+    };
+    let channels = info.fields.len();
+    for_each_batch(
+        file,
+        &plan,
+        &predictor.device,
+        |batch| -> Result<(), EvaluateError> {
+            let pred = predictor.predict(&batch.input, ids.n_out)?;
+            let p = to_btc(&pred, &cfg.task, channels)?;
+            let y = to_btc(&batch.target, &cfg.task, channels)?;
+            acc.push(p.view(), y.view())?;
+            Ok(())
+        },
+    )?;
+    if comm.size() > 1 {
+        acc = pool_metrics(acc, comm)?;
+    }
+    Ok(WindowScores {
+        windows: plan.indices.len(),
+        one_step: acc.finish()?,
+        fields: info.fields.clone(),
+        rollout: bands.finish(),
     })
 }
 
@@ -343,6 +414,10 @@ fn plot_axes(coords: &Coordinates, task: &Task) -> FieldAxes {
     let axis = |i: usize| coords.space.get(i).cloned().unwrap_or_default();
     let time = match task {
         Task::Autoregressive { .. } | Task::SpaceTime => coords.time.last().copied(),
+        Task::Window { .. } => {
+            let last = task.initial_step() + task.rollout_steps(coords.time.len());
+            coords.time.get(last.saturating_sub(1)).copied()
+        }
         _ => None,
     };
     FieldAxes {

@@ -7,6 +7,7 @@
 //! - [`vrmse`]: The Well's variance-scaled RMSE, reported in [`Metrics`];
 //! - [`spectrum`]: shell-summed energy spectra of one field;
 //! - [`plot`]: predictions, fields, spectra and loss curves as PNG files;
+//! - [`window`]: the window task's one-step and rollout VRMSE;
 //! - [`evaluate`]: a trained run on a file at several resolutions.
 //!
 //! Everything here is a library: `fno eval` decides what to compute and where
@@ -30,6 +31,7 @@ pub mod predict;
 pub mod sources;
 pub mod spectrum;
 pub mod vrmse;
+pub mod window;
 
 pub use error::EvalError;
 pub use metrics::{

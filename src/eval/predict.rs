@@ -18,7 +18,7 @@ use crate::data::shard::Shard;
 use crate::data::task::resolve_frame;
 use crate::data::{Coordinates, PdebenchFile, Sample, Task};
 use crate::train::run::Predictor;
-use ndarray::{concatenate, ArrayD, Axis};
+use ndarray::{concatenate, ArrayD, Axis, Slice};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -74,6 +74,7 @@ pub fn predict_file(
         resolution: res,
         task,
         shard: Shard::WHOLE,
+        windows: None,
     };
     let channels = info.fields.len();
     let mut written = 0;
@@ -99,18 +100,23 @@ pub fn predict_file(
                             .map_err(shape_error)?,
                         input: None,
                     },
-                    Task::Autoregressive { initial_step, .. } => {
+                    Task::Autoregressive { .. } | Task::Window { .. } => {
+                        let initial_step = task.initial_step();
+                        let stacked = initial_step * channels;
                         let mut shape = vec![initial_step, channels];
                         shape.extend(&given.shape()[1..]);
                         let start = given
+                            .slice_axis(Axis(0), Slice::from(..stacked))
                             .to_owned()
                             .into_shape_with_order(shape)
                             .map_err(shape_error)?;
+                        // The window task's input ends with the constant fields.
+                        let constants = given.slice_axis(Axis(0), Slice::from(stacked..));
                         Sample {
                             index,
                             frames: concatenate(Axis(0), &[start.view(), predicted])
                                 .map_err(shape_error)?,
-                            input: None,
+                            input: (constants.shape()[0] > 0).then(|| constants.to_owned()),
                         }
                     }
                     Task::SpaceTime => Sample {
@@ -148,6 +154,8 @@ pub fn predict_file(
         frames: match task {
             Task::OneShot { .. } | Task::Inverse { .. } if !info.input_fields.is_empty() => 1,
             Task::OneShot { .. } | Task::Inverse { .. } => 2,
+            // A capped rollout (`task.max_rollout_steps`) writes fewer frames.
+            Task::Window { .. } => (task.initial_step() + steps).min(frames),
             _ => frames,
         },
     })
@@ -181,6 +189,10 @@ fn output_frames(
         }
         Task::Autoregressive { initial_step, .. } => {
             (time.clone(), frames.saturating_sub(initial_step))
+        }
+        Task::Window { n_steps_input, .. } => {
+            let steps = task.rollout_steps(frames);
+            (time[..(n_steps_input + steps).min(frames)].to_vec(), steps)
         }
         Task::SpaceTime => (time.clone(), 1),
     })

@@ -27,6 +27,7 @@ pub mod schedule;
 pub mod sources;
 pub mod trainer;
 mod validate;
+pub mod window;
 
 pub use entry::{train, train_with};
 

@@ -2,6 +2,7 @@
 //! ready to predict.
 use super::config::{RunConfig, SourceConfig};
 use super::multi::view::{pick_source, source_model, source_view};
+use super::window::{window_rollout, window_settings};
 use super::TrainError;
 use crate::data::Task;
 use crate::memory::{check_on, footprint, Footprint, Use};
@@ -148,6 +149,11 @@ impl Predictor {
     pub fn predict(&self, input: &Tensor, steps: usize) -> Result<Tensor, TrainError> {
         let grid = input.dims().get(2..).unwrap_or(&[]);
         self.warn_if_clipped(grid, grid);
+        if let Some((n_in, delta)) = window_settings(&self.config.task) {
+            return inference(|| {
+                window_rollout(&self.model, &self.normalizers, n_in, delta, input, steps)
+            });
+        }
         let x = self.normalizers.input.encode(input)?;
         let y = inference(|| rollout(&self.model, &self.config.task, &x, steps, None))?;
         Ok(self.normalizers.output.decode_stacked(&y)?)

@@ -9,10 +9,14 @@ use super::optim::{named_vars, AdamW};
 use super::physics::PhysicsTerm;
 use super::preflight::{check_training, resolve_model};
 use super::run::rollout;
+use super::window::{
+    frames_from_output, one_step_target, window_ids, window_normalizers, window_settings,
+};
 use super::TrainError;
 use crate::data::loader::{for_each_batch, Batch, BatchPlan};
 use crate::data::shard::Shard;
 use crate::data::well_normalizers::stats_normalizers;
+use crate::data::window::WindowIds;
 use crate::data::{Normalizer, NormalizerFit, PdebenchFile, Split, Task};
 use crate::dist::Communicator;
 use crate::model::{inference, with_precision, Fno};
@@ -86,6 +90,8 @@ pub(super) struct Plan {
     pub(super) unlabelled_indices: Vec<usize>,
     pub(super) test_indices: Vec<usize>,
     pub(super) steps: usize,
+    /// The window task's numbering of the training and test files' windows.
+    pub(super) windows: Option<(WindowIds, WindowIds)>,
 }
 
 impl Plan {
@@ -119,15 +125,17 @@ pub(super) fn open_plan(cfg: &RunConfig) -> Result<Plan, TrainError> {
         Some(f) => f.select(&cfg.data.selection(Split::Test))?,
         None => train_file.select(&cfg.data.selection(Split::Test))?,
     };
-    let frames = train_file
-        .info()
-        .num_frames
-        .div_ceil(cfg.data.reduced_resolution_t.max(1));
-    let steps = match cfg.task {
-        Task::Autoregressive { initial_step, .. } => frames - initial_step,
-        _ => 1,
+    let frames_of = |f: &PdebenchFile| {
+        f.info()
+            .num_frames
+            .div_ceil(cfg.data.reduced_resolution_t.max(1))
     };
+    let frames = frames_of(&train_file);
+    let steps = cfg.task.rollout_steps(frames);
+    let test_frames = test_file.as_ref().map_or(frames, frames_of);
+    let windows = window_ids(&cfg.task, frames).zip(window_ids(&cfg.task, test_frames));
     Ok(Plan {
+        windows,
         train_file,
         test_file,
         train_indices,
@@ -153,6 +161,9 @@ pub(super) fn fit_normalizers(
             input: Normalizer::identity(cin),
             output: Normalizer::identity(cout),
         });
+    }
+    if let Some(settings) = window_settings(&cfg.task) {
+        return window_normalizers(settings, plan, &cfg.data.resolution(), comm);
     }
     // A Well data set's stats.yaml normalises as The Well's benchmark does.
     if let Some((input, output)) = stats_normalizers(plan.train_file.info(), &cfg.task)? {
@@ -202,7 +213,7 @@ pub(super) fn shard_of(comm: &dyn Communicator) -> Shard {
 /// Every rank's `fit` merged in rank order: each rank writes its moments
 /// into its own slot of a zeroed buffer and a sum all-reduce hands every
 /// rank all the slots.
-fn merged_over_ranks(
+pub(super) fn merged_over_ranks(
     fit: &NormalizerFit,
     channels: usize,
     comm: &dyn Communicator,
@@ -414,6 +425,10 @@ impl<'a> Trainer<'a> {
         };
         let mut epoch_indices = plan.train_indices.clone();
         epoch_indices.extend_from_slice(&plan.unlabelled_indices);
+        if let Some((train_windows, _)) = &plan.windows {
+            // The window task trains on every window of every trajectory.
+            epoch_indices = train_windows.of(&epoch_indices);
+        }
         let (cin, cout) = (cfg.model.in_channels, cfg.model.out_channels);
         Ok(Self {
             cfg,
@@ -429,7 +444,10 @@ impl<'a> Trainer<'a> {
                 output: Normalizer::identity(cout),
             },
             physics,
-            labelled: plan.train_indices.iter().copied().collect(),
+            labelled: match &plan.windows {
+                Some(_) => epoch_indices.iter().copied().collect(),
+                None => plan.train_indices.iter().copied().collect(),
+            },
             epoch_indices,
             backprop: match cfg.task {
                 Task::Autoregressive { backprop_steps, .. } => backprop_steps,
@@ -511,6 +529,7 @@ impl<'a> Trainer<'a> {
             resolution: self.cfg.data.resolution(),
             task: self.cfg.task,
             shard: shard_of(self.comm),
+            windows: self.plan.windows.map(|(train, _)| train),
         };
         let order = train_plan.order();
         let global: Vec<&[usize]> = order.chunks(t.batch_size.max(1)).collect();
@@ -620,6 +639,11 @@ impl<'a> Trainer<'a> {
     fn batch_loss(&self, batch: &Batch, share: Share) -> Result<Tensor, TrainError> {
         let cfg = self.cfg;
         let x = self.normalizers.input.encode(&batch.input)?;
+        if let Some((n_in, delta)) = window_settings(&cfg.task) {
+            let y = one_step_target(delta, &self.normalizers, &batch.input, &batch.target, n_in)?;
+            let pred = self.model.forward(&x)?;
+            return Ok(weighted(loss(cfg.train.loss, &pred, &y)?, share.all)?);
+        }
         let y = self.normalizers.output.encode_stacked(&batch.target)?;
         let pred = rollout(&self.model, &cfg.task, &x, self.plan.steps, self.backprop)?;
         let Some(term) = &self.physics else {
@@ -659,15 +683,21 @@ pub(super) fn evaluate_normalised(
     device: &Device,
     comm: &dyn Communicator,
 ) -> Result<(f64, f64), TrainError> {
+    let windows = plan.windows.map(|(_, test)| test);
     let test_plan = BatchPlan {
-        indices: plan.test_indices.clone(),
+        indices: match &windows {
+            Some(ids) => ids.of(&plan.test_indices),
+            None => plan.test_indices.clone(),
+        },
         batch_size: cfg.train.batch_size,
         shuffle_seed: None,
         epoch: 0,
         resolution: cfg.data.resolution(),
         task: cfg.task,
         shard: shard_of(comm),
+        windows,
     };
+    let window = window_settings(&cfg.task);
     let (mut loss_sum, mut rel_sum, mut n) = (0.0, 0.0, 0usize);
     for_each_batch(
         plan.test_file(),
@@ -675,12 +705,23 @@ pub(super) fn evaluate_normalised(
         device,
         |batch| -> Result<(), TrainError> {
             let x = normalizers.input.encode(&batch.input)?;
-            let y = normalizers.output.encode_stacked(&batch.target)?;
+            let y = match window {
+                // The window task is scored on its one-step pairs, as trained.
+                Some((n_in, delta)) => {
+                    one_step_target(delta, normalizers, &batch.input, &batch.target, n_in)?
+                }
+                None => normalizers.output.encode_stacked(&batch.target)?,
+            };
             // Validation never differentiates: keep nothing for a backward pass.
             let pred = inference(|| rollout(model, &cfg.task, &x, plan.steps, None))?.detach();
             let b = batch.indices.len();
             loss_sum += scalar(&loss(cfg.train.loss, &pred, &y)?)? * b as f64;
-            let physical = normalizers.output.decode_stacked(&pred)?;
+            let physical = match window {
+                Some((n_in, delta)) => {
+                    frames_from_output(delta, normalizers, &batch.input, &pred, n_in)?
+                }
+                None => normalizers.output.decode_stacked(&pred)?,
+            };
             rel_sum += relative_l2_per_sample(&physical, &batch.target)?
                 .iter()
                 .sum::<f64>();

@@ -16,6 +16,7 @@ impl RunConfig {
         self.data.validate()?;
         validate_multi_source(self)?;
         validate_task(&self.task)?;
+        validate_window(self)?;
         self.model.validate_chosen().map_err(model_setting)?;
         self.train.validate()?;
         self.physics.validate()
@@ -89,6 +90,20 @@ fn validate_multi_source(cfg: &RunConfig) -> Result<(), ConfigError> {
     }
     if cfg.train.init_from.is_some() {
         return refuse("train.init_from", "starting from a pretrained run");
+    }
+    let window = |t: &Task| matches!(t, Task::Window { .. });
+    if window(&cfg.task)
+        || cfg
+            .data
+            .sources
+            .iter()
+            .filter_map(|s| s.task.as_ref())
+            .any(window)
+    {
+        return refuse(
+            "task.kind",
+            "the window task (kind = \"window\"; train each source alone)",
+        );
     }
     cfg.data
         .sources
@@ -213,6 +228,35 @@ fn validate_task(task: &Task) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The window task trains on one-step pairs of ground truth: refuses the
+/// settings that need a whole trajectory per sample, and zero counts.
+fn validate_window(cfg: &RunConfig) -> Result<(), ConfigError> {
+    let Task::Window {
+        n_steps_input,
+        n_steps_output,
+        max_rollout_steps,
+        ..
+    } = cfg.task
+    else {
+        return Ok(());
+    };
+    at_least_one("task.n_steps_input", n_steps_input)?;
+    at_least_one("task.n_steps_output", n_steps_output)?;
+    if max_rollout_steps == Some(0) {
+        return Err(invalid(
+            "task.max_rollout_steps",
+            "0: must be at least 1; leave it out to roll out to the end of each trajectory",
+        ));
+    }
+    if cfg.physics.active() || cfg.physics.unlabelled_samples > 0 {
+        return Err(invalid(
+            "physics",
+            "physics terms are not available with the window task (task.kind = \"window\")",
+        ));
+    }
+    Ok(())
+}
+
 /// A model error as the `model.*` setting it is about.
 fn model_setting(err: ModelError) -> ConfigError {
     match err {
@@ -297,6 +341,39 @@ mod tests {
         let mut untested = multi();
         untested.data.test_fraction = 0.0;
         refused(untested, "data.test_fraction");
+        let window = Task::Window {
+            n_steps_input: 2,
+            n_steps_output: 1,
+            predict_delta: false,
+            max_rollout_steps: None,
+        };
+        let mut windowed = multi();
+        windowed.task = window;
+        refused(windowed, "task.kind");
+        let mut per_source = multi();
+        per_source.data.sources[0].task = Some(window);
+        refused(per_source, "task.kind");
+    }
+
+    #[test]
+    fn window_task_counts_and_physics() {
+        let with = |n_in: usize, n_out: usize, max: Option<usize>| {
+            let mut cfg = base();
+            cfg.task = Task::Window {
+                n_steps_input: n_in,
+                n_steps_output: n_out,
+                predict_delta: true,
+                max_rollout_steps: max,
+            };
+            cfg
+        };
+        with(4, 2, Some(10)).validate().unwrap();
+        refused(with(0, 1, None), "task.n_steps_input");
+        refused(with(1, 0, None), "task.n_steps_output");
+        refused(with(1, 1, Some(0)), "task.max_rollout_steps");
+        let mut physics = with(1, 1, None);
+        physics.physics.w_pde = 1.0;
+        refused(physics, "physics");
     }
 
     #[test]

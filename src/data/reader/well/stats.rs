@@ -104,6 +104,29 @@ impl WellStats {
         Ok(Normalizer { mean, std })
     }
 
+    /// The normaliser of the frame-to-frame changes of `fields`' channels
+    /// from `mean_delta` and `std_delta`; `None` when the file has neither
+    /// table (a data set whose statistics predate them).
+    pub fn delta_normalizer<'a>(
+        &self,
+        fields: impl IntoIterator<Item = &'a WellField>,
+    ) -> Result<Option<Normalizer>> {
+        if self.mean_delta.is_empty() && self.std_delta.is_empty() {
+            return Ok(None);
+        }
+        let mut mean = Vec::new();
+        let mut std = Vec::new();
+        for field in fields {
+            mean.extend(self.entry(&self.mean_delta, "mean_delta", field)?);
+            std.extend(
+                self.entry(&self.std_delta, "std_delta", field)?
+                    .into_iter()
+                    .map(|s| s.max(MIN_STD)),
+            );
+        }
+        Ok(Some(Normalizer { mean, std }))
+    }
+
     fn entry(&self, table: &FieldTable, key: &str, field: &WellField) -> Result<Vec<f64>> {
         let error = |reason: String| DataError::WellFormat {
             path: self.path.clone(),
