@@ -447,6 +447,7 @@ fn bad_config_names_the_setting() {
         ("model.rank=0", "model.rank"),
         ("model.rank=1.5", "model.rank"),
         ("model.factorization=\"cp\"", "factorization"),
+        ("model.spectral_init=\"xavier\"", "spectral_init"),
         ("task.kind=autoregressive", "initial_step"),
         ("train.bogus=1", "bogus"),
     ] {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::activation::Activation;
 use super::error::ModelError;
 use super::factorization::Factorization;
-use crate::spectral::SpectralBackend;
+use crate::spectral::{SpectralBackend, SpectralInit};
 
 /// Architecture of a Fourier neural operator.
 ///
@@ -81,6 +81,11 @@ pub struct ModelConfig {
     /// weight's parameters the Tucker core and factors hold, in `(0, 1]`
     /// (neuraloperator's `TFNO(rank=...)`). Default: 0.1, TFNO's.
     pub rank: f64,
+    /// How fresh dense spectral weights are drawn: `"uniform"` (the
+    /// default, the original FNO's near-zero start) or `"normal"`
+    /// (neuraloperator's, standard deviation `sqrt(2/(2 width))`); see
+    /// [`SpectralInit`]. Only `factorization = "dense"` takes `"normal"`.
+    pub spectral_init: SpectralInit,
 }
 
 impl Default for ModelConfig {
@@ -101,6 +106,7 @@ impl Default for ModelConfig {
             channel_mlp_expansion: 0.0,
             factorization: Factorization::Dense,
             rank: 0.1,
+            spectral_init: SpectralInit::Uniform,
         }
     }
 }
@@ -199,6 +205,13 @@ impl ModelConfig {
                     "must lie in (0, 1] (a fraction of the dense weight's parameters), got {}",
                     self.rank
                 ),
+            ));
+        }
+        if self.spectral_init != SpectralInit::Uniform && self.factorization != Factorization::Dense
+        {
+            return Err(invalid(
+                "spectral_init",
+                "\"normal\" needs factorization = \"dense\"",
             ));
         }
         if let Some(bad) = self
@@ -309,6 +322,24 @@ mod tests {
         }
         let parsed: ModelConfig = toml::from_str("channel_mlp_expansion = 0.5").unwrap();
         assert_eq!(parsed.channel_mlp_hidden(), 32);
+    }
+
+    #[test]
+    fn spectral_init_parses_and_normal_needs_dense_weights() {
+        let parsed: ModelConfig = toml::from_str("spectral_init = \"normal\"").unwrap();
+        assert_eq!(parsed.spectral_init, SpectralInit::Normal);
+        parsed.validate().unwrap();
+        assert!(toml::from_str::<ModelConfig>("spectral_init = \"xavier\"").is_err());
+        for factorization in [Factorization::Tucker, Factorization::PerAxis] {
+            rejects(
+                ModelConfig {
+                    spectral_init: SpectralInit::Normal,
+                    factorization,
+                    ..ModelConfig::default()
+                },
+                "spectral_init",
+            );
+        }
     }
 
     #[test]

@@ -36,7 +36,9 @@ impl SpectralBranch {
     pub(super) fn new(cfg: &ModelConfig, vb: VarBuilder) -> Result<Self, ModelError> {
         let layer = layer_config(cfg);
         Ok(match cfg.factorization {
-            Factorization::Dense => Self::Dense(SpectralConv::new(&layer, vb)?),
+            Factorization::Dense => {
+                Self::Dense(SpectralConv::with_init(&layer, cfg.spectral_init, vb)?)
+            }
             Factorization::Tucker => Self::Tucker(TuckerConv::new(&layer, cfg.rank, vb)?),
             Factorization::PerAxis => Self::PerAxis(PerAxisConv::new(&layer, vb)?),
         })

@@ -34,6 +34,36 @@ pub enum SpectralBackend {
     Dft,
 }
 
+/// How a fresh [`SpectralConv`] draws its weights (`model.spectral_init`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpectralInit {
+    /// The original FNO's: real and imaginary parts uniform in
+    /// `[0, 1/(C_in C_out))`, so the spectral branch starts near zero and
+    /// the block starts as its pointwise skip.
+    #[default]
+    Uniform,
+    /// neuraloperator's `SpectralConv` (`init_std = "auto"`): a complex
+    /// normal of standard deviation `sqrt(2/(C_in + C_out))`, i.e. real
+    /// and imaginary parts each normal with variance `1/(C_in + C_out)`.
+    Normal,
+}
+
+impl SpectralInit {
+    fn draw(self, in_channels: usize, out_channels: usize) -> Init {
+        match self {
+            Self::Uniform => Init::Uniform {
+                lo: 0.0,
+                up: 1.0 / (in_channels * out_channels) as f64,
+            },
+            Self::Normal => Init::Randn {
+                mean: 0.0,
+                stdev: (1.0 / (in_channels + out_channels) as f64).sqrt(),
+            },
+        }
+    }
+}
+
 /// Configuration of a [`SpectralConv`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -169,12 +199,19 @@ impl SpectralConv {
     /// as in the original FNO: real and imaginary parts uniform in
     /// `[0, 1/(C_in C_out))`.
     pub fn new(cfg: &SpectralConvConfig, vb: VarBuilder) -> Result<Self, SpectralError> {
+        Self::with_init(cfg, SpectralInit::Uniform, vb)
+    }
+
+    /// [`SpectralConv::new`] with fresh weights drawn as `init` says
+    /// (loaded weights are taken as they are).
+    pub fn with_init(
+        cfg: &SpectralConvConfig,
+        init: SpectralInit,
+        vb: VarBuilder,
+    ) -> Result<Self, SpectralError> {
         cfg.validate()?;
         let shape = cfg.weight_shape();
-        let init = Init::Uniform {
-            lo: 0.0,
-            up: 1.0 / (cfg.in_channels * cfg.out_channels) as f64,
-        };
+        let init = init.draw(cfg.in_channels, cfg.out_channels);
         let weight_re = vb.get_with_hints(shape.as_slice(), "weight_re", init)?;
         let weight_im = vb.get_with_hints(shape.as_slice(), "weight_im", init)?;
         Ok(Self {
@@ -309,6 +346,46 @@ mod tests {
     use candle_core::DType;
     use std::collections::HashMap;
     use std::f64::consts::PI;
+
+    /// Mean and standard deviation of the fresh `weight_re` and
+    /// `weight_im` that `init` draws for 8 -> 24 channels.
+    fn fresh_moments(init: SpectralInit) -> [(f64, f64); 2] {
+        let cfg = SpectralConvConfig {
+            in_channels: 8,
+            out_channels: 24,
+            modes: vec![6, 6],
+            ..Default::default()
+        };
+        let varmap = candle_nn::VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F64, &Device::Cpu);
+        SpectralConv::with_init(&cfg, init, vb).unwrap();
+        let data = varmap.data().lock().unwrap();
+        ["weight_re", "weight_im"].map(|name| {
+            let w: Vec<f64> = data[name]
+                .as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            let mean = w.iter().sum::<f64>() / w.len() as f64;
+            let var = w.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / w.len() as f64;
+            (mean, var.sqrt())
+        })
+    }
+
+    #[test]
+    fn fresh_weights_follow_the_chosen_init() {
+        // Uniform on [0, 1/192): mean 1/384, std 1/(192 sqrt 12).
+        for (mean, std) in fresh_moments(SpectralInit::Uniform) {
+            assert!((mean * 384.0 - 1.0).abs() < 0.05, "{mean}");
+            assert!((std * 192.0 * 12f64.sqrt() - 1.0).abs() < 0.05, "{std}");
+        }
+        // neuraloperator's complex std sqrt(2/32): each part std sqrt(1/32).
+        for (mean, std) in fresh_moments(SpectralInit::Normal) {
+            assert!(mean.abs() < 0.01, "{mean}");
+            assert!((std * 32f64.sqrt() - 1.0).abs() < 0.05, "{std}");
+        }
+    }
 
     fn layer(cfg: &SpectralConvConfig, w_re: &Tensor, w_im: &Tensor) -> SpectralConv {
         let map = HashMap::from([

@@ -36,7 +36,7 @@ mod pruned;
 #[cfg(test)]
 pub(crate) mod testutil;
 
-pub use conv::{SpectralBackend, SpectralConv, SpectralConvConfig};
+pub use conv::{SpectralBackend, SpectralConv, SpectralConvConfig, SpectralInit};
 pub use error::SpectralError;
 pub(crate) use fused::{
     backward as fused_backward, forward as fused_forward, Cached, Spectrum, Wanted,
