@@ -568,4 +568,43 @@ mod tests {
         assert_eq!(toml::from_str::<ModelConfig>(&text).unwrap(), cfg);
         assert!(toml::from_str::<ModelConfig>("depth = 3").is_err());
     }
+
+    #[test]
+    fn unet_settings_are_checked_by_name() {
+        let unet = ModelConfig {
+            kind: ModelKind::Unet,
+            ..ModelConfig::default()
+        };
+        unet.validate().unwrap();
+        assert_eq!(unet.grid_multiple(), 16);
+        let parsed: ModelConfig =
+            toml::from_str("kind = \"unet\"\nunet_features = 8\nunet_levels = 2").unwrap();
+        assert_eq!((parsed.kind, parsed.unet_features), (ModelKind::Unet, 8));
+        assert!(toml::from_str::<ModelConfig>("kind = \"resnet\"").is_err());
+        let with = |f: fn(&mut ModelConfig)| {
+            let mut c = unet.clone();
+            f(&mut c);
+            c
+        };
+        rejects(with(|c| c.unet_features = 0), "unet_features");
+        rejects(with(|c| c.unet_levels = 0), "unet_levels");
+        rejects(with(|c| c.unet_levels = 17), "unet_levels");
+        rejects(with(|c| c.unet_features = usize::MAX / 4), "unet_features");
+        rejects(
+            with(|c| {
+                c.dims = 3;
+                c.modes = vec![4; 3];
+            }),
+            "dims",
+        );
+        rejects(
+            with(|c| c.factorization = Factorization::Tucker),
+            "factorization",
+        );
+        rejects(
+            with(|c| c.channel_mlp_expansion = 0.5),
+            "channel_mlp_expansion",
+        );
+        rejects(with(|c| c.padding = vec![0.25]), "padding");
+    }
 }

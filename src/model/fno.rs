@@ -629,4 +629,48 @@ mod tests {
             Err(ModelError::InvalidConfig { field: "width", .. })
         ));
     }
+
+    #[test]
+    fn unet_kind_maps_onto_its_input_grid_only() {
+        let cfg = ModelConfig {
+            dims: 2,
+            modes: vec![4, 4],
+            kind: ModelKind::Unet,
+            unet_features: 4,
+            unet_levels: 2,
+            ..ModelConfig::default()
+        };
+        let map = VarMap::new();
+        let model = Fno::new(
+            &cfg,
+            VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu),
+        )
+        .unwrap();
+        let unet = UNet::new(
+            UNetShape {
+                dims: 2,
+                in_channels: 3,
+                out_channels: 1,
+                features: 4,
+                levels: 2,
+            },
+            cfg.activation,
+            VarBuilder::from_varmap(&VarMap::new(), DType::F32, &Device::Cpu),
+        )
+        .unwrap();
+        assert_eq!(model.num_parameters(), unet.num_parameters());
+        assert!(model.clipped_modes(&[8, 8], &[16, 16]).is_none());
+        for grid in [[8, 8], [16, 12]] {
+            let x = Tensor::randn(0f32, 1.0, (2, 1, grid[0], grid[1]), &Device::Cpu).unwrap();
+            assert_eq!(model.forward(&x).unwrap().dims(), &[2, 1, grid[0], grid[1]]);
+        }
+        let x = Tensor::randn(0f32, 1.0, (2, 1, 8, 8), &Device::Cpu).unwrap();
+        assert!(matches!(
+            model.forward_to(&x, &[16, 16]),
+            Err(ModelError::UNetGrid { .. })
+        ));
+        let odd = Tensor::randn(0f32, 1.0, (2, 1, 8, 6), &Device::Cpu).unwrap();
+        let err = model.forward(&odd).unwrap_err().to_string();
+        assert!(err.contains("2^unet_levels = 4"), "{err}");
+    }
 }
