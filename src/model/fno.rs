@@ -204,7 +204,8 @@ fn unet_forward(
     if in_grid.iter().any(|n| n % multiple != 0) {
         return Err(ModelError::UNetGrid {
             reason: format!(
-                "needs every grid axis divisible by 2^unet_levels = {multiple}, got {in_grid:?}"
+                "needs every grid axis divisible by 2^model.unet_levels = {multiple}, got {in_grid:?}; \
+                 choose a grid divisible by it or lower model.unet_levels"
             ),
         });
     }
