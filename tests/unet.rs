@@ -112,14 +112,14 @@ fn a_2d_unet_trains_and_evaluates_zero_shot() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("model.unet_levels"));
 }
 
-/// A 1D U-Net on Burgers (64 points at stride 4): trained, evaluated, and
+/// A 1D U-Net on advection (64 points at stride 4): trained, evaluated, and
 /// zero-shot at 128 and 256 points.
 #[test]
 fn a_1d_unet_trains_and_evaluates_zero_shot() {
     let dir = tempdir();
-    let burgers = "1D_Burgers_Sols_Nu0.1.hdf5";
-    let run = train_unet(dir.path(), burgers);
-    let got = grids_and_top_bands(&eval(&run, burgers, &["128", "256"]));
+    let advection = "1D_Advection_Sols_beta0.4.hdf5";
+    let run = train_unet(dir.path(), advection);
+    let got = grids_and_top_bands(&eval(&run, advection, &["128", "256"]));
     let want = [
         (serde_json::json!([64]), 32),
         (serde_json::json!([128]), 64),

@@ -7,7 +7,7 @@ use super::config::{DataConfig, PhysicsConfig, RunConfig, TrainConfig};
 use super::config_error::{at_least_one, invalid, non_negative, positive, ConfigError};
 use super::sources::validate_sources;
 use crate::data::Task;
-use crate::model::{ModelError, ModelKind};
+use crate::model::{Factorization, ModelError, ModelKind};
 use crate::physics::PdeSpec;
 
 impl RunConfig {
@@ -104,6 +104,18 @@ fn validate_multi_source(cfg: &RunConfig) -> Result<(), ConfigError> {
 fn validate_unet_run(cfg: &RunConfig) -> Result<(), ConfigError> {
     if cfg.model.kind != ModelKind::Unet {
         return Ok(());
+    }
+    if cfg.model.factorization != Factorization::Dense {
+        return Err(invalid(
+            "model.factorization",
+            "must be \"dense\" with model.kind = \"unet\" (a U-Net has no spectral weights)",
+        ));
+    }
+    if cfg.model.channel_mlp_expansion != 0.0 {
+        return Err(invalid(
+            "model.channel_mlp_expansion",
+            "must be 0 with model.kind = \"unet\" (a U-Net has no Fourier blocks)",
+        ));
     }
     let refuse = |what: &str| {
         Err(invalid(
@@ -258,6 +270,8 @@ fn model_setting(err: ModelError) -> ConfigError {
                 "channel_mlp_expansion" => "model.channel_mlp_expansion",
                 "factorization" => "model.factorization",
                 "rank" => "model.rank",
+                "unet_features" => "model.unet_features",
+                "unet_levels" => "model.unet_levels",
                 _ => "model",
             };
             invalid(field, reason)
