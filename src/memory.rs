@@ -377,6 +377,7 @@ mod tests {
         ModelConfig {
             kind: ModelKind::Unet,
             dims,
+            modes: vec![4; dims],
             unet_features: features,
             unet_levels: levels,
             ..ModelConfig::default()

@@ -690,6 +690,6 @@ mod tests {
         ));
         let odd = Tensor::randn(0f32, 1.0, (2, 1, 8, 6), &Device::Cpu).unwrap();
         let err = model.forward(&odd).unwrap_err().to_string();
-        assert!(err.contains("2^unet_levels = 4"), "{err}");
+        assert!(err.contains("2^model.unet_levels = 4"), "{err}");
     }
 }
