@@ -12,6 +12,8 @@ use serde::Serialize;
 
 use crate::data::writer::OutputFile;
 use crate::data::{DataError, PdebenchFile, Task};
+use crate::model::ModelKind;
+use crate::train::config::ConfigError;
 use crate::train::losses::relative_l2_per_sample;
 use crate::train::optim::{named_vars, AdamW, AdamWConfig};
 use crate::train::physics::PhysicsTerm;
@@ -199,6 +201,14 @@ pub fn finetune(
     opts: &FinetuneOptions,
 ) -> Result<FinetuneOutput, TrainError> {
     let cfg = &predictor.config;
+    if cfg.model.kind != ModelKind::Fno {
+        return Err(TrainError::Config(ConfigError::Invalid {
+            field: "model.kind",
+            reason: "\"unet\": test-time fine-tuning queries the model on a finer residual \
+                     grid, which a U-Net cannot predict on; fine-tune a run with kind = \"fno\""
+                .into(),
+        }));
+    }
     let info = file.info();
     if sample >= info.num_samples {
         return Err(TrainError::Data(DataError::SampleOutOfRange {

@@ -10,6 +10,9 @@
 //!   Fourier block the complex spectral weights, `2·w²·Π(weight shape)`
 //!   when dense, and the `w² + w` skip);
 //! - training adds the gradients and AdamW's two moments, three more copies;
+//! - a U-Net (`model.kind = "unet"`): its convolutions counted exactly, and
+//!   [`UNET_TRAIN_TENSORS_PER_CHANNEL`] tensors per channel of each level on
+//!   that level's points for training;
 //! - activations of one batch of `B` samples on `G` grid points: training
 //!   keeps [`TRAIN_TENSORS_PER_BLOCK`] tensors of `B·w·G` values per Fourier
 //!   block and [`TRAIN_TENSORS_PER_MLP_CHANNEL`] per hidden channel of the
@@ -23,7 +26,7 @@
 //! Available memory is Linux's `MemAvailable`, lowered to the headroom of
 //! the process's cgroup v2 `memory.max` when one is set; elsewhere, and for
 //! CUDA devices (whose memory this module does not query), no check is made.
-use crate::model::{spectral_parameter_count, ModelConfig};
+use crate::model::{spectral_parameter_count, ModelConfig, ModelKind};
 use std::path::Path;
 
 /// Tensors of `batch · width · grid` values a training step keeps alive
@@ -35,6 +38,12 @@ pub const TRAIN_TENSORS_PER_BLOCK: f64 = 3.0;
 pub const TRAIN_TENSORS_PER_MLP_CHANNEL: f64 = 4.0;
 /// Tensors of the widest layer an inference pass holds at once.
 pub const INFERENCE_TENSORS: f64 = 4.0;
+/// Tensors of `batch · grid` values a U-Net's training step keeps per
+/// channel of a level (counted, not measured): the two convolutions and
+/// activations of the encoder's pair, the upsampled input, its convolution
+/// and activation, the concatenation (two), the decoder's pair (four), and
+/// the zero-padded copy and unfolded patches of the widest convolution.
+pub const UNET_TRAIN_TENSORS_PER_CHANNEL: f64 = 16.0;
 
 const BYTES_PER_VALUE: f64 = 4.0;
 const GIB: f64 = (1u64 << 30) as f64;
@@ -70,6 +79,9 @@ pub enum Use {
 /// Trainable scalars of a model with this configuration, as a float so
 /// that absurd sizes do not overflow (it equals `Fno::num_parameters`).
 pub fn parameter_count(cfg: &ModelConfig) -> f64 {
+    if cfg.kind == ModelKind::Unet {
+        return unet_parameter_count(cfg);
+    }
     let linear = |i: f64, o: f64| i * o + o;
     let w = cfg.width as f64;
     let lifting_hidden = (cfg.lifting_ratio as f64) * w;
@@ -88,9 +100,39 @@ pub fn parameter_count(cfg: &ModelConfig) -> f64 {
         + linear(projection_hidden, cfg.out_channels as f64)
 }
 
+/// Trainable scalars of a U-Net (`model.kind = "unet"`): the 3-wide
+/// convolution pairs of each level and the bottleneck, the convolution
+/// after each upsampling, and the 1×1 head.
+fn unet_parameter_count(cfg: &ModelConfig) -> f64 {
+    let taps = 3f64.powi(cfg.dims as i32);
+    let conv = |i: f64, o: f64, taps: f64| i * o * taps + o;
+    let pair = |i: f64, o: f64| conv(i, o, taps) + conv(o, o, taps);
+    let at = |level: usize| cfg.unet_features as f64 * 2f64.powi(level as i32);
+    let levels = cfg.unet_levels;
+    let mut total = conv(at(0), cfg.out_channels as f64, 1.0);
+    let mut cin = cfg.lifting_in_channels() as f64;
+    for level in 0..levels {
+        total += pair(cin, at(level)) + conv(at(level + 1), at(level), taps);
+        total += pair(2.0 * at(level), at(level));
+        cin = at(level);
+    }
+    total + pair(cin, at(levels))
+}
+
+/// The U-Net's channels at each level weighted by that level's share of
+/// the grid's points: Σ_l features·2^l / 2^(dims·l).
+fn unet_channel_points(cfg: &ModelConfig) -> f64 {
+    (0..=cfg.unet_levels)
+        .map(|l| cfg.unet_features as f64 * 2f64.powi(l as i32) / 2f64.powi((cfg.dims * l) as i32))
+        .sum()
+}
+
 /// The footprint of `cfg` on batches of `batch` samples on `grid` (the
 /// model's grid, before domain padding, which is added here).
 pub fn footprint(cfg: &ModelConfig, grid: &[usize], batch: usize, use_: Use) -> Footprint {
+    if cfg.kind == ModelKind::Unet {
+        return unet_footprint(cfg, grid, batch, use_);
+    }
     let points: f64 = grid
         .iter()
         .enumerate()
@@ -127,6 +169,27 @@ pub fn footprint(cfg: &ModelConfig, grid: &[usize], batch: usize, use_: Use) -> 
                 activations: per_channel * INFERENCE_TENSORS * widest,
             }
         }
+    }
+}
+
+/// [`footprint`] of a U-Net: per level, [`UNET_TRAIN_TENSORS_PER_CHANNEL`]
+/// (training) or [`INFERENCE_TENSORS`] tensors of the level's channels on
+/// its share of the grid.
+fn unet_footprint(cfg: &ModelConfig, grid: &[usize], batch: usize, use_: Use) -> Footprint {
+    let points: f64 = grid.iter().map(|&n| n as f64).product();
+    let values = batch as f64 * points * unet_channel_points(cfg) * BYTES_PER_VALUE;
+    let parameters = parameter_count(cfg) * BYTES_PER_VALUE;
+    match use_ {
+        Use::Training => Footprint {
+            parameters,
+            optimizer: 3.0 * parameters,
+            activations: values * UNET_TRAIN_TENSORS_PER_CHANNEL,
+        },
+        Use::Inference => Footprint {
+            parameters,
+            optimizer: 0.0,
+            activations: values * INFERENCE_TENSORS,
+        },
     }
 }
 
@@ -308,6 +371,38 @@ mod tests {
                     .unwrap();
             assert_eq!(parameter_count(&c), model.num_parameters() as f64, "{c:?}");
         }
+    }
+
+    fn unet(dims: usize, features: usize, levels: usize) -> ModelConfig {
+        ModelConfig {
+            kind: ModelKind::Unet,
+            dims,
+            modes: vec![4; dims],
+            unet_features: features,
+            unet_levels: levels,
+            ..ModelConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_unets_parameters_and_activations_are_counted() {
+        for c in [unet(1, 4, 2), unet(2, 3, 3), unet(2, 8, 1)] {
+            let map = VarMap::new();
+            let model =
+                crate::model::Fno::new(&c, VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu))
+                    .unwrap();
+            assert_eq!(parameter_count(&c), model.num_parameters() as f64, "{c:?}");
+        }
+        // 2D, 32 features, 4 levels on 64² with 10 samples: the finest
+        // level's 32 channels dominate (32 · 2^l / 4^l sums to < 64).
+        let f = footprint(&unet(2, 32, 4), &[64, 64], 10, Use::Training);
+        let finest = 10.0 * 64.0 * 64.0 * 32.0 * BYTES_PER_VALUE;
+        let ratio = f.activations / finest;
+        assert!((16.0..32.0).contains(&ratio), "{ratio}");
+        assert_eq!(f.optimizer, 3.0 * f.parameters);
+        assert!(f.parameters > 1e6 && f.total() < GIB, "{f:?}");
+        let infer = footprint(&unet(2, 32, 4), &[64, 64], 10, Use::Inference);
+        assert!(infer.activations > 0.0 && infer.activations < f.activations / 2.0);
     }
 
     #[test]

@@ -94,6 +94,11 @@ mod finetune;
 /// loaded into neuraloperator against `fno predict`.
 mod export;
 
+/// The U-Net baseline (`model.kind = "unet"`) end to end: 1D and 2D
+/// training, evaluation and zero-shot grids with spectrum tables, and
+/// what it refuses.
+mod unet;
+
 /// The Python package (`import fno`, python/): built into the venv that
 /// scripts/setup.sh creates, then its pytest suite.
 mod python;

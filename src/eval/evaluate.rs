@@ -1,6 +1,7 @@
 //! Evaluation of a trained run on a file, at its training resolution and
 //! at finer ones (zero-shot super-resolution): PDEBench metrics, energy
 //! spectra, plots and `eval.json`.
+use super::spectrum_table::SpectrumTable;
 use super::window::{one_step_accumulator, RolloutAccumulator, WindowScores};
 use super::{energy_spectrum, plot_field_2d_on, plot_loss_curve, plot_prediction_1d, plot_spectra};
 use super::{EvalError, FieldAxes, Metrics, MetricsAccumulator, MetricsOptions};
@@ -49,6 +50,9 @@ pub struct ResolutionReport {
     /// The window task's one-step and rollout VRMSE (The Well's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowScores>,
+    /// Mean energy spectra of the predictions' and truths' last frames,
+    /// and their ratio per octave band of wavenumbers.
+    pub spectrum: SpectrumTable,
 }
 
 /// The outcome of an evaluation.
@@ -147,6 +151,7 @@ pub fn evaluate_with(
         }
         spectra.extend(pass.spectra.mean_curves(&label));
         results.push(ResolutionReport {
+            spectrum: pass.spectra.table(&pass.grid),
             training_resolution: trained_on.as_deref() == Some(&pass.grid[..]),
             grid: pass.grid,
             reduced_resolution: stride,
@@ -543,12 +548,24 @@ impl SpectrumSums {
 
     /// The mean prediction and truth spectra, labelled with the grid.
     fn mean_curves(&self, grid_label: &str) -> [(String, Vec<f64>); 2] {
-        let n = self.count.max(1) as f64;
-        let mean = |sum: &[f64]| sum.iter().map(|v| v / n).collect::<Vec<f64>>();
         [
-            (format!("prediction {grid_label}"), mean(&self.prediction)),
-            (format!("truth {grid_label}"), mean(&self.truth)),
+            (
+                format!("prediction {grid_label}"),
+                self.mean(&self.prediction),
+            ),
+            (format!("truth {grid_label}"), self.mean(&self.truth)),
         ]
+    }
+
+    /// The mean spectra on `grid` as `eval.json`'s table.
+    fn table(&self, grid: &[usize]) -> SpectrumTable {
+        SpectrumTable::new(self.mean(&self.prediction), self.mean(&self.truth), grid)
+    }
+
+    /// `sum` divided by the number of spectra added.
+    fn mean(&self, sum: &[f64]) -> Vec<f64> {
+        let n = self.count.max(1) as f64;
+        sum.iter().map(|v| v / n).collect()
     }
 }
 

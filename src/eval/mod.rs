@@ -6,6 +6,8 @@
 //!   [`MetricsAccumulator`];
 //! - [`vrmse`]: The Well's variance-scaled RMSE, reported in [`Metrics`];
 //! - [`spectrum`]: shell-summed energy spectra of one field;
+//! - [`spectrum_table`]: mean spectra of predictions and truths per octave
+//!   band, as `eval.json` reports them;
 //! - [`plot`]: predictions, fields, spectra and loss curves as PNG files;
 //! - [`window`]: the window task's one-step and rollout VRMSE;
 //! - [`evaluate`]: a trained run on a file at several resolutions.
@@ -30,6 +32,7 @@ pub mod plot;
 pub mod predict;
 pub mod sources;
 pub mod spectrum;
+pub mod spectrum_table;
 pub mod vrmse;
 pub mod window;
 

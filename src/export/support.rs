@@ -1,11 +1,20 @@
 //! The fno settings neuraloperator 2.0.0's `FNO` cannot reproduce (or that
 //! this export does not map); each is refused naming the setting.
 use super::ExportError;
-use crate::model::{Activation, Factorization, ModelConfig};
+use crate::model::{Activation, Factorization, ModelConfig, ModelKind};
 
 /// Refuses the first setting of `model` without an equivalent in
 /// neuraloperator 2.0.0's `FNO(...)` keyword arguments.
 pub fn check_supported(model: &ModelConfig) -> Result<(), ExportError> {
+    if model.kind != ModelKind::Fno {
+        return Err(ExportError::Unsupported {
+            setting: "model.kind",
+            value: "unet".into(),
+            reason: "the export writes neuraloperator's FNO; a U-Net has no Fourier blocks \
+                     to map onto it"
+                .into(),
+        });
+    }
     if model.padding.iter().any(|&f| f > 0.0) {
         return Err(ExportError::Unsupported {
             setting: "model.padding",
@@ -73,6 +82,11 @@ mod tests {
             ..base.clone()
         };
         assert_eq!(refused(padded), "model.padding");
+        let unet = ModelConfig {
+            kind: ModelKind::Unet,
+            ..base.clone()
+        };
+        assert_eq!(refused(unet), "model.kind");
         for factorization in [Factorization::Tucker, Factorization::PerAxis] {
             let cfg = ModelConfig {
                 factorization,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::activation::Activation;
 use super::error::ModelError;
 use super::factorization::Factorization;
+use super::kind::ModelKind;
 use crate::spectral::{SpectralBackend, SpectralInit};
 
 /// Architecture of a Fourier neural operator.
@@ -86,6 +87,18 @@ pub struct ModelConfig {
     /// (neuraloperator's, standard deviation `sqrt(2/(2 width))`); see
     /// [`SpectralInit`]. Only `factorization = "dense"` takes `"normal"`.
     pub spectral_init: SpectralInit,
+    /// The network: `"fno"` (the default) or `"unet"`, the convolutional
+    /// baseline of [`crate::model::unet`] (1 or 2 axes, dense
+    /// factorization, no channel MLP, no padding; every grid axis divisible
+    /// by `2^unet_levels`). A U-Net ignores the Fourier settings (`modes`,
+    /// `width`, `layers`, the ratios) but keeps `activation` and
+    /// `grid_channels`.
+    pub kind: ModelKind,
+    /// With `kind = "unet"`: channels of the finest level, doubled at each
+    /// level down. Default: 32, PDEBench's `init_features`.
+    pub unet_features: usize,
+    /// With `kind = "unet"`: number of 2× poolings. Default: 4.
+    pub unet_levels: usize,
 }
 
 impl Default for ModelConfig {
@@ -107,9 +120,16 @@ impl Default for ModelConfig {
             factorization: Factorization::Dense,
             rank: 0.1,
             spectral_init: SpectralInit::Uniform,
+            kind: ModelKind::Fno,
+            unet_features: 32,
+            unet_levels: 4,
         }
     }
 }
+
+/// More poolings than any grid fits; the bound keeps `2^levels` and the
+/// feature counts far from overflow.
+const MAX_UNET_LEVELS: usize = 16;
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> ModelError {
     ModelError::InvalidConfig {
@@ -155,7 +175,71 @@ impl ModelConfig {
                 ),
             ));
         }
-        self.validate_chosen()
+        self.validate_chosen()?;
+        self.validate_unet()
+    }
+
+    /// Refuses the settings a U-Net cannot honour (only when
+    /// `kind = "unet"`).
+    fn validate_unet(&self) -> Result<(), ModelError> {
+        if self.kind != ModelKind::Unet {
+            return Ok(());
+        }
+        if !(1..=2).contains(&self.dims) {
+            return Err(invalid(
+                "dims",
+                format!("must be 1 or 2 with kind = \"unet\", got {}", self.dims),
+            ));
+        }
+        if self.unet_levels > MAX_UNET_LEVELS {
+            return Err(invalid(
+                "unet_levels",
+                format!(
+                    "must be at most {MAX_UNET_LEVELS}, got {}",
+                    self.unet_levels
+                ),
+            ));
+        }
+        let deepest = self.unet_features << self.unet_levels;
+        if (deepest >> self.unet_levels) != self.unet_features
+            || deepest.checked_mul(deepest).is_none()
+        {
+            return Err(invalid(
+                "unet_features",
+                format!(
+                    "{} with unet_levels = {}: the weight count overflows",
+                    self.unet_features, self.unet_levels
+                ),
+            ));
+        }
+        if self.factorization != Factorization::Dense {
+            return Err(invalid(
+                "factorization",
+                "must be \"dense\" with kind = \"unet\"",
+            ));
+        }
+        if self.channel_mlp_expansion != 0.0 {
+            return Err(invalid(
+                "channel_mlp_expansion",
+                "must be 0 with kind = \"unet\"",
+            ));
+        }
+        if self.padding.iter().any(|&f| f != 0.0) {
+            return Err(invalid(
+                "padding",
+                "must be empty or zero with kind = \"unet\"",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The factor every grid axis must be divisible by: `2^unet_levels`
+    /// for a U-Net, 1 for an FNO.
+    pub fn grid_multiple(&self) -> usize {
+        match self.kind {
+            ModelKind::Fno => 1,
+            ModelKind::Unet => 1 << self.unet_levels.min(MAX_UNET_LEVELS),
+        }
     }
 
     /// Checks the fields a user chooses, leaving out those derived from
@@ -168,6 +252,8 @@ impl ModelConfig {
             return Err(invalid("modes", "every entry must be at least 1"));
         }
         let positive = [
+            ("unet_features", self.unet_features),
+            ("unet_levels", self.unet_levels),
             ("width", self.width),
             ("layers", self.layers),
             ("lifting_ratio", self.lifting_ratio),
@@ -512,5 +598,44 @@ mod tests {
         let text = toml::to_string(&cfg).unwrap();
         assert_eq!(toml::from_str::<ModelConfig>(&text).unwrap(), cfg);
         assert!(toml::from_str::<ModelConfig>("depth = 3").is_err());
+    }
+
+    #[test]
+    fn unet_settings_are_checked_by_name() {
+        let unet = ModelConfig {
+            kind: ModelKind::Unet,
+            ..ModelConfig::default()
+        };
+        unet.validate().unwrap();
+        assert_eq!(unet.grid_multiple(), 16);
+        let parsed: ModelConfig =
+            toml::from_str("kind = \"unet\"\nunet_features = 8\nunet_levels = 2").unwrap();
+        assert_eq!((parsed.kind, parsed.unet_features), (ModelKind::Unet, 8));
+        assert!(toml::from_str::<ModelConfig>("kind = \"resnet\"").is_err());
+        let with = |f: fn(&mut ModelConfig)| {
+            let mut c = unet.clone();
+            f(&mut c);
+            c
+        };
+        rejects(with(|c| c.unet_features = 0), "unet_features");
+        rejects(with(|c| c.unet_levels = 0), "unet_levels");
+        rejects(with(|c| c.unet_levels = 17), "unet_levels");
+        rejects(with(|c| c.unet_features = usize::MAX / 4), "unet_features");
+        rejects(
+            with(|c| {
+                c.dims = 3;
+                c.modes = vec![4; 3];
+            }),
+            "dims",
+        );
+        rejects(
+            with(|c| c.factorization = Factorization::Tucker),
+            "factorization",
+        );
+        rejects(
+            with(|c| c.channel_mlp_expansion = 0.5),
+            "channel_mlp_expansion",
+        );
+        rejects(with(|c| c.padding = vec![0.25]), "padding");
     }
 }

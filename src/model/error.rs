@@ -37,6 +37,12 @@ pub enum ModelError {
         /// The grid that was requested.
         got: Vec<usize>,
     },
+    /// A U-Net (`model.kind = "unet"`) was given a grid it cannot map.
+    #[error("a U-Net (model.kind = \"unet\") {reason}")]
+    UNetGrid {
+        /// What is wrong with the grid.
+        reason: String,
+    },
     /// A spectral convolution could not be built.
     #[error(transparent)]
     Spectral(#[from] crate::spectral::SpectralError),

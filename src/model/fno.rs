@@ -34,8 +34,10 @@ use super::block_op::BlocksOp;
 use super::config::ModelConfig;
 use super::error::ModelError;
 use super::grid::grid_channels;
+use super::kind::ModelKind;
 use super::mlp::ChannelMlp;
 use super::padding::{pad, padding_amounts, unpad};
+use super::unet::{UNet, UNetShape};
 use crate::spectral::ModeClip;
 
 /// A Fourier neural operator (Li et al., 2021) for 1 to 3 spatial axes.
@@ -48,6 +50,19 @@ use crate::spectral::ModeClip;
 #[derive(Debug)]
 pub struct Fno {
     cfg: ModelConfig,
+    body: Body,
+}
+
+/// The network `model.kind` chose.
+#[derive(Debug)]
+enum Body {
+    Fourier(Fourier),
+    UNet(UNet),
+}
+
+/// The Fourier operator's layers.
+#[derive(Debug)]
+struct Fourier {
     lifting: ChannelMlp,
     blocks: Vec<FnoBlock>,
     projection: ChannelMlp,
@@ -69,30 +84,23 @@ impl Fno {
         embeddings: VarBuilder,
     ) -> Result<Self, ModelError> {
         cfg.validate()?;
-        let vb = embeddings;
-        let lifting = ChannelMlp::new(
-            cfg.lifting_in_channels(),
-            cfg.lifting_ratio * cfg.width,
-            cfg.width,
-            cfg.activation,
-            vb.pp("lifting"),
-        )?;
-        let blocks_vb = trunk.pp("blocks");
-        let blocks = (0..cfg.layers)
-            .map(|i| FnoBlock::new(cfg, blocks_vb.pp(i)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let projection = ChannelMlp::new(
-            cfg.width,
-            cfg.projection_ratio * cfg.width,
-            cfg.out_channels,
-            cfg.activation,
-            vb.pp("projection"),
-        )?;
+        let body = match cfg.kind {
+            ModelKind::Fno => Body::Fourier(Fourier::new(cfg, trunk, embeddings)?),
+            ModelKind::Unet => Body::UNet(UNet::new(
+                UNetShape {
+                    dims: cfg.dims,
+                    in_channels: cfg.lifting_in_channels(),
+                    out_channels: cfg.out_channels,
+                    features: cfg.unet_features,
+                    levels: cfg.unet_levels,
+                },
+                cfg.activation,
+                embeddings,
+            )?),
+        };
         Ok(Self {
             cfg: cfg.clone(),
-            lifting,
-            blocks,
-            projection,
+            body,
         })
     }
 
@@ -103,27 +111,27 @@ impl Fno {
 
     /// Number of trainable scalars.
     pub fn num_parameters(&self) -> usize {
-        self.lifting.num_parameters()
-            + self
-                .blocks
-                .iter()
-                .map(FnoBlock::num_parameters)
-                .sum::<usize>()
-            + self.projection.num_parameters()
+        match &self.body {
+            Body::Fourier(f) => f.num_parameters(),
+            Body::UNet(u) => u.num_parameters(),
+        }
     }
 
     /// The clipping of the Fourier modes when the model maps `in_grid` to
     /// `out_grid` (after domain padding), or `None` when both grids hold
-    /// every requested mode. The last block sees both grids, so its
-    /// clipping is the model's.
+    /// every requested mode or the model is a U-Net. The last block sees
+    /// both grids, so its clipping is the model's.
     pub fn clipped_modes(&self, in_grid: &[usize], out_grid: &[usize]) -> Option<ModeClip> {
+        let Body::Fourier(f) = &self.body else {
+            return None;
+        };
         let padded = |grid: &[usize]| -> Vec<usize> {
             grid.iter()
                 .zip(padding_amounts(grid, &self.cfg.padding))
                 .map(|(n, p)| n + p)
                 .collect()
         };
-        self.blocks
+        f.blocks
             .last()?
             .spectral
             .clipped_modes_to(&padded(in_grid), &padded(out_grid))
@@ -168,8 +176,97 @@ impl Fno {
         } else {
             x.clone()
         };
+        match &self.body {
+            Body::Fourier(f) => f.forward_to(cfg, &x, out_grid),
+            Body::UNet(u) => unet_forward(cfg, u, &x, out_grid),
+        }
+    }
+}
+
+/// The U-Net on `x` (grid channels appended), refusing another output
+/// grid or a grid its poolings do not divide.
+fn unet_forward(
+    cfg: &ModelConfig,
+    unet: &UNet,
+    x: &Tensor,
+    out_grid: &[usize],
+) -> Result<Tensor, ModelError> {
+    let in_grid = &x.dims()[2..];
+    if in_grid != out_grid {
+        return Err(ModelError::UNetGrid {
+            reason: format!(
+                "maps onto its input's grid only: asked for {out_grid:?} from {in_grid:?}; \
+                 give it an input on the grid wanted"
+            ),
+        });
+    }
+    let multiple = cfg.grid_multiple();
+    if in_grid.iter().any(|n| n % multiple != 0) {
+        return Err(ModelError::UNetGrid {
+            reason: format!(
+                "needs every grid axis divisible by 2^model.unet_levels = {multiple}, got {in_grid:?}; \
+                 choose a grid divisible by it or lower model.unet_levels"
+            ),
+        });
+    }
+    Ok(unet.forward(x)?)
+}
+
+impl Fourier {
+    /// Creates (or loads) the lifting and projection under `embeddings`
+    /// and the blocks of `cfg` under `trunk`.
+    fn new(
+        cfg: &ModelConfig,
+        trunk: VarBuilder,
+        embeddings: VarBuilder,
+    ) -> Result<Self, ModelError> {
+        let vb = embeddings;
+        let lifting = ChannelMlp::new(
+            cfg.lifting_in_channels(),
+            cfg.lifting_ratio * cfg.width,
+            cfg.width,
+            cfg.activation,
+            vb.pp("lifting"),
+        )?;
+        let blocks_vb = trunk.pp("blocks");
+        let blocks = (0..cfg.layers)
+            .map(|i| FnoBlock::new(cfg, blocks_vb.pp(i)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let projection = ChannelMlp::new(
+            cfg.width,
+            cfg.projection_ratio * cfg.width,
+            cfg.out_channels,
+            cfg.activation,
+            vb.pp("projection"),
+        )?;
+        Ok(Self {
+            lifting,
+            blocks,
+            projection,
+        })
+    }
+
+    /// Number of trainable scalars.
+    fn num_parameters(&self) -> usize {
+        self.lifting.num_parameters()
+            + self
+                .blocks
+                .iter()
+                .map(FnoBlock::num_parameters)
+                .sum::<usize>()
+            + self.projection.num_parameters()
+    }
+
+    /// Lifting, blocks and projection on `x` (grid channels appended).
+    fn forward_to(
+        &self,
+        cfg: &ModelConfig,
+        x: &Tensor,
+        out_grid: &[usize],
+    ) -> Result<Tensor, ModelError> {
+        let in_grid = &x.dims()[2..];
         let v = pad(
-            &self.lifting.forward(&x)?,
+            &self.lifting.forward(x)?,
             &padding_amounts(in_grid, &cfg.padding),
         )?;
         let padded_out: Vec<usize> = out_grid
@@ -183,20 +280,25 @@ impl Fno {
             && v.dims().get(2..) == Some(&padded_out[..])
             && self.blocks.iter().all(|b| b.fusable(v.device()).is_some());
         let v = match fused {
-            true => self.blocks_fused(&v)?,
-            false => self.blocks_one_by_one(v, &padded_out)?,
+            true => self.blocks_fused(cfg, &v)?,
+            false => self.blocks_one_by_one(cfg, v, &padded_out)?,
         };
         Ok(self.projection.forward(&unpad(&v, out_grid)?)?)
     }
 
     /// The Fourier blocks as separate ops, the last one onto `padded_out`.
-    fn blocks_one_by_one(&self, mut v: Tensor, padded_out: &[usize]) -> Result<Tensor, ModelError> {
+    fn blocks_one_by_one(
+        &self,
+        cfg: &ModelConfig,
+        mut v: Tensor,
+        padded_out: &[usize],
+    ) -> Result<Tensor, ModelError> {
         let last = self.blocks.len() - 1;
         for (i, block) in self.blocks.iter().enumerate() {
             v = if i == last {
                 block.forward_to(&v, Some(padded_out), None)?
             } else {
-                block.forward_to(&v, None, Some(self.cfg.activation))?
+                block.forward_to(&v, None, Some(cfg.activation))?
             };
         }
         Ok(v)
@@ -205,7 +307,7 @@ impl Fno {
     /// All Fourier blocks as one op on the input grid (training on the CPU
     /// or CUDA; see `block_op` and `cuda::block` for why), with their
     /// weights stacked.
-    fn blocks_fused(&self, v: &Tensor) -> Result<Tensor, ModelError> {
+    fn blocks_fused(&self, cfg: &ModelConfig, v: &Tensor) -> Result<Tensor, ModelError> {
         let mut spectral = Vec::with_capacity(2 * self.blocks.len());
         for block in &self.blocks {
             let k = block.fusable(v.device()).ok_or_else(|| {
@@ -218,7 +320,7 @@ impl Fno {
             .iter()
             .map(|b| b.pointwise.packed())
             .collect::<candle_core::Result<Vec<_>>>()?;
-        let op = BlocksOp::new(&self.cfg.modes);
+        let op = BlocksOp::new(&cfg.modes);
         Ok(v.contiguous()?.apply_op3(
             &Tensor::stack(&spectral, 0)?,
             &Tensor::stack(&pointwise, 0)?,
@@ -295,9 +397,12 @@ mod tests {
             )
             .unwrap();
             let r = Tensor::randn(0f64, 1.0, shape.as_slice(), &Device::Cpu).unwrap();
-            let fused = model.blocks_fused(v.as_tensor()).unwrap();
-            let plain = model
-                .blocks_one_by_one(v.as_tensor().clone(), &grid)
+            let Body::Fourier(f) = &model.body else {
+                panic!("an FNO config built a U-Net");
+            };
+            let fused = f.blocks_fused(&cfg, v.as_tensor()).unwrap();
+            let plain = f
+                .blocks_one_by_one(&cfg, v.as_tensor().clone(), &grid)
                 .unwrap();
             assert!(diff(&fused, &plain) < 1e-12, "{grid:?}: outputs differ");
             let g_fused = (&fused * &r)
@@ -542,5 +647,49 @@ mod tests {
             Fno::new(&bad, vb),
             Err(ModelError::InvalidConfig { field: "width", .. })
         ));
+    }
+
+    #[test]
+    fn unet_kind_maps_onto_its_input_grid_only() {
+        let cfg = ModelConfig {
+            dims: 2,
+            modes: vec![4, 4],
+            kind: ModelKind::Unet,
+            unet_features: 4,
+            unet_levels: 2,
+            ..ModelConfig::default()
+        };
+        let map = VarMap::new();
+        let model = Fno::new(
+            &cfg,
+            VarBuilder::from_varmap(&map, DType::F32, &Device::Cpu),
+        )
+        .unwrap();
+        let unet = UNet::new(
+            UNetShape {
+                dims: 2,
+                in_channels: 3,
+                out_channels: 1,
+                features: 4,
+                levels: 2,
+            },
+            cfg.activation,
+            VarBuilder::from_varmap(&VarMap::new(), DType::F32, &Device::Cpu),
+        )
+        .unwrap();
+        assert_eq!(model.num_parameters(), unet.num_parameters());
+        assert!(model.clipped_modes(&[8, 8], &[16, 16]).is_none());
+        for grid in [[8, 8], [16, 12]] {
+            let x = Tensor::randn(0f32, 1.0, (2, 1, grid[0], grid[1]), &Device::Cpu).unwrap();
+            assert_eq!(model.forward(&x).unwrap().dims(), &[2, 1, grid[0], grid[1]]);
+        }
+        let x = Tensor::randn(0f32, 1.0, (2, 1, 8, 8), &Device::Cpu).unwrap();
+        assert!(matches!(
+            model.forward_to(&x, &[16, 16]),
+            Err(ModelError::UNetGrid { .. })
+        ));
+        let odd = Tensor::randn(0f32, 1.0, (2, 1, 8, 6), &Device::Cpu).unwrap();
+        let err = model.forward(&odd).unwrap_err().to_string();
+        assert!(err.contains("2^model.unet_levels = 4"), "{err}");
     }
 }

@@ -18,7 +18,7 @@
 use super::config::RunConfig;
 use crate::data::{FileInfo, Resolution, Task, TaskError};
 use crate::model::padding::padding_amounts;
-use crate::model::ModelConfig;
+use crate::model::{ModelConfig, ModelKind};
 use std::path::PathBuf;
 
 /// The fewest points a spatial stride above 1 may leave on an axis: fewer
@@ -92,6 +92,16 @@ pub enum FitError {
         grid: Vec<usize>,
         /// The most each axis holds.
         max: Vec<usize>,
+    },
+    /// A U-Net's poolings do not divide the training grid.
+    #[error("`model.unet_levels` = {levels} needs every axis of the training grid divisible by 2^{levels} = {multiple}, but the grid is {grid:?}; lower model.unet_levels or choose a stride data.reduced_resolution that leaves such a grid")]
+    UNetGrid {
+        /// The configured levels.
+        levels: usize,
+        /// `2^levels`.
+        multiple: usize,
+        /// The model's grid at training.
+        grid: Vec<usize>,
     },
 }
 
@@ -271,6 +281,25 @@ pub fn max_modes(model: &ModelConfig, grid: &[usize]) -> Vec<usize> {
         .collect()
 }
 
+/// Refuses a training grid the model cannot use: more Fourier modes than
+/// it holds, or for a U-Net an axis its poolings do not divide.
+pub fn check_model_grid(model: &ModelConfig, grid: &[usize]) -> Result<(), FitError> {
+    match model.kind {
+        ModelKind::Fno => check_modes(model, grid),
+        ModelKind::Unet => {
+            let multiple = model.grid_multiple();
+            match grid.iter().any(|n| n % multiple != 0) {
+                true => Err(FitError::UNetGrid {
+                    levels: model.unet_levels,
+                    multiple,
+                    grid: grid.to_vec(),
+                }),
+                false => Ok(()),
+            }
+        }
+    }
+}
+
 /// Refuses more Fourier modes than the training grid holds.
 pub fn check_modes(model: &ModelConfig, grid: &[usize]) -> Result<(), FitError> {
     let max = max_modes(model, grid);
@@ -287,6 +316,31 @@ pub fn check_modes(model: &ModelConfig, grid: &[usize]) -> Result<(), FitError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_unet_needs_a_grid_its_poolings_divide_and_no_mode_check() {
+        let unet = ModelConfig {
+            kind: ModelKind::Unet,
+            dims: 2,
+            modes: vec![40, 40],
+            unet_levels: 3,
+            ..ModelConfig::default()
+        };
+        assert!(check_model_grid(&unet, &[16, 24]).is_ok());
+        let err = check_model_grid(&unet, &[16, 20]).unwrap_err().to_string();
+        assert!(
+            err.contains("model.unet_levels") && err.contains("[16, 20]") && err.contains("8"),
+            "{err}"
+        );
+        let fno = ModelConfig {
+            kind: ModelKind::Fno,
+            ..unet
+        };
+        assert!(matches!(
+            check_model_grid(&fno, &[16, 24]),
+            Err(FitError::Modes { .. })
+        ));
+    }
 
     #[test]
     fn most_modes_per_axis_follow_the_real_fft() {

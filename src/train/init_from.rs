@@ -128,7 +128,12 @@ fn check_trunk(
         Factorization::Tucker => cfg.rank.to_string(),
         Factorization::Dense | Factorization::PerAxis => "unused".to_string(),
     };
-    let settings: [(&'static str, String, String); 8] = [
+    let settings: [(&'static str, String, String); 9] = [
+        (
+            "model.kind",
+            format!("{:?}", source.kind),
+            format!("{:?}", new.kind),
+        ),
         ("model.dims", source.dims.to_string(), new.dims.to_string()),
         (
             "model.width",

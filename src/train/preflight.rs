@@ -1,11 +1,11 @@
 //! The checks a training run passes before anything is allocated or
 //! written: the strides against the training file's grid, the test file
-//! against the training file, the Fourier modes against the training grid
-//! ([`super::fit`]), the model's memory against the machine's
+//! against the training file, the Fourier modes (or a U-Net's poolings)
+//! against the training grid ([`super::fit`]), the model's memory against the machine's
 //! ([`crate::memory`]), and a physics equation whose parameters contradict
 //! the training file's (a warning, not a refusal: the user may mean it).
 use super::config::RunConfig;
-use super::fit::{check_modes, check_strides, check_test_file, frames, model_grid};
+use super::fit::{check_model_grid, check_strides, check_test_file, frames, model_grid};
 use super::TrainError;
 use crate::data::{PdebenchFile, Task};
 use crate::memory::{check_on, footprint, Use, SETTINGS_HINT};
@@ -30,7 +30,7 @@ pub fn check_training(
     let mut resolved = cfg.clone();
     resolve_model(&mut resolved, &train)?;
     let grid = model_grid(&cfg.task, &res, info);
-    check_modes(&resolved.model, &grid)?;
+    check_model_grid(&resolved.model, &grid)?;
     let batch = cfg.train.batch_size.clamp(1, info.num_samples.max(1));
     let mut needs = footprint(&resolved.model, &grid, batch, Use::Training);
     // An autoregressive rollout keeps every step it trains through.

@@ -7,7 +7,7 @@ use super::config::{DataConfig, PhysicsConfig, RunConfig, TrainConfig};
 use super::config_error::{at_least_one, invalid, non_negative, positive, ConfigError};
 use super::sources::validate_sources;
 use crate::data::Task;
-use crate::model::ModelError;
+use crate::model::{Factorization, ModelError, ModelKind};
 use crate::physics::PdeSpec;
 
 impl RunConfig {
@@ -15,6 +15,7 @@ impl RunConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.data.validate()?;
         validate_multi_source(self)?;
+        validate_unet_run(self)?;
         validate_task(&self.task)?;
         validate_window(self)?;
         self.model.validate_chosen().map_err(model_setting)?;
@@ -110,6 +111,45 @@ fn validate_multi_source(cfg: &RunConfig) -> Result<(), ConfigError> {
         .iter()
         .filter_map(|s| s.task.as_ref())
         .try_for_each(validate_task)
+}
+
+/// Refuses what a U-Net (`model.kind = "unet"`) cannot do: share Fourier
+/// blocks across sources, take a pretrained run's blocks, or be queried on
+/// a finer residual grid than its input's.
+fn validate_unet_run(cfg: &RunConfig) -> Result<(), ConfigError> {
+    if cfg.model.kind != ModelKind::Unet {
+        return Ok(());
+    }
+    if cfg.model.factorization != Factorization::Dense {
+        return Err(invalid(
+            "model.factorization",
+            "must be \"dense\" with model.kind = \"unet\" (a U-Net has no spectral weights)",
+        ));
+    }
+    if cfg.model.channel_mlp_expansion != 0.0 {
+        return Err(invalid(
+            "model.channel_mlp_expansion",
+            "must be 0 with model.kind = \"unet\" (a U-Net has no Fourier blocks)",
+        ));
+    }
+    let refuse = |what: &str| {
+        Err(invalid(
+            "model.kind",
+            format!("\"unet\" cannot be used with {what}; use kind = \"fno\" for it"),
+        ))
+    };
+    if !cfg.data.sources.is_empty() {
+        return refuse("data.sources (multi-source runs share Fourier blocks)");
+    }
+    if cfg.train.init_from.is_some() {
+        return refuse("train.init_from (it takes a pretrained run's Fourier blocks)");
+    }
+    if cfg.physics.pde_resolution.iter().any(|&f| f > 1) {
+        return refuse(
+            "physics.pde_resolution (a U-Net predicts on its input's grid only, not on a finer residual grid)",
+        );
+    }
+    Ok(())
 }
 
 impl TrainConfig {
@@ -274,6 +314,8 @@ fn model_setting(err: ModelError) -> ConfigError {
                 "channel_mlp_expansion" => "model.channel_mlp_expansion",
                 "factorization" => "model.factorization",
                 "rank" => "model.rank",
+                "unet_features" => "model.unet_features",
+                "unet_levels" => "model.unet_levels",
                 _ => "model",
             };
             invalid(field, reason)
