@@ -9,6 +9,7 @@
 //! ```
 pub mod catalog;
 mod error;
+mod example;
 pub mod layout;
 pub mod loader;
 pub mod mirror;

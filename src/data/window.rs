@@ -8,8 +8,8 @@
 //! Training visits every window of every trajectory, each identified by
 //! one number ([`WindowIds`]) so that shuffling, batching and sharding
 //! treat windows as they treat samples.
+use super::example::{stack_time_as_channels, Example, TaskError};
 use super::reader::Sample;
-use super::task::{stack_time_as_channels, Example, TaskError};
 use ndarray::{concatenate, ArrayD, Axis, Slice};
 
 /// Windows of `n_in` + `n_out` frames in a trajectory of `frames` frames.

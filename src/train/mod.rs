@@ -21,6 +21,7 @@ pub mod losses;
 pub mod multi;
 pub mod optim;
 pub mod physics;
+mod plan;
 pub mod preflight;
 pub mod run;
 pub mod schedule;

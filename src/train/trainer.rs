@@ -7,6 +7,7 @@ use super::init_from::{Pretrained, TrunkFreeze};
 use super::losses::{loss, relative_l2_per_sample, scalar, weighted, Share};
 use super::optim::{named_vars, AdamW};
 use super::physics::PhysicsTerm;
+use super::plan::{merged_over_ranks, shard_of, Plan};
 use super::preflight::{check_training, resolve_model};
 use super::run::rollout;
 use super::window::{
@@ -14,9 +15,7 @@ use super::window::{
 };
 use super::TrainError;
 use crate::data::loader::{for_each_batch, Batch, BatchPlan};
-use crate::data::shard::Shard;
 use crate::data::well_normalizers::stats_normalizers;
-use crate::data::window::WindowIds;
 use crate::data::{Normalizer, NormalizerFit, PdebenchFile, Split, Task};
 use crate::dist::Communicator;
 use crate::model::{inference, with_precision, Fno};
@@ -79,25 +78,6 @@ pub struct TrainReport {
     pub samples: (usize, usize),
     /// What the run took from a pretrained run (`train.init_from`).
     pub init: Option<InitRecord>,
-}
-
-/// The data of a run: files, indices and shapes, resolved once.
-pub(super) struct Plan {
-    pub(super) train_file: PdebenchFile,
-    pub(super) test_file: Option<PdebenchFile>,
-    pub(super) train_indices: Vec<usize>,
-    /// Training-split samples whose targets are not used (physics only).
-    pub(super) unlabelled_indices: Vec<usize>,
-    pub(super) test_indices: Vec<usize>,
-    pub(super) steps: usize,
-    /// The window task's numbering of the training and test files' windows.
-    pub(super) windows: Option<(WindowIds, WindowIds)>,
-}
-
-impl Plan {
-    fn test_file(&self) -> &PdebenchFile {
-        self.test_file.as_ref().unwrap_or(&self.train_file)
-    }
 }
 
 pub(super) fn open_plan(cfg: &RunConfig) -> Result<Plan, TrainError> {
@@ -200,34 +180,6 @@ pub(super) fn fit_normalizers(
         input_fit.finish()
     };
     Ok(Normalizers { input, output })
-}
-
-/// This process's part of each batch (and of the training samples).
-pub(super) fn shard_of(comm: &dyn Communicator) -> Shard {
-    Shard {
-        rank: comm.rank(),
-        size: comm.size(),
-    }
-}
-
-/// Every rank's `fit` merged in rank order: each rank writes its moments
-/// into its own slot of a zeroed buffer and a sum all-reduce hands every
-/// rank all the slots.
-pub(super) fn merged_over_ranks(
-    fit: &NormalizerFit,
-    channels: usize,
-    comm: &dyn Communicator,
-) -> NormalizerFit {
-    let parts = fit.to_parts();
-    let width = parts.len();
-    let mut slots = vec![0.0; width * comm.size()];
-    slots[comm.rank() * width..(comm.rank() + 1) * width].copy_from_slice(&parts);
-    comm.all_reduce_sum_f64(&mut slots);
-    let mut merged = NormalizerFit::new(channels);
-    for slot in slots.chunks(width.max(1)) {
-        merged.merge(&NormalizerFit::from_parts(channels, slot));
-    }
-    merged
 }
 
 /// Whether a run starts from the checkpoint in `run` (true) or from the

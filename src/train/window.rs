@@ -8,7 +8,7 @@
 //! statistics, as in The Well's `DeltaWellDataset`; frames are rebuilt by
 //! adding the changes to the last known frame. Inputs are always frames
 //! normalised with `mean`/`std`.
-use super::trainer::{merged_over_ranks, shard_of, Plan};
+use super::plan::{merged_over_ranks, shard_of, Plan};
 use super::TrainError;
 use crate::data::well_normalizers::window_stats;
 use crate::data::window::{window_count, WindowIds};

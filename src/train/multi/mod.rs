@@ -21,11 +21,12 @@ use super::epoch_end::{commit_epoch, ensure_finite, update, StepError};
 use super::init::seeded_var_builder;
 use super::losses::{loss, scalar, weighted};
 use super::optim::{named_vars, AdamW};
+use super::plan::{shard_of, Plan};
 use super::preflight::{check_training, resolve_model};
 use super::run::rollout;
 use super::trainer::{
-    check_world, decide_start, evaluate_normalised, fit_normalizers, open_plan, shard_of, Plan,
-    Progress, Start, TrainReport,
+    check_world, decide_start, evaluate_normalised, fit_normalizers, open_plan, Progress, Start,
+    TrainReport,
 };
 use super::TrainError;
 use crate::data::loader::{stack, to_tensor};
