@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Multi-physics pretraining claim, more seeds (issue #22 item 5).
 set -euo pipefail
-F=${FNO:-target/release/fno}
+F=$(realpath "${FNO:-target/release/fno}")
 mkdir -p "${WORK:-/tmp/mps}" && cd "${WORK:-/tmp/mps}"
 g() { nice $F generate "$@" --threads 1 > /dev/null; }
 [ -d adv ] || g advection --beta 0.4 --samples 256 --nx 128 --nt 10 --seed 1 --out adv
