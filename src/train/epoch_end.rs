@@ -6,7 +6,7 @@ use super::all_reduce::all_reduce_gradients;
 use super::optim::{clip_grad_norm, AdamW};
 use super::TrainError;
 use crate::dist::Communicator;
-use crate::rundir::{EpochRecord, RunDir, RunState, Weights};
+use crate::rundir::{files, EpochRecord, RunDir, RunDirError, RunState, Weights};
 use candle_core::backprop::GradStore;
 use candle_core::Var;
 use candle_nn::VarMap;
@@ -134,4 +134,29 @@ pub(super) fn commit_epoch(
     checkpoint.optimizer(|path| optimizer.save(path))?;
     checkpoint.commit(state)?;
     Ok(())
+}
+
+/// Reads the last checkpoint's state, weights and optimiser back into
+/// `varmap` and `optimizer` (reads only), refusing a checkpoint whose
+/// optimiser step disagrees with `state.json`.
+pub(super) fn load_checkpoint(
+    run: &RunDir,
+    varmap: &mut VarMap,
+    optimizer: &mut AdamW,
+) -> Result<RunState, TrainError> {
+    let state = run.read_state()?;
+    run.load_weights(varmap, Weights::Last)?;
+    run.read_with(files::OPTIMIZER, |path| optimizer.load(path))?;
+    if optimizer.steps() != state.step {
+        return Err(RunDirError::Format {
+            path: run.file(files::OPTIMIZER),
+            reason: format!(
+                "optimizer is at step {} but state.json says {}: the checkpoint is inconsistent",
+                optimizer.steps(),
+                state.step
+            ),
+        }
+        .into());
+    }
+    Ok(state)
 }

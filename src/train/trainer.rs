@@ -1,7 +1,7 @@
 //! The training loop: supervised, physics-informed or hybrid training with
 //! checkpoints, exact resume, divergence detection and per-epoch metrics.
 use super::config::RunConfig;
-use super::epoch_end::{commit_epoch, ensure_finite, update, StepError};
+use super::epoch_end::{commit_epoch, ensure_finite, load_checkpoint, update, StepError};
 use super::init::seeded_var_builder;
 use super::init_from::{Pretrained, TrunkFreeze};
 use super::losses::{loss, relative_l2_per_sample, scalar, weighted, Share};
@@ -19,9 +19,7 @@ use crate::data::well_normalizers::stats_normalizers;
 use crate::data::{Normalizer, NormalizerFit, PdebenchFile, Split, Task};
 use crate::dist::Communicator;
 use crate::model::{inference, with_precision, Fno};
-use crate::rundir::{
-    files, EpochRecord, InitRecord, Normalizers, RunDir, RunDirError, RunState, Weights,
-};
+use crate::rundir::{EpochRecord, InitRecord, Normalizers, RunDir, RunState};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
@@ -442,21 +440,8 @@ impl<'a> Trainer<'a> {
     /// Continues a run from its last checkpoint: weights, optimiser state
     /// and normalisers; reads only.
     fn resume(&mut self, run: &RunDir) -> Result<RunState, TrainError> {
-        let state = run.read_state()?;
+        let state = load_checkpoint(run, &mut self.varmap, &mut self.optimizer)?;
         self.normalizers = run.read_normalizers()?;
-        run.load_weights(&mut self.varmap, Weights::Last)?;
-        run.read_with(files::OPTIMIZER, |path| self.optimizer.load(path))?;
-        if self.optimizer.steps() != state.step {
-            return Err(RunDirError::Format {
-                path: run.file(files::OPTIMIZER),
-                reason: format!(
-                    "optimizer is at step {} but state.json says {}: the checkpoint is inconsistent",
-                    self.optimizer.steps(),
-                    state.step
-                ),
-            }
-            .into());
-        }
         Ok(state)
     }
 

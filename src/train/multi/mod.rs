@@ -17,7 +17,7 @@ pub mod schedule;
 pub mod view;
 
 use super::config::{ConfigError, RunConfig};
-use super::epoch_end::{commit_epoch, ensure_finite, update, StepError};
+use super::epoch_end::{commit_epoch, ensure_finite, load_checkpoint, update, StepError};
 use super::init::seeded_var_builder;
 use super::losses::{loss, scalar, weighted};
 use super::optim::{named_vars, AdamW};
@@ -33,7 +33,7 @@ use crate::data::loader::{stack, to_tensor};
 use crate::data::{PdebenchFile, Task};
 use crate::dist::Communicator;
 use crate::model::Fno;
-use crate::rundir::{files, EpochRecord, Normalizers, RunDir, RunDirError, RunState, Weights};
+use crate::rundir::{EpochRecord, Normalizers, RunDir, RunState};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
@@ -251,22 +251,9 @@ impl<'a> MultiTrainer<'a> {
 
     /// Continues from the last checkpoint; reads only.
     fn resume(&mut self, run: &RunDir) -> Result<RunState, TrainError> {
-        let state = run.read_state()?;
+        let state = load_checkpoint(run, &mut self.varmap, &mut self.optimizer)?;
         for source in &mut self.sources {
             source.normalizers = run.read_source_normalizers(&source.name)?;
-        }
-        run.load_weights(&mut self.varmap, Weights::Last)?;
-        run.read_with(files::OPTIMIZER, |path| self.optimizer.load(path))?;
-        if self.optimizer.steps() != state.step {
-            return Err(RunDirError::Format {
-                path: run.file(files::OPTIMIZER),
-                reason: format!(
-                    "optimizer is at step {} but state.json says {}: the checkpoint is inconsistent",
-                    self.optimizer.steps(),
-                    state.step
-                ),
-            }
-            .into());
         }
         Ok(state)
     }
