@@ -170,37 +170,44 @@ loss = "relative_l2"
 
 #[test]
 fn default_finetuning_does_not_spoil_a_good_prediction() {
-    // Sample 9 is predicted to 6% by the run; the defaults (residual 4x
-    // finer in time, anchor, warm-up) must not move it away from the
-    // exact solution by more than 5%. Measured: 0.0616 -> 0.0622; a
-    // default whose optimum is off the truth fails here.
+    // Samples 3 and 9 are predicted to 13% and 6% by the run; the defaults
+    // (500 steps, residual 4x finer in time, anchor, warm-up) must not move
+    // either away from the exact solution by more than 5%. Measured with
+    // 500 steps: 0.463x and 0.405x; with the former 200 steps sample 3
+    // ended 1.215x (the optimiser's early excursion not yet undone), so a
+    // default that stops half-way fails here.
     let dir = tempdir();
     let run = train_good(dir.path());
     let data = fixture("1D_Burgers_Sols_Nu0.1.hdf5");
-    let out_dir = dir.path().join("ft");
-    let out = fno(&[
-        "finetune",
-        "--run",
-        run.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--sample",
-        "9",
-        "--out",
-        out_dir.to_str().unwrap(),
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let before = report["rel_l2_before"].as_f64().unwrap();
-    let after = report["rel_l2_after"].as_f64().unwrap();
-    assert!(
-        before < 0.1,
-        "the pretrained prediction is not good: {before}"
-    );
-    assert!(after <= 1.05 * before, "rel L2 {before} -> {after}");
+    for sample in ["3", "9"] {
+        let out_dir = dir.path().join(format!("ft-{sample}"));
+        let out = fno(&[
+            "finetune",
+            "--run",
+            run.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--sample",
+            sample,
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let before = report["rel_l2_before"].as_f64().unwrap();
+        let after = report["rel_l2_after"].as_f64().unwrap();
+        assert!(
+            before < 0.15,
+            "sample {sample}: the pretrained prediction is not good: {before}"
+        );
+        assert!(
+            after <= 1.05 * before,
+            "sample {sample}: rel L2 {before} -> {after}"
+        );
+    }
 }

@@ -260,7 +260,7 @@ def finetune(
     data: PathLike,
     sample: int,
     *,
-    steps: int = 200,
+    steps: int = 500,
     lr: float = 1e-3,
     anchor: float = 0.1,
     w_pde: float = 1.0,

@@ -26,7 +26,7 @@ pub struct FinetuneArgs {
     #[arg(long, value_name = "I")]
     pub sample: usize,
     /// Optimiser steps.
-    #[arg(long, default_value_t = 200, value_parser = super::numeric::at_least_one)]
+    #[arg(long, default_value_t = fno::finetune::DEFAULT_STEPS, value_parser = super::numeric::at_least_one)]
     pub steps: usize,
     /// AdamW learning rate.
     #[arg(long, default_value_t = 1e-3, value_parser = super::numeric::positive)]
@@ -217,7 +217,7 @@ mod tests {
         let w =
             Wrap::try_parse_from(["x", "--run", "r", "--data", "d.h5", "--sample", "3"]).unwrap();
         assert_eq!(w.args.sample, 3);
-        assert_eq!(w.args.steps, 200);
+        assert_eq!(w.args.steps, 500);
         let lib = FinetuneOptions::default();
         assert_eq!(
             (
