@@ -120,6 +120,14 @@ pub fn succeeded(out: &Output) {
     );
 }
 
+/// Runs `fno` with `args` (a command printing JSON, e.g. `--json`), checks
+/// it exited 0 and returns the parsed report.
+pub fn fno_json(args: &[&str]) -> serde_json::Value {
+    let out = fno(args);
+    succeeded(&out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// Runs `fno` with a fault armed (`FNO_FAULT_INJECT`).
 pub fn fno_with_fault(args: &[&str], fault: &str) -> Output {
     let child = spawn(
