@@ -31,5 +31,21 @@ fn _fno(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tasks::generate, m)?)?;
     m.add_function(wrap_pyfunction!(export::export_neuraloperator, m)?)?;
     m.add("cuda", cfg!(feature = "cuda"))?;
+    m.add("finetune_defaults", finetune_defaults(m.py())?)?;
     Ok(())
+}
+
+/// `fno finetune`'s defaults, which the package's `fno.finetune` repeats
+/// in its signature (so that `help()` shows them); its tests compare the
+/// two so that a change on one side cannot leave the other behind.
+fn finetune_defaults(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
+    let d = fno::finetune::FinetuneOptions::default();
+    let dict = pyo3::types::PyDict::new(py);
+    dict.set_item("steps", d.steps)?;
+    dict.set_item("lr", d.lr)?;
+    dict.set_item("anchor", d.anchor)?;
+    dict.set_item("w_pde", d.w_pde)?;
+    dict.set_item("w_ic", d.w_ic)?;
+    dict.set_item("warmup", d.warmup)?;
+    Ok(dict)
 }

@@ -1,4 +1,6 @@
 """Fine-tuning, inverse problems and generation: reports and arrays."""
+import inspect
+
 import numpy as np
 import pytest
 
@@ -15,6 +17,14 @@ def test_finetune_reports_and_arrays(darcy_run):
         assert result[key].shape == (1, 32, 32), key
     # Nothing of the run itself changes: a copy was fine-tuned.
     assert not (darcy_run.dir / "finetune-3").exists()
+
+
+def test_finetune_defaults_are_the_cli_s():
+    signature = inspect.signature(fno.finetune).parameters
+    defaults = fno._fno.finetune_defaults
+    assert set(defaults) == {"steps", "lr", "anchor", "w_pde", "w_ic", "warmup"}
+    for name, value in defaults.items():
+        assert signature[name].default == value, name
 
 
 def test_inverse_reports_arrays_and_files(darcy_run, tmp_path):
