@@ -57,6 +57,31 @@ fn train_hybrid(dir: &Path) -> std::path::PathBuf {
     run
 }
 
+/// `fno finetune --json` of `run` on `sample` of the shared ν = 0.1
+/// Burgers file into `out`, with `extra` flags; returns the report.
+fn finetune_on_the_shared_file(
+    run: &Path,
+    sample: &str,
+    out: &Path,
+    extra: &[&str],
+) -> serde_json::Value {
+    let data = fixture("1D_Burgers_Sols_Nu0.1.hdf5");
+    let mut args = vec![
+        "finetune",
+        "--run",
+        run.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--sample",
+        sample,
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    fno_json(&args)
+}
+
 #[test]
 fn hybrid_training_then_finetuning_lowers_the_residual() {
     // Two epochs leave a model whose trajectory barely moves, so an
@@ -66,26 +91,14 @@ fn hybrid_training_then_finetuning_lowers_the_residual() {
     let run = train_hybrid(dir.path());
     let data = fixture("1D_Burgers_Sols_Nu0.1.hdf5");
     let out_dir = dir.path().join("ft");
-    let report = fno_json(&[
-        "finetune",
-        "--run",
-        run.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--sample",
+    let report = finetune_on_the_shared_file(
+        &run,
         "2",
-        "--steps",
-        "15",
-        "--lr",
-        "3e-3",
-        "--anchor",
-        "0.1",
-        "--w-ic",
-        "0",
-        "--out",
-        out_dir.to_str().unwrap(),
-        "--json",
-    ]);
+        &out_dir,
+        &[
+            "--steps", "15", "--lr", "3e-3", "--anchor", "0.1", "--w-ic", "0",
+        ],
+    );
     let before = report["residual_before"].as_f64().unwrap();
     let after = report["residual_after"].as_f64().unwrap();
     assert!(after < before, "residual {before} -> {after}");
@@ -172,21 +185,9 @@ fn default_finetuning_does_not_spoil_a_good_prediction() {
     // default that stops half-way fails here.
     let dir = tempdir();
     let run = train_good(dir.path());
-    let data = fixture("1D_Burgers_Sols_Nu0.1.hdf5");
     for sample in ["3", "9"] {
         let out_dir = dir.path().join(format!("ft-{sample}"));
-        let report = fno_json(&[
-            "finetune",
-            "--run",
-            run.to_str().unwrap(),
-            "--data",
-            data.to_str().unwrap(),
-            "--sample",
-            sample,
-            "--out",
-            out_dir.to_str().unwrap(),
-            "--json",
-        ]);
+        let report = finetune_on_the_shared_file(&run, sample, &out_dir, &[]);
         let before = report["rel_l2_before"].as_f64().unwrap();
         let after = report["rel_l2_after"].as_f64().unwrap();
         assert!(

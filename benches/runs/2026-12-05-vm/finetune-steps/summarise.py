@@ -1,5 +1,5 @@
-"""Markdown summary of fine-tuning results: python3 ftsumm.py LABEL GLOB [LABEL GLOB ...]."""
-import glob, json, re, sys
+"""Markdown summary of fine-tuning results: python3 summarise.py LABEL GLOB [LABEL GLOB ...]."""
+import glob, json, sys
 args = sys.argv[1:]
 for label, pattern in zip(args[::2], args[1::2]):
     rows = []
