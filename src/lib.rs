@@ -46,6 +46,7 @@ pub mod memory;
 pub mod model;
 pub mod physics;
 pub mod rundir;
+mod seeds;
 pub mod solvers;
 pub mod spectral;
 pub mod train;

@@ -501,13 +501,22 @@ fn evaluation_on_several_ranks_equals_one_process() {
 }
 
 /// Three ranks share a global batch of 3 (one sample each) and train as
-/// one process does.
+/// one process does, with the training samples transformed by symmetries
+/// (`train.augment`): each sample draws its transform by its own index,
+/// whichever rank reads it.
 #[test]
 fn three_ranks_train_like_one_process() {
     let dir = tempdir();
     let config = write_config(dir.path());
     let config = config.to_str().unwrap();
-    let set = ["--set", "train.epochs=2", "--set", "train.batch_size=3"];
+    let set = [
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "train.batch_size=3",
+        "--set",
+        r#"train.augment=["transpose","flip"]"#,
+    ];
     let one = dir.path().join("one");
     succeeded(&fno(&train_args(config, one.to_str().unwrap(), &set)));
     let three = dir.path().join("three");

@@ -22,6 +22,10 @@ mod faults;
 /// divergence, evaluation at several resolutions.
 mod train;
 
+/// Symmetry transforms of the training samples (`train.augment`): exact
+/// resume, refusals.
+mod augment;
+
 /// Fine-tuning from a pretrained run (`--init-from`): what is copied, the
 /// frozen trunk across a resume, refusals.
 mod init_from;

@@ -40,6 +40,7 @@ fn windows_are_every_window_of_every_trajectory() {
         },
         shard: Shard::WHOLE,
         windows: Some(ids),
+        augment: None,
     };
     // What frame t of trajectory b holds in channel c at (i, j).
     let stored = |b: usize, t: usize, c: usize, i: usize, j: usize| match c {

@@ -4,6 +4,7 @@
 //! `(seed, epoch)` alone, so a resumed run sees exactly the batches an
 //! uninterrupted run would. A producer thread reads and assembles the next
 //! batches while the caller computes on the current one.
+use super::augment::{Augment, AugmentError};
 use super::reader::{PdebenchFile, Resolution};
 use super::shard::Shard;
 use super::task::{Task, TaskError};
@@ -50,6 +51,9 @@ pub enum LoaderError {
         /// Shape of the differing one.
         other: Vec<usize>,
     },
+    /// A `train.augment` transform does not fit the samples.
+    #[error(transparent)]
+    Augment(#[from] AugmentError),
     /// Building the tensor failed.
     #[error(transparent)]
     Tensor(#[from] candle_core::Error),
@@ -76,6 +80,8 @@ pub struct BatchPlan {
     /// `Some` when `indices` number windows of the window task rather
     /// than samples: each is read as that window's one-step pair.
     pub windows: Option<WindowIds>,
+    /// Symmetries to transform each sample by (training batches only).
+    pub augment: Option<Augment>,
 }
 
 impl BatchPlan {
@@ -160,6 +166,14 @@ fn assemble(
             targets.push(ex.target);
         }
     }
+    if let Some(augment) = &plan.augment {
+        for ((input, target), &id) in inputs.iter_mut().zip(&mut targets).zip(indices) {
+            // A space-time pair keeps time as its last grid axis.
+            let time_axes = usize::from(matches!(plan.task, Task::SpaceTime));
+            let spatial = input.ndim().saturating_sub(1 + time_axes);
+            augment.apply(id, spatial, input, target)?;
+        }
+    }
     Ok((stack(&inputs)?, stack(&targets)?, indices.to_vec()))
 }
 
@@ -207,6 +221,7 @@ mod tests {
             task: Task::default(),
             shard: Shard::WHOLE,
             windows: None,
+            augment: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! assert_eq!(sample.frames.ndim(), 3); // [T, C, X]
 //! # Ok::<(), fno::data::DataError>(())
 //! ```
+pub mod augment;
 pub mod catalog;
 mod error;
 mod example;
@@ -23,6 +24,7 @@ pub mod well_normalizers;
 pub mod window;
 pub mod writer;
 
+pub use augment::{Augment, Augmentation};
 pub use error::{DataError, Result};
 pub use layout::Layout;
 pub use normalizer::{Normalizer, NormalizerFit};

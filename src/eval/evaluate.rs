@@ -277,6 +277,7 @@ fn evaluate_at(
             size: comm.size(),
         },
         windows: None,
+        augment: None,
     };
     let mut first: Option<(ArrayD<f32>, ArrayD<f32>)> = None;
     let mut spectra = SpectrumSums::default();
@@ -355,6 +356,7 @@ fn window_scores(
             size: comm.size(),
         },
         windows: Some(ids),
+        augment: None,
     };
     let channels = info.fields.len();
     for_each_batch(

@@ -75,6 +75,7 @@ pub fn predict_file(
         task,
         shard: Shard::WHOLE,
         windows: None,
+        augment: None,
     };
     let channels = info.fields.len();
     let mut written = 0;

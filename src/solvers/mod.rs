@@ -37,6 +37,7 @@
 //! assert!(path.ends_with("1D_Burgers_Sols_Nu0.01.hdf5"));
 //! # Ok::<(), fno::solvers::SolverError>(())
 //! ```
+use crate::seeds::splitmix64;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
@@ -180,13 +181,6 @@ pub fn generate(
 /// not depend on which thread solves which sample.
 pub fn sample_seed(seed: u64, index: usize) -> u64 {
     splitmix64(splitmix64(seed) ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03))
-}
-
-fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// The RNG of sample `index`.

@@ -1,7 +1,7 @@
 //! The run configuration: one TOML file (`configs/*.toml`), overridable
 //! key by key with `section.key=value` overrides, saved fully resolved in
 //! the run directory.
-use crate::data::{Resolution, SampleSelection, Split, Task, TestAt};
+use crate::data::{Augmentation, Resolution, SampleSelection, Split, Task, TestAt};
 use crate::model::{ModelConfig, Precision};
 use crate::physics::{PdeSpec, TimeOrder};
 use crate::rundir::Weights;
@@ -201,6 +201,13 @@ pub struct TrainConfig {
     /// half the activation memory ([`crate::model::precision`]); weights,
     /// optimiser state and checkpoints stay f32. Default: f32.
     pub precision: Precision,
+    /// Symmetries of the equation each training sample is transformed by,
+    /// drawn afresh per sample and epoch: `transpose`, `flip`,
+    /// `odd_reflection` ([`crate::data::augment`]). Only the user knows
+    /// which hold for their equation, forcing and boundaries. Default:
+    /// none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub augment: Vec<Augmentation>,
 }
 
 impl Default for TrainConfig {
@@ -221,6 +228,7 @@ impl Default for TrainConfig {
             init_weights: Weights::Best,
             freeze_trunk_epochs: 0,
             precision: Precision::F32,
+            augment: Vec::new(),
         }
     }
 }

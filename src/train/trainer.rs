@@ -16,7 +16,7 @@ use super::window::{
 use super::TrainError;
 use crate::data::loader::{for_each_batch, Batch, BatchPlan};
 use crate::data::well_normalizers::stats_normalizers;
-use crate::data::{Normalizer, NormalizerFit, PdebenchFile, Split, Task};
+use crate::data::{Augment, Normalizer, NormalizerFit, PdebenchFile, Split, Task};
 use crate::dist::Communicator;
 use crate::model::{inference, with_precision, Fno};
 use crate::rundir::{EpochRecord, InitRecord, Normalizers, RunDir, RunState};
@@ -467,6 +467,11 @@ impl<'a> Trainer<'a> {
             task: self.cfg.task,
             shard: shard_of(self.comm),
             windows: self.plan.windows.map(|(train, _)| train),
+            augment: (!t.augment.is_empty()).then(|| Augment {
+                transforms: t.augment.clone(),
+                seed: t.seed,
+                epoch,
+            }),
         };
         let order = train_plan.order();
         let global: Vec<&[usize]> = order.chunks(t.batch_size.max(1)).collect();
@@ -633,6 +638,7 @@ pub(super) fn evaluate_normalised(
         task: cfg.task,
         shard: shard_of(comm),
         windows,
+        augment: None,
     };
     let window = window_settings(&cfg.task);
     let (mut loss_sum, mut rel_sum, mut n) = (0.0, 0.0, 0usize);

@@ -92,6 +92,9 @@ fn validate_multi_source(cfg: &RunConfig) -> Result<(), ConfigError> {
     if cfg.train.init_from.is_some() {
         return refuse("train.init_from", "starting from a pretrained run");
     }
+    if !cfg.train.augment.is_empty() {
+        return refuse("train.augment", "transforming the training samples");
+    }
     let window = |t: &Task| matches!(t, Task::Window { .. });
     if window(&cfg.task)
         || cfg
@@ -188,6 +191,21 @@ impl TrainConfig {
                 format!(
                     "{}: freezes the Fourier blocks of a pretrained run, but train.init_from names none",
                     self.freeze_trunk_epochs
+                ),
+            ));
+        }
+        if let Some((i, twice)) = self
+            .augment
+            .iter()
+            .enumerate()
+            .find(|(i, a)| self.augment[..*i].contains(a))
+        {
+            return Err(invalid(
+                "train.augment",
+                format!(
+                    "lists \"{}\" twice (entry {}): each transform is drawn once per sample",
+                    twice.name(),
+                    i + 1
                 ),
             ));
         }
@@ -351,6 +369,16 @@ mod tests {
     }
 
     #[test]
+    fn a_transform_listed_twice_is_refused() {
+        use crate::data::Augmentation::{Flip, Transpose};
+        let mut cfg = base();
+        cfg.train.augment = vec![Transpose, Flip];
+        cfg.validate().unwrap();
+        cfg.train.augment = vec![Flip, Transpose, Flip];
+        refused(cfg, "train.augment");
+    }
+
+    #[test]
     fn sources_replace_the_training_file_and_refuse_what_they_cannot_do() {
         let multi = || {
             let mut cfg = base();
@@ -380,6 +408,9 @@ mod tests {
         let mut init = multi();
         init.train.init_from = Some("runs/pre".into());
         refused(init, "train.init_from");
+        let mut augmented = multi();
+        augmented.train.augment = vec![crate::data::Augmentation::Flip];
+        refused(augmented, "train.augment");
         let mut untested = multi();
         untested.data.test_fraction = 0.0;
         refused(untested, "data.test_fraction");

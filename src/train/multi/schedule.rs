@@ -10,6 +10,7 @@
 //! drawn from `(seed, epoch)` alone: a resumed run repeats an
 //! uninterrupted one, and every process of a data-parallel job draws the
 //! same global batches and takes its part of each (`data::shard`).
+use crate::seeds::mix;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -116,16 +117,6 @@ fn apportion(total: usize, weights: &[f64]) -> Vec<usize> {
         counts[i] += 1;
     }
     counts
-}
-
-/// SplitMix64 over the parts: unrelated streams for nearby inputs.
-fn mix(parts: &[u64]) -> u64 {
-    parts.iter().fold(0x9E37_79B9_7F4A_7C15u64, |h, &p| {
-        let mut z = (h ^ p).wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,82 @@
+use crate::train::{train_args, write_config};
+use crate::util::{checkpoint_file, fixture, fno, succeeded, tempdir};
+use std::path::Path;
+
+fn weights(run: &Path) -> Vec<u8> {
+    std::fs::read(checkpoint_file(run, "model.safetensors")).unwrap()
+}
+
+/// Transformed training samples change what is learned, and the draws
+/// depend only on the seed, epoch and sample: a run stopped after one
+/// epoch and resumed ends bit for bit where an uninterrupted one does.
+#[test]
+fn augmented_training_resumes_exactly() {
+    let dir = tempdir();
+    let config = write_config(dir.path());
+    let config = config.to_str().unwrap();
+    let augment = r#"train.augment=["transpose","flip"]"#;
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut set = vec!["--set", "train.epochs=3"];
+        set.extend_from_slice(extra);
+        succeeded(&fno(&train_args(config, out.to_str().unwrap(), &set)));
+        out
+    };
+    let plain = run("plain", &[]);
+    let straight = run("straight", &["--set", augment]);
+    assert_ne!(
+        weights(&plain),
+        weights(&straight),
+        "nothing was transformed"
+    );
+    let staged = run("staged", &["--set", augment, "--set", "train.epochs=1"]);
+    succeeded(&fno(&train_args(
+        config,
+        staged.to_str().unwrap(),
+        &["--set", augment, "--set", "train.epochs=3", "--resume"],
+    )));
+    assert_eq!(weights(&staged), weights(&straight));
+}
+
+/// A transform the samples cannot take is an error naming the setting and
+/// the grid, before any epoch is written; a bad name lists the valid ones.
+#[test]
+fn a_transform_that_does_not_fit_is_refused() {
+    let dir = tempdir();
+    let config = dir.path().join("burgers.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[data]\ntrain = {:?}\nreduced_resolution = 8\ntest_fraction = 0.25\n\
+             [model]\nmodes = [4]\nwidth = 8\nlayers = 1\n\
+             [train]\nepochs = 1\nbatch_size = 4\nthreads = 1\naugment = [\"transpose\"]\n",
+            fixture("1D_Burgers_Sols_Nu0.1.hdf5").display().to_string()
+        ),
+    )
+    .unwrap();
+    let out_dir = dir.path().join("run");
+    let out = fno(&train_args(
+        config.to_str().unwrap(),
+        out_dir.to_str().unwrap(),
+        &[],
+    ));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("train.augment") && stderr.contains("spatial grid"),
+        "{stderr}"
+    );
+    assert!(!out_dir.join("checkpoint-1").exists());
+
+    let out = fno(&train_args(
+        config.to_str().unwrap(),
+        out_dir.to_str().unwrap(),
+        &["--overwrite", "--set", r#"train.augment=["mirror"]"#],
+    ));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("train.augment") && stderr.contains("odd_reflection"),
+        "{stderr}"
+    );
+}
