@@ -8,6 +8,7 @@ Usage:
     python train.py FILE {darcy,burgers} [--stride S] [--frame F] [--modes M]
                     [--width W] [--layers L] [--batch B] [--epochs E] [--lr LR]
                     [--step STEP] [--gamma G] [--wd WD] [--seed SEED] [--threads T]
+                    [--channel-mlp] [--augment]
 
 - Task: `darcy` maps `nu` [N, X, Y] to `tensor` [N, 1, X, Y]; `burgers` maps
   frame 0 of `tensor` [N, T, X] to frame `--frame` (one-shot).
@@ -26,6 +27,11 @@ Usage:
 - Training: AdamW (lr, weight decay), StepLR(step, gamma) stepped once per
   epoch, loss = mean per-sample relative L2 on the normalised tensors,
   shuffled batches.
+- `--augment`: the symmetry fno's `train.augment` applies, drawn per
+  sample and step with probability 1/2 (from the shuffle's generator), on
+  physical values before normalisation: `darcy` transposes the two axes
+  (`["transpose"]`), `burgers` reverses x and negates u
+  (`["odd_reflection"]`).
 - Metric: mean per-sample relative L2 in physical units on the test set
   after the last epoch, at the training stride and (when it is above 1) at
   stride 1, i.e. zero-shot at the file's resolution.
@@ -55,6 +61,9 @@ def parse_args():
         ("threads", int, 2),
     ]:
         parser.add_argument("--" + name, type=kind, default=default)
+    parser.add_argument("--augment", action="store_true",
+                        help="transform each training sample by the task's symmetry with "
+                             "probability 1/2, against fno's train.augment")
     parser.add_argument("--channel-mlp", action="store_true",
                         help="neuraloperator's default block (use_channel_mlp=True, "
                              "soft-gating skip), against fno's model.channel_mlp_expansion = 0.5")
@@ -87,6 +96,8 @@ class Normaliser:
         self.mean, self.std = float(data.mean()), float(data.std())
 
     def encode(self, data):
+        if isinstance(data, torch.Tensor):
+            return (data - self.mean) / self.std
         return torch.from_numpy((data - self.mean) / self.std)
 
     def decode(self, tensor):
@@ -139,7 +150,18 @@ def main():
         for first in range(0, len(order), args.batch):
             batch = order[first:first + args.batch]
             optimizer.zero_grad(set_to_none=True)
-            loss = relative_l2(model(train_x[batch]), train_y[batch]).mean()
+            bx, by = train_x[batch], train_y[batch]
+            if args.augment:
+                bx, by = x_norm.decode(bx), y_norm.decode(by)
+                pick = torch.rand(len(batch), generator=shuffle) < 0.5
+                if args.task == "darcy":
+                    bx = torch.where(pick[:, None, None, None], bx.transpose(-1, -2), bx)
+                    by = torch.where(pick[:, None, None, None], by.transpose(-1, -2), by)
+                else:
+                    bx = torch.where(pick[:, None, None], -bx.flip(-1), bx)
+                    by = torch.where(pick[:, None, None], -by.flip(-1), by)
+                bx, by = x_norm.encode(bx), y_norm.encode(by)
+            loss = relative_l2(model(bx), by).mean()
             loss.backward()
             optimizer.step()
             total += loss.item() * len(batch)
