@@ -23,7 +23,7 @@ mod faults;
 mod train;
 
 /// Symmetry transforms of the training samples (`train.augment`): exact
-/// resume, refusals.
+/// resume, refusals; the resolution-consistency term.
 mod augment;
 
 /// Fine-tuning from a pretrained run (`--init-from`): what is copied, the

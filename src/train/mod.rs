@@ -23,6 +23,7 @@ pub mod optim;
 pub mod physics;
 mod plan;
 pub mod preflight;
+mod refine;
 pub mod run;
 pub mod schedule;
 pub mod sources;

@@ -9,6 +9,7 @@ use super::optim::{named_vars, AdamW};
 use super::physics::PhysicsTerm;
 use super::plan::{merged_over_ranks, shard_of, Plan};
 use super::preflight::{check_training, resolve_model};
+use super::refine::{even_points, refine};
 use super::run::rollout;
 use super::window::{
     frames_from_output, one_step_target, window_ids, window_normalizers, window_settings,
@@ -589,7 +590,14 @@ impl<'a> Trainer<'a> {
         let y = self.normalizers.output.encode_stacked(&batch.target)?;
         let pred = rollout(&self.model, &cfg.task, &x, self.plan.steps, self.backprop)?;
         let Some(term) = &self.physics else {
-            return Ok(weighted(loss(cfg.train.loss, &pred, &y)?, share.all)?);
+            let mut data = loss(cfg.train.loss, &pred, &y)?;
+            let weight = cfg.train.resolution_consistency;
+            if weight > 0.0 {
+                let fine = self.model.forward(&refine(&x)?)?;
+                let consistency = loss(cfg.train.loss, &even_points(&fine)?, &y)?;
+                data = (data + (consistency * weight)?)?;
+            }
+            return Ok(weighted(data, share.all)?);
         };
         let rows: Vec<u32> = (0..batch.indices.len() as u32)
             .filter(|&i| self.labelled.contains(&batch.indices[i as usize]))

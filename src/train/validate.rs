@@ -20,6 +20,7 @@ impl RunConfig {
         validate_window(self)?;
         self.model.validate_chosen().map_err(model_setting)?;
         self.train.validate()?;
+        validate_resolution_consistency(self)?;
         self.physics.validate()
     }
 }
@@ -66,6 +67,32 @@ impl DataConfig {
         }
         Ok(())
     }
+}
+
+/// The resolution-consistency term needs one model call from an input on
+/// the target's grid, and a loss it can be added to.
+fn validate_resolution_consistency(cfg: &RunConfig) -> Result<(), ConfigError> {
+    let weight = cfg.train.resolution_consistency;
+    non_negative("train.resolution_consistency", weight)?;
+    if weight == 0.0 {
+        return Ok(());
+    }
+    let refuse = |what: &str| {
+        Err(invalid(
+            "train.resolution_consistency",
+            format!("{weight}: not available with {what}; set it to 0"),
+        ))
+    };
+    if !matches!(cfg.task, Task::OneShot { .. } | Task::Inverse { .. }) {
+        return refuse("this task (one_shot and inverse only)");
+    }
+    if cfg.physics.active() || cfg.physics.unlabelled_samples > 0 {
+        return refuse("physics terms");
+    }
+    if !cfg.data.sources.is_empty() {
+        return refuse("data.sources");
+    }
+    Ok(())
 }
 
 /// Refuses what a multi-source run cannot do: one test file for all
@@ -366,6 +393,22 @@ mod tests {
     #[test]
     fn defaults_with_a_training_file_pass() {
         base().validate().unwrap();
+    }
+
+    #[test]
+    fn resolution_consistency_is_refused_where_it_cannot_apply() {
+        let mut cfg = base();
+        cfg.train.resolution_consistency = 0.5;
+        cfg.validate().unwrap();
+        let mut negative = base();
+        negative.train.resolution_consistency = -1.0;
+        refused(negative, "train.resolution_consistency");
+        let mut physics = cfg.clone();
+        physics.physics.w_pde = 1.0;
+        refused(physics, "train.resolution_consistency");
+        let mut rollout = cfg.clone();
+        rollout.task = Task::SpaceTime;
+        refused(rollout, "train.resolution_consistency");
     }
 
     #[test]
