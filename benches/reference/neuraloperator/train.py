@@ -8,7 +8,7 @@ Usage:
     python train.py FILE {darcy,burgers} [--stride S] [--frame F] [--modes M]
                     [--width W] [--layers L] [--batch B] [--epochs E] [--lr LR]
                     [--step STEP] [--gamma G] [--wd WD] [--seed SEED] [--threads T]
-                    [--channel-mlp] [--augment]
+                    [--channel-mlp] [--augment] [--consistency W]
 
 - Task: `darcy` maps `nu` [N, X, Y] to `tensor` [N, 1, X, Y]; `burgers` maps
   frame 0 of `tensor` [N, T, X] to frame `--frame` (one-shot).
@@ -32,6 +32,9 @@ Usage:
   physical values before normalisation: `darcy` transposes the two axes
   (`["transpose"]`), `burgers` reverses x and negates u
   (`["odd_reflection"]`).
+- `--consistency W`: fno's `train.resolution_consistency = W`: each step
+  adds W times the loss of the input refined 2x by repeating each point,
+  its prediction read at the original points, against the same target.
 - Metric: mean per-sample relative L2 in physical units on the test set
   after the last epoch, at the training stride and (when it is above 1) at
   stride 1, i.e. zero-shot at the file's resolution.
@@ -64,6 +67,9 @@ def parse_args():
     parser.add_argument("--augment", action="store_true",
                         help="transform each training sample by the task's symmetry with "
                              "probability 1/2, against fno's train.augment")
+    parser.add_argument("--consistency", type=float, default=0.0,
+                        help="weight of the resolution-consistency term, against fno's "
+                             "train.resolution_consistency")
     parser.add_argument("--channel-mlp", action="store_true",
                         help="neuraloperator's default block (use_channel_mlp=True, "
                              "soft-gating skip), against fno's model.channel_mlp_expansion = 0.5")
@@ -162,6 +168,13 @@ def main():
                     by = torch.where(pick[:, None, None], -by.flip(-1), by)
                 bx, by = x_norm.encode(bx), y_norm.encode(by)
             loss = relative_l2(model(bx), by).mean()
+            if args.consistency > 0:
+                fine = bx
+                for axis in range(2, bx.ndim):
+                    fine = fine.repeat_interleave(2, dim=axis)
+                spatial = (slice(None, None, 2),) * (bx.ndim - 2)
+                coarse_of_fine = model(fine)[(slice(None), slice(None)) + spatial]
+                loss = loss + args.consistency * relative_l2(coarse_of_fine, by).mean()
             loss.backward()
             optimizer.step()
             total += loss.item() * len(batch)

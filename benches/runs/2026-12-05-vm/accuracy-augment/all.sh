@@ -32,3 +32,11 @@ for s in 0 1; do
     ${FNO:-fno} eval --run runs/wdp-s$s --data 2D_DarcyFlow_beta1.0_Train.hdf5 --resolution 64 --last --json > wdp-s$s.eval.json 2>&1 ) &
 done
 wait
+# The resolution-consistency term (train.resolution_consistency) on the best configuration, weights 1, 0.3 and 0.6.
+./exp.sh d-best-rc1 d --set model.channel_mlp_expansion=0 --set 'train.augment=["transpose"]' --set "model.padding=[0.125,0.125]" --set train.resolution_consistency=1
+./exp.sh d-best-rc03 d --set model.channel_mlp_expansion=0 --set 'train.augment=["transpose"]' --set "model.padding=[0.125,0.125]" --set train.resolution_consistency=0.3
+./exp.sh d-best-rc06 d --set model.channel_mlp_expansion=0 --set 'train.augment=["transpose"]' --set "model.padding=[0.125,0.125]" --set train.resolution_consistency=0.6
+# The same term in neuraloperator's training (25 epochs, StepLR(5), seed 0, with the transpose), without and with it, side by side.
+OMP_WAIT_POLICY=PASSIVE ${PYTHON:-python} $REF 2D_DarcyFlow_beta1.0_Train.hdf5 darcy --stride 2 --modes 12 --width 32 --layers 4 --batch 20 --epochs 25 --channel-mlp --threads 1 --step 5 --seed 0 --augment > mr-base.json &
+OMP_WAIT_POLICY=PASSIVE ${PYTHON:-python} $REF 2D_DarcyFlow_beta1.0_Train.hdf5 darcy --stride 2 --modes 12 --width 32 --layers 4 --batch 20 --epochs 25 --channel-mlp --threads 1 --step 5 --seed 0 --augment --consistency 1 > mr-1.json &
+wait
