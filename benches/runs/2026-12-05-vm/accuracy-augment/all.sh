@@ -40,3 +40,6 @@ wait
 OMP_WAIT_POLICY=PASSIVE ${PYTHON:-python} $REF 2D_DarcyFlow_beta1.0_Train.hdf5 darcy --stride 2 --modes 12 --width 32 --layers 4 --batch 20 --epochs 25 --channel-mlp --threads 1 --step 5 --seed 0 --augment > mr-base.json &
 OMP_WAIT_POLICY=PASSIVE ${PYTHON:-python} $REF 2D_DarcyFlow_beta1.0_Train.hdf5 darcy --stride 2 --modes 12 --width 32 --layers 4 --batch 20 --epochs 25 --channel-mlp --threads 1 --step 5 --seed 0 --augment --consistency 1 > mr-1.json &
 wait
+# Burgers: a smaller model and fewer modes (generalisation from 450 samples), channel-MLP block.
+./exp.sh b-w32 b --set model.width=32
+./exp.sh b-m8 b --set "model.modes=[8]"
