@@ -43,3 +43,6 @@ wait
 # Burgers: a smaller model and fewer modes (generalisation from 450 samples), channel-MLP block.
 ./exp.sh b-w32 b --set model.width=32
 ./exp.sh b-m8 b --set "model.modes=[8]"
+# Burgers: more weight decay (the gap between training loss and test error).
+./exp.sh b-wd3 b --set train.optimizer.weight_decay=1e-3
+./exp.sh b-wd2 b --set train.optimizer.weight_decay=1e-2
