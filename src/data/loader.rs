@@ -167,9 +167,9 @@ fn assemble(
         }
     }
     if let Some(augment) = &plan.augment {
+        // A space-time pair keeps time as its last grid axis.
+        let time_axes = usize::from(matches!(plan.task, Task::SpaceTime));
         for ((input, target), &id) in inputs.iter_mut().zip(&mut targets).zip(indices) {
-            // A space-time pair keeps time as its last grid axis.
-            let time_axes = usize::from(matches!(plan.task, Task::SpaceTime));
             let spatial = input.ndim().saturating_sub(1 + time_axes);
             augment.apply(id, spatial, input, target)?;
         }

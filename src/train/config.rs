@@ -212,8 +212,8 @@ pub struct TrainConfig {
     /// repeating each point, its prediction read at the original points
     /// against the same target ([`super::refine`]), for a model that
     /// answers alike on a finer grid (zero-shot super-resolution). One-shot
-    /// and inverse tasks without physics terms; costs about four times the
-    /// step. Default: 0 (off).
+    /// and inverse tasks without physics terms; costs about three times
+    /// the step. Default: 0 (off).
     pub resolution_consistency: f64,
 }
 

@@ -8,7 +8,7 @@
 //! training: the input refined 2× along every spatial axis by repeating
 //! each point (how a piecewise-constant field refines), whose prediction,
 //! read back at the original points, must match the same target. It uses
-//! only the training samples, at about four times the step's cost.
+//! only the training samples, at about three times the step's cost.
 use candle_core::{Result, Tensor};
 
 /// `x` `[B, C, X...]` refined 2× along every axis after the first two by

@@ -89,9 +89,6 @@ fn validate_resolution_consistency(cfg: &RunConfig) -> Result<(), ConfigError> {
     if cfg.physics.active() || cfg.physics.unlabelled_samples > 0 {
         return refuse("physics terms");
     }
-    if !cfg.data.sources.is_empty() {
-        return refuse("data.sources");
-    }
     Ok(())
 }
 
@@ -121,6 +118,12 @@ fn validate_multi_source(cfg: &RunConfig) -> Result<(), ConfigError> {
     }
     if !cfg.train.augment.is_empty() {
         return refuse("train.augment", "transforming the training samples");
+    }
+    if cfg.train.resolution_consistency > 0.0 {
+        return refuse(
+            "train.resolution_consistency",
+            "the resolution-consistency term",
+        );
     }
     let window = |t: &Task| matches!(t, Task::Window { .. });
     if window(&cfg.task)
