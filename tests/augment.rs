@@ -1,9 +1,19 @@
 use crate::train::{train_args, write_config};
 use crate::util::{checkpoint_file, fixture, fno, succeeded, tempdir};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 fn weights(run: &Path) -> Vec<u8> {
     std::fs::read(checkpoint_file(run, "model.safetensors")).unwrap()
+}
+
+/// Trains the tiny Darcy config of `config` for `epochs` epochs into
+/// `dir/name` with the overrides `extra`; returns the run directory.
+fn train(dir: &Path, config: &str, name: &str, epochs: &str, extra: &[&str]) -> PathBuf {
+    let out = dir.join(name);
+    let mut set = vec!["--set", epochs];
+    set.extend_from_slice(extra);
+    succeeded(&fno(&train_args(config, out.to_str().unwrap(), &set)));
+    out
 }
 
 /// Transformed training samples change what is learned, and the draws
@@ -15,13 +25,7 @@ fn augmented_training_resumes_exactly() {
     let config = write_config(dir.path());
     let config = config.to_str().unwrap();
     let augment = r#"train.augment=["transpose","flip"]"#;
-    let run = |name: &str, extra: &[&str]| {
-        let out = dir.path().join(name);
-        let mut set = vec!["--set", "train.epochs=3"];
-        set.extend_from_slice(extra);
-        succeeded(&fno(&train_args(config, out.to_str().unwrap(), &set)));
-        out
-    };
+    let run = |name: &str, extra: &[&str]| train(dir.path(), config, name, "train.epochs=3", extra);
     let plain = run("plain", &[]);
     let straight = run("straight", &["--set", augment]);
     assert_ne!(
@@ -46,13 +50,7 @@ fn resolution_consistency_trains_and_changes_the_model() {
     let dir = tempdir();
     let config = write_config(dir.path());
     let config = config.to_str().unwrap();
-    let run = |name: &str, extra: &[&str]| {
-        let out = dir.path().join(name);
-        let mut set = vec!["--set", "train.epochs=2"];
-        set.extend_from_slice(extra);
-        succeeded(&fno(&train_args(config, out.to_str().unwrap(), &set)));
-        out
-    };
+    let run = |name: &str, extra: &[&str]| train(dir.path(), config, name, "train.epochs=2", extra);
     let plain = run("plain", &[]);
     let consistent = run("consistent", &["--set", "train.resolution_consistency=1"]);
     assert_ne!(weights(&plain), weights(&consistent));
