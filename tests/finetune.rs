@@ -57,16 +57,14 @@ fn train_hybrid(dir: &Path) -> std::path::PathBuf {
     run
 }
 
-/// `fno finetune --json` of `run` on `sample` of the shared ν = 0.1
-/// Burgers file into `out`, with `extra` flags; returns the report.
-fn finetune_on_the_shared_file(
-    run: &Path,
-    sample: &str,
-    out: &Path,
-    extra: &[&str],
-) -> serde_json::Value {
-    let data = fixture("1D_Burgers_Sols_Nu0.1.hdf5");
-    let mut args = vec![
+/// `fno finetune` of `run` on `sample` of `data` into `out`.
+fn finetune_args<'a>(
+    run: &'a Path,
+    data: &'a Path,
+    sample: &'a str,
+    out: &'a Path,
+) -> Vec<&'a str> {
+    vec![
         "finetune",
         "--run",
         run.to_str().unwrap(),
@@ -76,8 +74,20 @@ fn finetune_on_the_shared_file(
         sample,
         "--out",
         out.to_str().unwrap(),
-        "--json",
-    ];
+    ]
+}
+
+/// `fno finetune --json` of `run` on `sample` of the shared ν = 0.1
+/// Burgers file into `out`, with `extra` flags; returns the report.
+fn finetune_on_the_shared_file(
+    run: &Path,
+    sample: &str,
+    out: &Path,
+    extra: &[&str],
+) -> serde_json::Value {
+    let data = fixture("1D_Burgers_Sols_Nu0.1.hdf5");
+    let mut args = finetune_args(run, &data, sample, out);
+    args.push("--json");
     args.extend_from_slice(extra);
     fno_json(&args)
 }
@@ -114,17 +124,8 @@ fn hybrid_training_then_finetuning_lowers_the_residual() {
     assert!(out_dir.join("prediction.png").exists());
 
     // A sample beyond the file is a user error: exit 2, naming it.
-    let out = fno(&[
-        "finetune",
-        "--run",
-        run.to_str().unwrap(),
-        "--data",
-        data.to_str().unwrap(),
-        "--sample",
-        "16",
-        "--out",
-        dir.path().join("bad").to_str().unwrap(),
-    ]);
+    let bad = dir.path().join("bad");
+    let out = fno(&finetune_args(&run, &data, "16", &bad));
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
