@@ -82,22 +82,12 @@ fn resolution_consistency_trains_and_changes_the_model() {
 #[test]
 fn a_transform_that_does_not_fit_is_refused() {
     let dir = tempdir();
-    let config = dir.path().join("burgers.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[data]\ntrain = {:?}\nreduced_resolution = 8\ntest_fraction = 0.25\n\
-             [model]\nmodes = [4]\nwidth = 8\nlayers = 1\n\
-             [train]\nepochs = 1\nbatch_size = 4\nthreads = 1\naugment = [\"transpose\"]\n",
-            fixture("1D_Burgers_Sols_Nu0.1.hdf5").display().to_string()
-        ),
-    )
-    .unwrap();
+    let config = burgers_config(dir.path());
     let out_dir = dir.path().join("run");
     let out = fno(&train_args(
         config.to_str().unwrap(),
         out_dir.to_str().unwrap(),
-        &[],
+        &["--set", r#"train.augment=["transpose"]"#],
     ));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
@@ -118,4 +108,116 @@ fn a_transform_that_does_not_fit_is_refused() {
         stderr.contains("train.augment") && stderr.contains("odd_reflection"),
         "{stderr}"
     );
+}
+
+/// Writes a tiny one-shot Burgers config (frame 0 to frame 50 of the
+/// fixture's 201) into `dir`.
+fn burgers_config(dir: &Path) -> PathBuf {
+    let config = dir.join("burgers.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[data]\ntrain = {:?}\nreduced_resolution = 8\ntest_fraction = 0.25\n\
+             [task]\nkind = \"one_shot\"\ninput_frame = 0\noutput_frame = 50\n\
+             [model]\nmodes = [4]\nwidth = 8\nlayers = 1\n\
+             [train]\nepochs = 2\nbatch_size = 4\nthreads = 1\n",
+            fixture("1D_Burgers_Sols_Nu0.1.hdf5").display().to_string()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// The last epoch's test relative L2 in `run`'s metrics.jsonl, and the
+/// mean nRMSE `fno eval --last` reports for it.
+fn trained_and_evaluated_errors(run: &Path) -> (f64, f64) {
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let data = fixture("1D_Burgers_Sols_Nu0.1.hdf5");
+    let out = fno(&[
+        "eval",
+        "--run",
+        run.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--last",
+        "--json",
+    ]);
+    succeeded(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        last["test_rel_l2"].as_f64().unwrap(),
+        report["results"][0]["metrics"]["nrmse"]["mean"]
+            .as_f64()
+            .unwrap(),
+    )
+}
+
+/// `inference.symmetries` changes what the run predicts, not what it
+/// learns: the weights equal a plain run's, the averaged error differs
+/// from the plain one, and training's validation and `fno eval` report
+/// the same averaged figure.
+#[test]
+fn symmetry_averaged_predictions_are_scored_alike_in_training_and_eval() {
+    let dir = tempdir();
+    let config = burgers_config(dir.path());
+    let config = config.to_str().unwrap();
+    let run = |name: &str, extra: &[&str]| train(dir.path(), config, name, "train.epochs=2", extra);
+    let plain = run("plain", &[]);
+    let averaged = run(
+        "averaged",
+        &["--set", r#"inference.symmetries=["odd_reflection"]"#],
+    );
+    assert_eq!(weights(&plain), weights(&averaged));
+    let (plain_trained, plain_evaluated) = trained_and_evaluated_errors(&plain);
+    let (trained, evaluated) = trained_and_evaluated_errors(&averaged);
+    for (a, b) in [(plain_trained, plain_evaluated), (trained, evaluated)] {
+        assert!((a - b).abs() <= 1e-5 * b, "training says {a}, eval {b}");
+    }
+    assert!(
+        (trained - plain_trained).abs() > 1e-4 * plain_trained,
+        "averaging changed nothing: {trained} vs {plain_trained}"
+    );
+}
+
+/// A symmetry average that cannot act is refused naming the setting: on a
+/// time-series task at parse time, a transpose of a 1D grid before any
+/// epoch is written.
+#[test]
+fn a_symmetry_average_that_does_not_fit_is_refused() {
+    let dir = tempdir();
+    let config = burgers_config(dir.path());
+    let config = config.to_str().unwrap();
+    let out_dir = dir.path().join("run");
+    let out_dir = out_dir.to_str().unwrap();
+    let out = fno(&train_args(
+        config,
+        out_dir,
+        &[
+            "--set",
+            r#"inference.symmetries=["odd_reflection"]"#,
+            "--set",
+            "task={kind=\"autoregressive\", initial_step=2}",
+        ],
+    ));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("inference.symmetries"), "{stderr}");
+
+    let out = fno(&train_args(
+        config,
+        out_dir,
+        &[
+            "--overwrite",
+            "--set",
+            r#"inference.symmetries=["transpose"]"#,
+        ],
+    ));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("inference.symmetries") && stderr.contains("[32]"),
+        "{stderr}"
+    );
+    assert!(!Path::new(out_dir).join("checkpoint-1").exists());
 }

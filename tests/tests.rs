@@ -23,7 +23,8 @@ mod faults;
 mod train;
 
 /// Symmetry transforms of the training samples (`train.augment`): exact
-/// resume, refusals; the resolution-consistency term.
+/// resume, refusals; the resolution-consistency term; predictions
+/// averaged over symmetries (`inference.symmetries`).
 mod augment;
 
 /// Fine-tuning from a pretrained run (`--init-from`): what is copied, the

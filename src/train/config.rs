@@ -29,6 +29,23 @@ pub struct RunConfig {
     pub train: TrainConfig,
     /// Physics terms of the loss (off by default).
     pub physics: PhysicsConfig,
+    /// How the trained model predicts.
+    pub inference: InferenceConfig,
+}
+
+/// The `[inference]` section: how a run predicts, in the validation of
+/// every epoch, `fno eval`, `fno predict` and from Python alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct InferenceConfig {
+    /// Symmetries of the equation each prediction is averaged over
+    /// (`transpose`, `flip`, `odd_reflection`, as in `train.augment`): the
+    /// input transformed by every element of the group they generate, each
+    /// prediction transformed back, the mean taken
+    /// ([`super::symmetry`]). One model call per element; one-shot and
+    /// inverse tasks. Default: none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub symmetries: Vec<Augmentation>,
 }
 
 /// Data section.

@@ -27,6 +27,7 @@ mod refine;
 pub mod run;
 pub mod schedule;
 pub mod sources;
+pub mod symmetry;
 pub mod trainer;
 mod validate;
 pub mod window;
@@ -63,6 +64,9 @@ pub enum TrainError {
     /// A physics residual could not be set up or evaluated.
     #[error(transparent)]
     Physics(#[from] crate::physics::PhysicsError),
+    /// `inference.symmetries` cannot act on the input's grid.
+    #[error(transparent)]
+    Symmetry(#[from] symmetry::UnfitGrid),
     /// A tensor operation failed.
     #[error("tensor operation failed: {0}")]
     Tensor(#[from] candle_core::Error),

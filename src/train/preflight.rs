@@ -6,6 +6,7 @@
 //! the training file's (a warning, not a refusal: the user may mean it).
 use super::config::RunConfig;
 use super::fit::{check_model_grid, check_strides, check_test_file, frames, model_grid};
+use super::symmetry::check_grid;
 use super::TrainError;
 use crate::data::{PdebenchFile, Task};
 use crate::memory::{check_on, footprint, Use, SETTINGS_HINT};
@@ -31,6 +32,7 @@ pub fn check_training(
     resolve_model(&mut resolved, &train)?;
     let grid = model_grid(&cfg.task, &res, info);
     check_model_grid(&resolved.model, &grid)?;
+    check_grid(&cfg.inference.symmetries, &grid)?;
     let batch = cfg.train.batch_size.clamp(1, info.num_samples.max(1));
     let mut needs = footprint(&resolved.model, &grid, batch, Use::Training);
     // An autoregressive rollout keeps every step it trains through.

@@ -2,6 +2,7 @@
 //! ready to predict.
 use super::config::{RunConfig, SourceConfig};
 use super::multi::view::{pick_source, source_model, source_view};
+use super::symmetry::averaged;
 use super::window::{window_rollout, window_settings};
 use super::TrainError;
 use crate::data::Task;
@@ -142,6 +143,9 @@ impl Predictor {
     /// Runs in an [`inference`] scope: nothing is kept for a backward pass,
     /// so the result cannot be differentiated.
     ///
+    /// With `inference.symmetries` the prediction is the mean over their
+    /// group ([`super::symmetry`]), one model call per element.
+    ///
     /// The first time a grid is too small for the model's Fourier modes,
     /// a warning naming the modes kept goes to the sink given to
     /// [`Predictor::with_warnings`]; the prediction then uses the modes the
@@ -154,9 +158,11 @@ impl Predictor {
                 window_rollout(&self.model, &self.normalizers, n_in, delta, input, steps)
             });
         }
-        let x = self.normalizers.input.encode(input)?;
-        let y = inference(|| rollout(&self.model, &self.config.task, &x, steps, None))?;
-        Ok(self.normalizers.output.decode_stacked(&y)?)
+        averaged(&self.config.inference.symmetries, input, |gx, _| {
+            let x = self.normalizers.input.encode(gx)?;
+            let y = inference(|| rollout(&self.model, &self.config.task, &x, steps, None))?;
+            Ok(self.normalizers.output.decode_stacked(&y)?)
+        })
     }
 
     /// Predicts in physical units from a physical input `[B, C_in, grid..]`
@@ -167,9 +173,11 @@ impl Predictor {
     /// whose rollout feeds each prediction back on the input's grid.
     pub fn predict_to(&self, input: &Tensor, out_grid: &[usize]) -> Result<Tensor, TrainError> {
         self.warn_if_clipped(input.dims().get(2..).unwrap_or(&[]), out_grid);
-        let x = self.normalizers.input.encode(input)?;
-        let y = inference(|| self.model.forward_to(&x, out_grid))?;
-        Ok(self.normalizers.output.decode(&y)?)
+        averaged(&self.config.inference.symmetries, input, |gx, g| {
+            let x = self.normalizers.input.encode(gx)?;
+            let y = inference(|| self.model.forward_to(&x, &g.grid(out_grid)))?;
+            Ok(self.normalizers.output.decode(&y)?)
+        })
     }
 }
 

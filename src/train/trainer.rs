@@ -11,6 +11,7 @@ use super::plan::{merged_over_ranks, shard_of, Plan};
 use super::preflight::{check_training, resolve_model};
 use super::refine::{even_points, refine};
 use super::run::rollout;
+use super::symmetry::averaged;
 use super::window::{
     frames_from_output, one_step_target, window_ids, window_normalizers, window_settings,
 };
@@ -664,7 +665,16 @@ pub(super) fn evaluate_normalised(
                 None => normalizers.output.encode_stacked(&batch.target)?,
             };
             // Validation never differentiates: keep nothing for a backward pass.
-            let pred = inference(|| rollout(model, &cfg.task, &x, plan.steps, None))?.detach();
+            let pred = match cfg.inference.symmetries.as_slice() {
+                [] => inference(|| rollout(model, &cfg.task, &x, plan.steps, None))?.detach(),
+                symmetries => {
+                    let physical = averaged(symmetries, &batch.input, |gx, _| {
+                        let y = inference(|| model.forward(&normalizers.input.encode(gx)?))?;
+                        Ok::<_, TrainError>(normalizers.output.decode(&y)?)
+                    })?;
+                    normalizers.output.encode(&physical)?
+                }
+            };
             let b = batch.indices.len();
             loss_sum += scalar(&loss(cfg.train.loss, &pred, &y)?)? * b as f64;
             let physical = match window {

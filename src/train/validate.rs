@@ -6,7 +6,7 @@
 use super::config::{DataConfig, PhysicsConfig, RunConfig, TrainConfig};
 use super::config_error::{at_least_one, invalid, non_negative, positive, ConfigError};
 use super::sources::validate_sources;
-use crate::data::Task;
+use crate::data::{Augmentation, Task};
 use crate::model::{Factorization, ModelError, ModelKind};
 use crate::physics::PdeSpec;
 
@@ -21,6 +21,7 @@ impl RunConfig {
         self.model.validate_chosen().map_err(model_setting)?;
         self.train.validate()?;
         validate_resolution_consistency(self)?;
+        validate_inference(self)?;
         self.physics.validate()
     }
 }
@@ -92,6 +93,42 @@ fn validate_resolution_consistency(cfg: &RunConfig) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// The prediction's symmetry average needs one model call per prediction
+/// and a list without repeats.
+fn validate_inference(cfg: &RunConfig) -> Result<(), ConfigError> {
+    let symmetries = &cfg.inference.symmetries;
+    if symmetries.is_empty() {
+        return Ok(());
+    }
+    repeated("inference.symmetries", symmetries)?;
+    if !matches!(cfg.task, Task::OneShot { .. } | Task::Inverse { .. }) {
+        return Err(invalid(
+            "inference.symmetries",
+            "averages one model call over symmetries: one_shot and inverse tasks only",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a symmetry listed twice in `field`.
+fn repeated(field: &'static str, list: &[Augmentation]) -> Result<(), ConfigError> {
+    match list
+        .iter()
+        .enumerate()
+        .find(|(i, a)| list[..*i].contains(a))
+    {
+        Some((i, twice)) => Err(invalid(
+            field,
+            format!(
+                "lists \"{}\" twice (entry {}): each symmetry is listed once",
+                twice.name(),
+                i + 1
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Refuses what a multi-source run cannot do: one test file for all
 /// sources, physics terms, starting from a pretrained run.
 fn validate_multi_source(cfg: &RunConfig) -> Result<(), ConfigError> {
@@ -118,6 +155,12 @@ fn validate_multi_source(cfg: &RunConfig) -> Result<(), ConfigError> {
     }
     if !cfg.train.augment.is_empty() {
         return refuse("train.augment", "transforming the training samples");
+    }
+    if !cfg.inference.symmetries.is_empty() {
+        return refuse(
+            "inference.symmetries",
+            "averaging the prediction over symmetries",
+        );
     }
     if cfg.train.resolution_consistency > 0.0 {
         return refuse(
@@ -224,21 +267,7 @@ impl TrainConfig {
                 ),
             ));
         }
-        if let Some((i, twice)) = self
-            .augment
-            .iter()
-            .enumerate()
-            .find(|(i, a)| self.augment[..*i].contains(a))
-        {
-            return Err(invalid(
-                "train.augment",
-                format!(
-                    "lists \"{}\" twice (entry {}): each transform is drawn once per sample",
-                    twice.name(),
-                    i + 1
-                ),
-            ));
-        }
+        repeated("train.augment", &self.augment)?;
         Ok(())
     }
 }
