@@ -60,7 +60,7 @@ mod row_dots;
 mod saved_derivative;
 mod spectral_branch;
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 mod tucker;
 pub mod unet;
 

@@ -196,24 +196,12 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::testutil::max_abs_diff as max_diff;
     use candle_core::{DType, Device, D};
     use Augmentation::{Flip, OddReflection, Transpose};
 
     fn random(shape: &[usize]) -> Tensor {
         Tensor::randn(0f64, 1.0, shape, &Device::Cpu).unwrap()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f64>()
-            .unwrap()
     }
 
     #[test]
