@@ -127,9 +127,16 @@ impl Element {
         y.permute(dims)?.contiguous()
     }
 
-    /// The extents of `grid` after this element's reordering.
+    /// The extents of `grid` after this element's reordering; axes past
+    /// the spatial ones (a space-time run's time) keep their place.
     pub fn grid(&self, grid: &[usize]) -> Vec<usize> {
-        self.order.iter().map(|&a| grid[a]).collect()
+        let mut out: Vec<usize> = self
+            .order
+            .iter()
+            .filter_map(|&a| grid.get(a).copied())
+            .collect();
+        out.extend(grid.iter().skip(self.order.len()));
+        out
     }
 
     fn flip_and_negate(&self, x: &Tensor) -> Result<Tensor> {
@@ -267,6 +274,14 @@ mod tests {
             assert!(max_diff(&moved, &g.apply(&plain).unwrap()) < 1e-12, "{g:?}");
         }
         assert_eq!(x.dtype(), DType::F64);
+    }
+
+    #[test]
+    fn an_element_reorders_a_grid_of_any_length() {
+        let swap = &group(&[Transpose], 2)[1];
+        assert_eq!(swap.grid(&[4, 6]), vec![6, 4]);
+        assert_eq!(swap.grid(&[4, 6, 9]), vec![6, 4, 9]);
+        assert_eq!(swap.grid(&[4]), vec![4]);
     }
 
     #[test]
