@@ -1,9 +1,18 @@
 use crate::train::{train_args, write_config};
-use crate::util::{checkpoint_file, fixture, fno, succeeded, tempdir};
+use crate::util::{checkpoint_file, fixture, fno, fno_json, succeeded, tempdir};
 use std::path::{Path, PathBuf};
 
 fn weights(run: &Path) -> Vec<u8> {
     std::fs::read(checkpoint_file(run, "model.safetensors")).unwrap()
+}
+
+/// The records of `run`'s metrics.jsonl, one per epoch.
+fn epochs(run: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
 }
 
 /// Trains the tiny Darcy config of `config` for `epochs` epochs into
@@ -54,11 +63,7 @@ fn resolution_consistency_trains_and_changes_the_model() {
     let plain = run("plain", &[]);
     let consistent = run("consistent", &["--set", "train.resolution_consistency=1"]);
     assert_ne!(weights(&plain), weights(&consistent));
-    let first_loss = |run: &Path| -> f64 {
-        let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
-        line["train_loss"].as_f64().unwrap()
-    };
+    let first_loss = |run: &Path| epochs(run)[0]["train_loss"].as_f64().unwrap();
     assert!(
         first_loss(&consistent) > 1.5 * first_loss(&plain),
         "{} vs {}",
@@ -131,10 +136,9 @@ fn burgers_config(dir: &Path) -> PathBuf {
 /// The last epoch's test relative L2 in `run`'s metrics.jsonl, and the
 /// mean nRMSE `fno eval --last` reports for it.
 fn trained_and_evaluated_errors(run: &Path) -> (f64, f64) {
-    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-    let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let last = epochs(run).pop().unwrap();
     let data = fixture("1D_Burgers_Sols_Nu0.1.hdf5");
-    let out = fno(&[
+    let report = fno_json(&[
         "eval",
         "--run",
         run.to_str().unwrap(),
@@ -143,8 +147,6 @@ fn trained_and_evaluated_errors(run: &Path) -> (f64, f64) {
         "--last",
         "--json",
     ]);
-    succeeded(&out);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     (
         last["test_rel_l2"].as_f64().unwrap(),
         report["results"][0]["metrics"]["nrmse"]["mean"]

@@ -656,7 +656,6 @@ pub(super) fn evaluate_normalised(
         &test_plan,
         device,
         |batch| -> Result<(), TrainError> {
-            let x = normalizers.input.encode(&batch.input)?;
             let y = match window {
                 // The window task is scored on its one-step pairs, as trained.
                 Some((n_in, delta)) => {
@@ -664,25 +663,32 @@ pub(super) fn evaluate_normalised(
                 }
                 None => normalizers.output.encode_stacked(&batch.target)?,
             };
-            // Validation never differentiates: keep nothing for a backward pass.
-            let pred = match cfg.inference.symmetries.as_slice() {
-                [] => inference(|| rollout(model, &cfg.task, &x, plan.steps, None))?.detach(),
+            // Validation never differentiates: keep nothing for a backward
+            // pass. The prediction, normalised and in physical units.
+            let (pred, physical) = match cfg.inference.symmetries.as_slice() {
+                [] => {
+                    let x = normalizers.input.encode(&batch.input)?;
+                    let pred =
+                        inference(|| rollout(model, &cfg.task, &x, plan.steps, None))?.detach();
+                    let physical = match window {
+                        Some((n_in, delta)) => {
+                            frames_from_output(delta, normalizers, &batch.input, &pred, n_in)?
+                        }
+                        None => normalizers.output.decode_stacked(&pred)?,
+                    };
+                    (pred, physical)
+                }
+                // A one-shot or inverse task (the config refuses others).
                 symmetries => {
                     let physical = averaged(symmetries, &batch.input, |gx, _| {
                         let y = inference(|| model.forward(&normalizers.input.encode(gx)?))?;
                         Ok::<_, TrainError>(normalizers.output.decode(&y)?)
                     })?;
-                    normalizers.output.encode(&physical)?
+                    (normalizers.output.encode(&physical)?, physical)
                 }
             };
             let b = batch.indices.len();
             loss_sum += scalar(&loss(cfg.train.loss, &pred, &y)?)? * b as f64;
-            let physical = match window {
-                Some((n_in, delta)) => {
-                    frames_from_output(delta, normalizers, &batch.input, &pred, n_in)?
-                }
-                None => normalizers.output.decode_stacked(&pred)?,
-            };
             rel_sum += relative_l2_per_sample(&physical, &batch.target)?
                 .iter()
                 .sum::<f64>();
