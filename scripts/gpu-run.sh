@@ -8,8 +8,10 @@
 # ROUNDS (default 3) interleaved rounds of `fno bench` on the FNO-2D bench
 # config at batch 20 and 128 (and 128 with train.precision bf16) beside
 # neuraloperator's bench.py on the same model (full precision at both
-# batches, mixed precision at 128); the GPU tests include NCCL's at world
-# size 1;
+# batches, mixed precision at 128); the 3D bench and the batch-128 ones
+# also run with --cuda-transforms direct (one pruned DFT kernel per axis
+# instead of cuFFT), so each round compares the two transforms; the GPU
+# tests include NCCL's at world size 1 and the direct transforms';
 # REFERENCE=0 leaves the reference out.
 #   ROUNDS=1 REFERENCE=0 bash target/gpu-carry/gpu-run.sh OUT_DIR
 set -u
@@ -29,13 +31,21 @@ reference() {
   PYTHONPATH="$work/python" timeout 300 python3 benches/reference/neuraloperator/offline.py \
     2d --device cuda "$@" >> "$out/reference.jsonl" 2>> "$out/reference.err"
 }
-timeout 120 "$work/fno" bench --dims 3 --size 64 --width 32 --modes 12 --layers 4 \
-  --batch 4 --steps 20 --device cuda --json > "$out/bench-3d.jsonl" 2>> "$out/bench.err"
+for transforms in cufft direct; do
+  timeout 120 "$work/fno" bench --dims 3 --size 64 --width 32 --modes 12 --layers 4 \
+    --batch 4 --steps 20 --device cuda --json --cuda-transforms "$transforms" \
+    >> "$out/bench-3d.jsonl" 2>> "$out/bench.err"
+done
 for round in $(seq 1 "${ROUNDS:-3}"); do
   for batch in 20 128; do
     timeout 120 "$work/fno" bench --dims 2 --size 64 --width 32 --modes 12 --layers 4 \
       --steps 50 --device cuda --json --batch "$batch" >> "$out/bench.jsonl" 2>> "$out/bench.err"
     [ "${REFERENCE:-1}" = 0 ] || reference --batch "$batch"
+  done
+  for precision in f32 bf16; do
+    timeout 120 "$work/fno" bench --dims 2 --size 64 --width 32 --modes 12 --layers 4 \
+      --steps 50 --device cuda --json --batch 128 --precision "$precision" \
+      --cuda-transforms direct >> "$out/bench.jsonl" 2>> "$out/bench.err"
   done
   timeout 120 "$work/fno" bench --dims 2 --size 64 --width 32 --modes 12 --layers 4 \
     --steps 50 --device cuda --json --batch 128 --precision bf16 >> "$out/bench.jsonl" 2>> "$out/bench.err"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian or Ubuntu machine lacks to build fno: the
 # system HDF5 library (libhdf5-dev), Open MPI (libopenmpi-dev, openmpi-bin)
-# and libclang-dev, pkg-config, a C compiler, and a Rust
+# and libclang-dev, pkg-config, a C and C++ compiler (the unit tests
+# compile the CUDA kernels for the host), and a Rust
 # toolchain (rustup, with curl and CA certificates to fetch it) if none is on
 # PATH, and the venv the Python package's tests use (target/python-env:
 # maturin, numpy, pytest, matplotlib from PyPI). Safe to run again: it
@@ -33,6 +34,8 @@ command -v mpirun >/dev/null 2>&1 || missing+=(openmpi-bin)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+# The unit tests compile kernels/*.cu as C++20 for the host (src/kernel_host).
+command -v c++ >/dev/null 2>&1 || missing+=(g++)
 # The Python package's test environment (below).
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)

@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::dist::Communicator;
 use crate::model::{inference, with_precision, Fno, ModelConfig, ModelError, Precision};
+use crate::spectral::cuda_transforms;
 use crate::train::all_reduce::all_reduce_gradients;
 use crate::train::optim::{named_vars, AdamW, AdamWConfig};
 use crate::train::TrainError;
@@ -66,6 +67,10 @@ pub struct BenchReport {
     pub collectives: String,
     /// The precision the training step kept its activations in.
     pub precision: Precision,
+    /// How the spectral convolutions transformed their grids: `rustfft`
+    /// (the CPU's pruned FFTs), or on CUDA `cufft` or `direct`
+    /// (`--cuda-transforms`).
+    pub transforms: &'static str,
     /// Peak resident memory of the process (`VmHWM`), MiB; `None` where
     /// `/proc/self/status` is unavailable.
     pub peak_rss_mb: Option<f64>,
@@ -204,6 +209,11 @@ pub fn run(
         ranks,
         collectives: comm.backend(&device).into(),
         precision: cfg.precision,
+        transforms: if device.is_cuda() {
+            cuda_transforms().name()
+        } else {
+            "rustfft"
+        },
         peak_rss_mb: peak_rss_mb(),
     })
 }

@@ -42,6 +42,8 @@ pub mod eval;
 pub mod export;
 pub mod finetune;
 pub mod inverse;
+#[cfg(test)]
+mod kernel_host;
 pub mod memory;
 pub mod model;
 pub mod physics;

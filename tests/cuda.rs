@@ -13,7 +13,9 @@ use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use fno::model::{Fno, ModelConfig};
 use fno::spectral::fft::{fft, ifft, irfft, rfft};
-use fno::spectral::{SpectralBackend, SpectralConv, SpectralConvConfig};
+use fno::spectral::{
+    set_cuda_transforms, CudaTransforms, SpectralBackend, SpectralConv, SpectralConvConfig,
+};
 use fno::train::init::seeded_var_builder;
 use fno::train::optim::{AdamW, AdamWConfig};
 use rand::{Rng, SeedableRng};
@@ -204,6 +206,36 @@ fn cuda_fused_spectral_conv_matches_cpu() {
         SpectralBackend::Fft,
         "auto on CUDA"
     );
+}
+
+/// Puts the cuFFT transforms back when a test that chose the direct ones
+/// ends, passed or not (the GPU tests run one at a time).
+struct DirectTransforms;
+
+impl DirectTransforms {
+    fn choose() -> Self {
+        set_cuda_transforms(CudaTransforms::Direct);
+        Self
+    }
+}
+
+impl Drop for DirectTransforms {
+    fn drop(&mut self) {
+        set_cuda_transforms(CudaTransforms::Cufft);
+    }
+}
+
+#[test]
+#[ignore = "needs a CUDA GPU: cargo test --features cuda -- --ignored"]
+fn cuda_direct_transforms_match_cpu() {
+    let _direct = DirectTransforms::choose();
+    compare_conv(SpectralBackend::Fft);
+    for (cfg, grid) in fno_cases() {
+        compare_fno(&cfg, &grid, &grid);
+    }
+    let (cfg, grid) = fno_cases().swap_remove(0);
+    let finer: Vec<usize> = grid.iter().map(|&n| n + n / 2).collect();
+    compare_fno(&cfg, &grid, &finer);
 }
 
 #[test]

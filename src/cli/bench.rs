@@ -172,6 +172,7 @@ fn bench_as(args: &BenchArgs, comm: &dyn Communicator) -> anyhow::Result<()> {
             if report.ranks == 1 { "" } else { "es" },
             report.collectives
         );
+        println!("transforms       {}", report.transforms);
         match report.peak_rss_mb {
             Some(mb) => println!("peak memory      {mb:.0} MiB"),
             None => println!("peak memory      unknown"),

@@ -1,5 +1,5 @@
 //! Loading and launching the kernels of `kernels/` (`spectral.cu` for the
-//! spectral ops, `pointwise.cu` for the pointwise layers, `optim.cu` for
+//! spectral ops, `dft.cu` for their direct transforms, `pointwise.cu` for the pointwise layers, `optim.cu` for
 //! AdamW), and moving the small host tables they read (bin maps, weights)
 //! to the device.
 
@@ -22,6 +22,8 @@ mod ptx {
 pub(crate) enum Module {
     /// `kernels/spectral.cu`.
     Spectral,
+    /// `kernels/dft.cu`.
+    Dft,
     /// `kernels/pointwise.cu`.
     Pointwise,
     /// `kernels/optim.cu`.
@@ -32,6 +34,7 @@ impl Module {
     fn name_and_ptx(self) -> (&'static str, &'static str) {
         match self {
             Self::Spectral => ("fno-spectral", ptx::SPECTRAL),
+            Self::Dft => ("fno-dft", ptx::DFT),
             Self::Pointwise => ("fno-pointwise", ptx::POINTWISE),
             Self::Optim => ("fno-optim", ptx::OPTIM),
         }

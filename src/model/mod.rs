@@ -60,6 +60,8 @@ mod row_dots;
 mod saved_derivative;
 mod spectral_branch;
 #[cfg(test)]
+mod tests_cuda_on_host;
+#[cfg(test)]
 pub(crate) mod testutil;
 mod tucker;
 pub mod unet;

@@ -24,6 +24,8 @@ mod conv;
 #[cfg(feature = "cuda")]
 pub(crate) mod cuda;
 mod dense;
+#[cfg(any(test, feature = "cuda"))]
+mod dft_plan;
 mod error;
 pub mod fft;
 mod fused;
@@ -35,6 +37,7 @@ mod plan;
 mod pruned;
 #[cfg(test)]
 pub(crate) mod testutil;
+mod transforms;
 
 pub use conv::{SpectralBackend, SpectralConv, SpectralConvConfig, SpectralInit};
 pub use error::SpectralError;
@@ -44,3 +47,4 @@ pub(crate) use fused::{
 pub(crate) use geometry::Geometry;
 pub(crate) use host::HostView;
 pub use modes::ModeClip;
+pub use transforms::{cuda_transforms, set_cuda_transforms, CudaTransforms};

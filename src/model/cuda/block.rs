@@ -21,7 +21,6 @@
 //! and no intermediate passes through candle's gradient store.
 use candle_core::backend::BackendStorage;
 use candle_core::{CudaDevice, CudaStorage, DType, Error, Layout, Result, Tensor};
-use cudarc::cublas::{CudaBlas, Gemm};
 use cudarc::driver::{CudaSlice, CudaView};
 
 use super::gemm::{linear, linear_input_grad, linear_weight_grad};
@@ -49,10 +48,7 @@ fn forward_t<T: FftReal>(
     precision: Precision,
     dev: &CudaDevice,
     [v, w, wb]: [&CudaView<'_, T>; 3],
-) -> Result<(CudaSlice<T>, Vec<Layer>)>
-where
-    CudaBlas: Gemm<T>,
-{
+) -> Result<(CudaSlice<T>, Vec<Layer>)> {
     let (batch, width, points) = sizes(s);
     let shape = s.geometry.in_shape();
     let bias_stride = u32_of("channels", width + 1)?;
@@ -141,10 +137,7 @@ fn backward_t<T: FftReal>(
     s: &Stack,
     [v, w, wb, dy]: [&Tensor; 4],
     mut layers: Vec<Layer>,
-) -> Result<(Tensor, Tensor, Tensor)>
-where
-    CudaBlas: Gemm<T>,
-{
+) -> Result<(Tensor, Tensor, Tensor)> {
     let guards = [v, w, wb, dy].map(|t| t.storage_and_layout());
     let [(sv, lv), (sw, lw), (swb, lwb), (sdy, ldy)] = &guards;
     let sv = cuda_of(NAME, sv)?;

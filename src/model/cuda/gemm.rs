@@ -10,83 +10,14 @@
 //! term (the spectral branch, its gradient) without a separate pass.
 use candle_core::backend::BackendStorage;
 use candle_core::{CudaDevice, CudaStorage, Layout, Result};
-use cudarc::cublas::sys::cublasOperation_t;
-use cudarc::cublas::{CudaBlas, Gemm, GemmConfig, StridedBatchedConfig};
-use cudarc::driver::{CudaSlice, CudaView, CudaViewMut, DevicePtr, DevicePtrMut};
+use cudarc::driver::{CudaSlice, CudaView, CudaViewMut, DevicePtrMut};
 
 use super::kernels::{launch_batch_sum, launch_channel_sum};
-use crate::cuda::{by_dtype, u32_of, view, CudaError, GpuReal};
+use crate::cuda::{by_dtype, u32_of, view, BatchedGemm, GpuReal};
 use crate::model::dims::Dims;
 
 /// The name the GEMMs' errors carry (and the channel MLP's, two of them).
 pub(super) const NAME: &str = "fno-pointwise-gemm";
-
-/// One strided-batched GEMM `C_b = op(A_b) op(B_b) + β C_b` in cuBLAS's
-/// column-major terms (β = 1 to accumulate, 0 to overwrite); a zero stride
-/// shares an operand between batch entries.
-struct Gemm3 {
-    trans_a: bool,
-    trans_b: bool,
-    m: usize,
-    n: usize,
-    k: usize,
-    ld: (usize, usize, usize),
-    strides: (usize, usize, usize),
-    batch: usize,
-    accumulate: bool,
-}
-
-impl Gemm3 {
-    fn run<T: GpuReal, A: DevicePtr<T>, B: DevicePtr<T>, C: DevicePtrMut<T>>(
-        &self,
-        blas: &CudaBlas,
-        a: &A,
-        b: &B,
-        c: &mut C,
-    ) -> Result<()>
-    where
-        CudaBlas: Gemm<T>,
-    {
-        let too_large = |what: &str, value: usize, limit: &'static str| CudaError::TooLarge {
-            what: format!("{NAME}: {what}"),
-            value,
-            limit,
-        };
-        let int = |what: &str, v: usize| i32::try_from(v).map_err(|_| too_large(what, v, "i32"));
-        let long = |what: &str, v: usize| i64::try_from(v).map_err(|_| too_large(what, v, "i64"));
-        let op = |t: bool| match t {
-            true => cublasOperation_t::CUBLAS_OP_T,
-            false => cublasOperation_t::CUBLAS_OP_N,
-        };
-        let cfg = StridedBatchedConfig {
-            gemm: GemmConfig {
-                transa: op(self.trans_a),
-                transb: op(self.trans_b),
-                m: int("rows", self.m)?,
-                n: int("columns", self.n)?,
-                k: int("inner size", self.k)?,
-                alpha: T::from_f64(1.0),
-                lda: int("leading dimension", self.ld.0)?,
-                ldb: int("leading dimension", self.ld.1)?,
-                beta: T::from_f64(if self.accumulate { 1.0 } else { 0.0 }),
-                ldc: int("leading dimension", self.ld.2)?,
-            },
-            batch_size: int("batch", self.batch)?,
-            stride_a: long("stride", self.strides.0)?,
-            stride_b: long("stride", self.strides.1)?,
-            stride_c: long("stride", self.strides.2)?,
-        };
-        // SAFETY: every caller sizes A, B and C for these dimensions,
-        // leading dimensions and strides (see the formulas at each call).
-        unsafe { blas.gemm_strided_batched(cfg, a, b, c) }.map_err(|e| {
-            CudaError::Cublas {
-                op: NAME,
-                message: format!("{e:?}"),
-            }
-            .into()
-        })
-    }
-}
 
 /// `out_b (+)= W x_b` for `x` `[B, C_in, P]`, `wb` packed `[C_out, C_in + 1]`,
 /// `out` `[B, C_out, P]`.
@@ -97,11 +28,9 @@ pub(crate) fn linear<T: GpuReal, O: DevicePtrMut<T>>(
     out: &mut O,
     d: Dims,
     accumulate: bool,
-) -> Result<()>
-where
-    CudaBlas: Gemm<T>,
-{
-    Gemm3 {
+) -> Result<()> {
+    BatchedGemm {
+        op: NAME,
         trans_a: false,
         trans_b: false,
         m: d.points,
@@ -123,11 +52,9 @@ pub(crate) fn linear_input_grad<T: GpuReal, O: DevicePtrMut<T>>(
     out: &mut O,
     d: Dims,
     accumulate: bool,
-) -> Result<()>
-where
-    CudaBlas: Gemm<T>,
-{
-    Gemm3 {
+) -> Result<()> {
+    BatchedGemm {
+        op: NAME,
         trans_a: false,
         trans_b: true,
         m: d.points,
@@ -150,15 +77,13 @@ pub(crate) fn linear_weight_grad<T: GpuReal>(
     x: &CudaView<'_, T>,
     out: &mut CudaViewMut<'_, T>,
     d: Dims,
-) -> Result<()>
-where
-    CudaBlas: Gemm<T>,
-{
+) -> Result<()> {
     // SAFETY: the GEMM writes every element (β = 0) before the sum reads.
     let mut per_sample: CudaSlice<T> = unsafe { dev.alloc(d.batch * d.c_out * d.c_in)? };
     // dW_b as C_in x C_out column-major (= [C_out, C_in] row-major):
     // op(X_b) = X_b (C_in x P) times DY_b (P x C_out).
-    Gemm3 {
+    BatchedGemm {
+        op: NAME,
         trans_a: true,
         trans_b: false,
         m: d.c_in,
@@ -190,10 +115,7 @@ fn grad_input_t<T: GpuReal>(
     (dy, ldy): (&CudaStorage, &Layout),
     (wb, lwb): (&CudaStorage, &Layout),
     d: Dims,
-) -> Result<CudaSlice<T>>
-where
-    CudaBlas: Gemm<T>,
-{
+) -> Result<CudaSlice<T>> {
     let dev = dy.device();
     // SAFETY: the GEMM writes every element (β = 0).
     let mut out: CudaSlice<T> = unsafe { dev.alloc(d.batch * d.c_in * d.points)? };
@@ -220,10 +142,7 @@ fn grad_weight_t<T: GpuReal>(
     (dy, ldy): (&CudaStorage, &Layout),
     (x, lx): (&CudaStorage, &Layout),
     d: Dims,
-) -> Result<CudaSlice<T>>
-where
-    CudaBlas: Gemm<T>,
-{
+) -> Result<CudaSlice<T>> {
     let dev = dy.device();
     let mut out = dev.alloc_zeros::<T>(d.c_out * (d.c_in + 1))?;
     let (dy, x) = (view::<T>(NAME, dy, ldy)?, view::<T>(NAME, x, lx)?);

@@ -3,7 +3,6 @@
 //! epilogue kernel, the first keeping GELU's derivative when recording.
 use candle_core::backend::BackendStorage;
 use candle_core::{CudaStorage, DType, Error, Layout, Result, Tensor};
-use cudarc::cublas::{CudaBlas, Gemm};
 use cudarc::driver::CudaSlice;
 
 use super::gemm::{linear, NAME};
@@ -24,10 +23,7 @@ fn mlp_forward_t<T: GpuReal>(
     (d1, d2): (Dims, Dims),
     first: Epilogue,
     hidden_shape: &[usize],
-) -> Result<MlpOutput>
-where
-    CudaBlas: Gemm<T>,
-{
+) -> Result<MlpOutput> {
     let dev = x.device();
     let (x, wb1, wb2) = (
         view::<T>(NAME, x, lx)?,

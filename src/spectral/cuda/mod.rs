@@ -10,12 +10,14 @@
 //! the transformed axis last, the mixing and its adjoints) runs in our
 //! kernels, `kernels/spectral.cu`, loaded and launched through
 //! [`crate::cuda`]. [`transform`] chains the two into whole-grid analysis
-//! and synthesis.
+//! and synthesis; with `--cuda-transforms direct` it runs them instead as
+//! direct pruned DFTs, one launch of `kernels/dft.cu` per axis ([`direct`]).
 //!
 //! Complex values live in device buffers as interleaved `(re, im)` pairs,
 //! the same layout as the ops' `[.., 2]` tensors, so inputs and outputs move
 //! between candle and the kernels without copies.
 
+pub(crate) mod direct;
 pub(crate) mod fft;
 pub(crate) mod fused;
 pub(crate) mod plan;

@@ -11,9 +11,12 @@ use candle_core::CudaDevice;
 use cudarc::cufft::FftDirection;
 use cudarc::driver::{CudaSlice, CudaView, PushKernelArg};
 
+use super::direct;
 use super::plan::{run, FftReal};
 use crate::cuda::{config, u32_of, upload_index, upload_real, CudaError, Kernel, Module};
+use crate::spectral::dft_plan::DirectPlan;
 use crate::spectral::modes::{hermitian_coefficient, ModeSet};
+use crate::spectral::{cuda_transforms, CudaTransforms};
 
 /// `Y[r, k] = w_k sum_t x[r, t] e^{-2πikt/n}` for `k < weights.len()` (at
 /// most `n/2 + 1`), rows of `x` being `n` contiguous reals.
@@ -186,12 +189,14 @@ pub(crate) fn axis_fft<T: FftReal>(
 
 /// The whole-grid transform between real fields on one grid and their kept
 /// modes, as [`crate::spectral::kernels::GridTransform`] does on the CPU,
-/// for a batch of fields at once.
+/// for a batch of fields at once: through cuFFT, or as direct pruned DFTs
+/// when [`cuda_transforms`] says so.
 pub(crate) struct GridPlan {
     grid: Vec<usize>,
     kept: Vec<usize>,
     bins: Vec<Vec<usize>>,
     last_weights: Vec<f64>,
+    direct: Option<DirectPlan>,
 }
 
 impl GridPlan {
@@ -199,7 +204,10 @@ impl GridPlan {
     /// multiplies last-axis mode `k` (after the forward transform, before
     /// the inverse one).
     pub(crate) fn new(grid: &[usize], modes: &ModeSet, last_weights: Vec<f64>) -> Self {
+        let direct = (cuda_transforms() == CudaTransforms::Direct)
+            .then(|| DirectPlan::new(grid, modes, last_weights.clone()));
         Self {
+            direct,
             grid: grid.to_vec(),
             kept: modes.kept(),
             bins: (0..grid.len()).map(|a| modes.bins(a, grid[a])).collect(),
@@ -215,6 +223,9 @@ impl GridPlan {
         x: &CudaView<'_, T>,
         fields: usize,
     ) -> candle_core::Result<CudaSlice<T>> {
+        if let Some(plan) = &self.direct {
+            return direct::run(dev, x, &plan.analysis(fields));
+        }
         let d = self.grid.len();
         let rows = fields * self.grid[..d - 1].iter().product::<usize>();
         let mut cur = rfft_rows(dev, x, rows, self.grid[d - 1], &self.last_weights)?;
@@ -247,6 +258,9 @@ impl GridPlan {
         spec: &CudaView<'_, T>,
         fields: usize,
     ) -> candle_core::Result<CudaSlice<T>> {
+        if let Some(plan) = &self.direct {
+            return direct::run(dev, spec, &plan.synthesis(fields));
+        }
         let d = self.grid.len();
         let mut cur: Option<CudaSlice<T>> = None;
         // From the first axis on: the array is [fields, grid[..ax],

@@ -55,6 +55,8 @@ mod mix;
 mod passes;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_cuda_on_host;
 
 pub(crate) use passes::{backward, forward, Cached, Spectrum, Wanted};
 
