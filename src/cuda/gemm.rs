@@ -16,14 +16,20 @@ use super::{CudaError, GpuReal};
 pub(crate) struct BatchedGemm {
     /// The op named in errors.
     pub(crate) op: &'static str,
+    /// Whether `A` and `B` enter transposed.
     pub(crate) trans_a: bool,
     pub(crate) trans_b: bool,
+    /// `C` is `m x n`; the product sums over `k`.
     pub(crate) m: usize,
     pub(crate) n: usize,
     pub(crate) k: usize,
+    /// Leading dimensions of `A`, `B`, `C`.
     pub(crate) ld: (usize, usize, usize),
+    /// Elements between batch entries of `A`, `B`, `C`.
     pub(crate) strides: (usize, usize, usize),
+    /// Batch entries.
     pub(crate) batch: usize,
+    /// β = 1 (add onto `C`) rather than 0.
     pub(crate) accumulate: bool,
 }
 

@@ -36,6 +36,8 @@ mod modes;
 mod plan;
 mod pruned;
 #[cfg(test)]
+mod tests_cuda_kernels_on_host;
+#[cfg(test)]
 pub(crate) mod testutil;
 mod transforms;
 
