@@ -238,6 +238,49 @@ fn cuda_direct_transforms_match_cpu() {
     compare_fno(&cfg, &grid, &finer);
 }
 
+/// The bench configuration's layer (64², width 32, modes 12, batch 4) on
+/// the GPU, output and gradients, with the direct transforms against
+/// cuFFT's: the unfused path the direct one replaces.
+#[test]
+#[ignore = "needs a CUDA GPU: cargo test --features cuda -- --ignored"]
+fn cuda_direct_transforms_match_cufft_on_the_bench_layer() {
+    let cfg = SpectralConvConfig {
+        in_channels: 32,
+        out_channels: 32,
+        modes: vec![12, 12],
+        backend: SpectralBackend::Fft,
+    };
+    let gpu = gpu();
+    let to_gpu = |t: Tensor| t.to_device(&gpu).expect("copy");
+    let x = Var::from_tensor(&to_gpu(random(11, &[4, 32, 64, 64], DType::F32))).expect("var");
+    let w_re = Var::from_tensor(&to_gpu(random(12, &[32, 32, 24, 12], DType::F32))).expect("var");
+    let w_im = Var::from_tensor(&to_gpu(random(13, &[32, 32, 24, 12], DType::F32))).expect("var");
+    let r = to_gpu(random(14, &[4, 32, 64, 64], DType::F32));
+    let run = || {
+        let conv = layer(&cfg, w_re.as_tensor(), w_im.as_tensor()).expect("layer");
+        let y = conv.forward_to(x.as_tensor(), &[64, 64]).expect("forward");
+        let grads = (&y * &r)
+            .and_then(|p| p.sum_all())
+            .and_then(|l| l.backward())
+            .expect("backward");
+        let g = |v: &Var| grads.get(v.as_tensor()).expect("gradient").clone();
+        [y, g(&x), g(&w_re), g(&w_im)]
+    };
+    let cufft = run();
+    let direct = {
+        let _direct = DirectTransforms::choose();
+        run()
+    };
+    for (what, (a, b)) in ["output", "dx", "dw_re", "dw_im"]
+        .iter()
+        .zip(direct.iter().zip(&cufft))
+    {
+        let e = rel_err(a, b);
+        eprintln!("direct against cuFFT, bench layer, {what}: {e:.2e}");
+        assert!(e < TOL, "{what}: rel. error {e}");
+    }
+}
+
 #[test]
 #[ignore = "needs a CUDA GPU: cargo test --features cuda -- --ignored"]
 fn cuda_dense_spectral_conv_matches_cpu() {
