@@ -13,7 +13,12 @@
 # instead of cuFFT), so each round compares the two transforms; the GPU
 # tests include NCCL's at world size 1 and the direct transforms';
 # REFERENCE=0 leaves the reference out.
+# PROFILE=1 instead runs only Nsight Compute (ncu, where the machine has
+# it) over one batch-128 bench of each transform path and writes where the
+# kernel time goes (benches/ncu_summary.py) into OUT_DIR/ncu-*.md: a short
+# second call after the first.
 #   ROUNDS=1 REFERENCE=0 bash target/gpu-carry/gpu-run.sh OUT_DIR
+#   PROFILE=1 bash target/gpu-carry/gpu-run.sh OUT_DIR
 set -u
 out=${1:?usage: gpu-run.sh OUT_DIR}
 mkdir -p "$out"
@@ -25,6 +30,20 @@ cuda_libs=$(find "$nvidia" -maxdepth 3 -type d -name lib | tr '\n' ':')
 export LD_LIBRARY_PATH="${cuda_libs}$work/libs"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$out/gpu.txt" 2>&1
 ldd "$work/integration" | grep 'not found' > "$out/missing-libraries.txt"
+if [ "${PROFILE:-0}" = 1 ]; then
+  ncu=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)
+  if [ -z "$ncu" ]; then
+    echo "no ncu on this machine" > "$out/ncu-missing.txt"
+    exit 0
+  fi
+  for transforms in cufft direct; do
+    timeout 240 "$ncu" --metrics gpu__time_duration.sum --csv "$work/fno" bench --dims 2 \
+      --size 64 --width 32 --modes 12 --layers 4 --batch 128 --steps 1 --device cuda --json \
+      --cuda-transforms "$transforms" > "$out/ncu-$transforms.csv" 2> "$out/ncu-$transforms.err"
+    python3 benches/ncu_summary.py "$out/ncu-$transforms.csv" > "$out/ncu-$transforms.md" 2>&1
+  done
+  exit 0
+fi
 timeout 300 "$work/integration" --ignored cuda --test-threads 1 > "$out/gpu-tests.txt" 2>&1
 echo "exit status $?" >> "$out/gpu-tests.txt"
 reference() {
