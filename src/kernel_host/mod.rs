@@ -5,7 +5,7 @@
 //! shared library loaded once per test process; a launch runs the blocks
 //! one after another and each block's threads as OS threads, so a kernel's
 //! indexing, bounds and arithmetic are checked as written, shared memory
-//! and barriers included. What it cannot check: speed, coalescing, and the
+//! and barriers included; [`Guarded`] outputs catch writes out of bounds. What it cannot check: speed, coalescing, and the
 //! races only a GPU's scheduling would expose.
 
 use std::path::Path;
@@ -126,5 +126,59 @@ impl HostKernels {
                 }
             });
         }
+    }
+}
+
+/// Values on each side of a [`Guarded`] buffer.
+const GUARD: usize = 64;
+
+/// An output buffer for a kernel on the host with guard values on both
+/// sides, so that a test also catches writes out of bounds (a GPU would
+/// corrupt its neighbours silently).
+pub(crate) struct Guarded<T> {
+    buf: Vec<T>,
+    len: usize,
+    sentinel: T,
+}
+
+impl<T: Copy + PartialEq + std::fmt::Debug> Guarded<T> {
+    /// `len` values of `fill`, guarded by `sentinel` (a value the kernel
+    /// never writes: not NaN, which never compares equal).
+    pub(crate) fn new(len: usize, fill: T, sentinel: T) -> Self {
+        let mut buf = vec![sentinel; len + 2 * GUARD];
+        buf[GUARD..GUARD + len].fill(fill);
+        Self { buf, len, sentinel }
+    }
+
+    /// A copy of `values`, guarded by `sentinel` (for kernels that update
+    /// in place).
+    pub(crate) fn holding(values: &[T], sentinel: T) -> Self {
+        let mut buf = vec![sentinel; values.len() + 2 * GUARD];
+        buf[GUARD..GUARD + values.len()].copy_from_slice(values);
+        Self {
+            buf,
+            len: values.len(),
+            sentinel,
+        }
+    }
+
+    /// The address of the first value, for a kernel to write through.
+    pub(crate) fn address(&mut self) -> usize {
+        self.buf[GUARD..].as_mut_ptr() as usize
+    }
+
+    /// The values, after checking that no guard value changed.
+    pub(crate) fn checked(self) -> Vec<T> {
+        let (before, rest) = self.buf.split_at(GUARD);
+        let (values, after) = rest.split_at(self.len);
+        for (side, guard) in [("before", before), ("after", after)] {
+            if let Some(i) = guard.iter().position(|&v| v != self.sentinel) {
+                panic!(
+                    "a kernel wrote {:?} {side} its output (guard value {i})",
+                    guard[i]
+                );
+            }
+        }
+        values.to_vec()
     }
 }

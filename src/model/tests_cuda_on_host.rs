@@ -7,7 +7,7 @@
 
 use std::mem::MaybeUninit;
 
-use crate::kernel_host::HostKernels;
+use crate::kernel_host::{Guarded, HostKernels};
 use crate::model::activation::GeluInPlace;
 use crate::spectral::testutil::uniform;
 
@@ -43,10 +43,8 @@ fn at(v: &[f64]) -> usize {
     v.as_ptr() as usize
 }
 
-/// The address of a buffer a kernel writes.
-fn at_mut(v: &mut [f64]) -> usize {
-    v.as_mut_ptr() as usize
-}
+/// A value no kernel here writes, around every output.
+const SENTINEL: f64 = 1234.5;
 
 #[test]
 fn epilogue_adds_bias_and_skip_and_keeps_gelus_derivative() {
@@ -59,15 +57,9 @@ fn epilogue_adds_bias_and_skip_and_keeps_gelus_derivative() {
     let skip = uniform(2, rows * inner);
     let bias = uniform(3, channels * bias_stride);
     for (gelu, with_skip) in [(1u32, true), (0, false)] {
-        let mut out = vec![f64::NAN; rows * inner];
-        let mut deriv = vec![f64::NAN; rows * inner];
-        let p = [
-            at(&z),
-            at(&bias),
-            at(&skip),
-            at_mut(&mut out),
-            at_mut(&mut deriv),
-        ];
+        let mut out = Guarded::new(rows * inner, f64::NAN, SENTINEL);
+        let mut deriv = Guarded::new(rows * inner, f64::NAN, SENTINEL);
+        let p = [at(&z), at(&bias), at(&skip), out.address(), deriv.address()];
         k.launch([2, 2, 1], [3, 1, 1], || {
             let skip = if with_skip {
                 p[2] as *const f64
@@ -96,6 +88,7 @@ fn epilogue_adds_bias_and_skip_and_keeps_gelus_derivative() {
                 )
             }
         });
+        let (out, deriv) = (out.checked(), deriv.checked());
         let mut pre: Vec<f64> = (0..rows * inner)
             .map(|i| {
                 let b = bias[(i / inner) % channels * bias_stride];
@@ -122,8 +115,8 @@ fn channel_sum_reduces_over_batch_and_points() {
     let kernel: ChannelSum = unsafe { k.function("fno_channel_sum_f64") };
     let (batch, channels, inner, stride) = (3usize, 4usize, 37usize, 2usize);
     let g = uniform(4, batch * channels * inner);
-    let mut out = vec![0.0; channels * stride];
-    let p = [at(&g), at_mut(&mut out)];
+    let mut out = Guarded::new(channels * stride, 0.0, SENTINEL);
+    let p = [at(&g), out.address()];
     // Blocks: 2 along the points, one per channel, 2 along the batch; 8
     // threads each, reducing through shared memory.
     k.launch([2, channels as u32, 2], [8, 1, 1], || {
@@ -140,6 +133,7 @@ fn channel_sum_reduces_over_batch_and_points() {
             )
         }
     });
+    let out = out.checked();
     let expected: Vec<f64> = (0..channels * stride)
         .map(|i| match i % stride {
             0 => (0..batch)
@@ -165,19 +159,20 @@ fn multiply_and_batch_sum() {
         )
     };
     let (a, b) = (uniform(5, 23), uniform(6, 23));
-    let mut out = vec![0.0; 23];
-    let p = [at(&a), at(&b), at_mut(&mut out)];
+    let mut out = Guarded::new(23, 0.0, SENTINEL);
+    let p = [at(&a), at(&b), out.address()];
     k.launch([2, 1, 1], [4, 1, 1], || {
         // SAFETY: three buffers of 23 values.
         unsafe { multiply(p[0] as *const f64, p[1] as *const f64, p[2] as *mut f64, 23) }
     });
+    let out = out.checked();
     let expected: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x * y).collect();
     assert!(worst(&out, &expected) < 1e-15);
 
     let (batch, rows, cols, ld) = (3usize, 4usize, 5usize, 6usize);
     let x = uniform(7, batch * rows * cols);
-    let mut out = vec![-1.0; rows * ld];
-    let p = [at(&x), at_mut(&mut out)];
+    let mut out = Guarded::new(rows * ld, -1.0, SENTINEL);
+    let p = [at(&x), out.address()];
     k.launch([2, 1, 1], [4, 1, 1], || {
         // SAFETY: `x` holds `batch * rows * cols` values, `out` `rows * ld`.
         unsafe {
@@ -191,6 +186,7 @@ fn multiply_and_batch_sum() {
             )
         }
     });
+    let out = out.checked();
     for r in 0..rows {
         for c in 0..ld {
             let want = if c < cols {
@@ -220,8 +216,12 @@ fn adamw_moments_and_update() {
         uniform(10, n).iter().map(|v| v.abs()).collect::<Vec<_>>(),
         uniform(11, n),
     );
-    let (mut m, mut v, mut p) = (m0.clone(), v0.clone(), p0.clone());
-    let ptr = [at_mut(&mut m), at_mut(&mut v), at_mut(&mut p), at(&g)];
+    let (mut m, mut v, mut p) = (
+        Guarded::holding(&m0, SENTINEL),
+        Guarded::holding(&v0, SENTINEL),
+        Guarded::holding(&p0, SENTINEL),
+    );
+    let ptr = [m.address(), v.address(), p.address(), at(&g)];
     for (dst, decay, square) in [(ptr[0], 0.9, 0u32), (ptr[1], 0.999, 1)] {
         k.launch([2, 1, 1], [3, 1, 1], || {
             // SAFETY: buffers of `n` values.
@@ -253,6 +253,7 @@ fn adamw_moments_and_update() {
             )
         }
     });
+    let (m, v, p) = (m.checked(), v.checked(), p.checked());
     for i in 0..n {
         let mi = 0.9 * m0[i] + 0.1 * g[i];
         let vi = 0.999 * v0[i] + 0.001 * g[i] * g[i];

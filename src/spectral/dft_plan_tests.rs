@@ -10,7 +10,7 @@ use rustfft::num_complex::Complex;
 use rustfft::FftDirection;
 
 use super::*;
-use crate::kernel_host::HostKernels;
+use crate::kernel_host::{Guarded, HostKernels};
 use crate::spectral::kernels::{GridTransform, Workspace};
 use crate::spectral::plan::Real;
 use crate::spectral::testutil::uniform;
@@ -54,12 +54,13 @@ fn gemm<T: Real>(d: ColumnMajorGemm, a: &[T], b: &[T], c: &mut [T]) {
 /// Runs one step on the host: a rows step as the GEMM the CUDA executor
 /// hands cuBLAS, an axis step through `kernels/dft.cu`.
 fn run_step<T: Kernel>(input: &[T], step: &DftStep) -> Vec<T> {
-    let mut out = vec![T::zero(); step.output_len()];
     let matrix = reals::<T>(step.matrix());
     if let Some(d) = step.gemm() {
+        let mut out = vec![T::zero(); step.output_len()];
         gemm(d, &matrix, input, &mut out);
         return out;
     }
+    let mut out = Guarded::new(step.output_len(), T::zero(), T::of(1234.5));
     let DftStep::Axis {
         outer,
         inner,
@@ -73,7 +74,7 @@ fn run_step<T: Kernel>(input: &[T], step: &DftStep) -> Vec<T> {
     let k = HostKernels::get("dft");
     let (src, dst, fp) = (
         input.as_ptr() as usize,
-        out.as_mut_ptr() as usize,
+        out.address(),
         matrix.as_ptr() as usize,
     );
     // SAFETY: the signature of `fno_dft_axis_*` in dft.cu.
@@ -92,7 +93,7 @@ fn run_step<T: Kernel>(input: &[T], step: &DftStep) -> Vec<T> {
             )
         }
     });
-    out
+    out.checked()
 }
 
 pub(crate) fn run_steps<T: Kernel>(input: &[T], steps: &[DftStep]) -> Vec<T> {

@@ -3,7 +3,10 @@
 //! ([`crate::kernel_host`]) against the formulas their comments state, on
 //! uneven sizes so that the grid-stride loops wrap.
 
-use crate::kernel_host::HostKernels;
+use crate::kernel_host::{Guarded, HostKernels};
+
+/// A value no kernel here writes, around every output.
+const SENTINEL: f64 = 1234.5;
 use crate::spectral::testutil::uniform;
 
 type RowsTake = unsafe extern "C" fn(*const f64, *const f64, *mut f64, u64, u32, u32);
@@ -26,12 +29,8 @@ fn rows_take_keeps_and_weights_the_first_bins() {
     let (rows, half, keep) = (5usize, 9usize, 4usize);
     let full = uniform(1, 2 * rows * half);
     let w = uniform(2, keep);
-    let mut out = vec![0.0; 2 * rows * keep];
-    let p = [
-        full.as_ptr() as usize,
-        w.as_ptr() as usize,
-        out.as_mut_ptr() as usize,
-    ];
+    let mut out = Guarded::new(2 * rows * keep, 0.0, SENTINEL);
+    let p = [full.as_ptr() as usize, w.as_ptr() as usize, out.address()];
     k.launch(GRID, BLOCK, || {
         // SAFETY: the buffers hold what the sizes say.
         unsafe {
@@ -45,6 +44,7 @@ fn rows_take_keeps_and_weights_the_first_bins() {
             )
         }
     });
+    let out = out.checked();
     for r in 0..rows {
         for b in 0..keep {
             for c in 0..2 {
@@ -65,12 +65,8 @@ fn rows_pad_builds_the_half_spectrum_with_real_zero_and_nyquist_bins() {
     let half = n / 2 + 1;
     let spec = uniform(3, 2 * rows * keep);
     let w = uniform(4, keep);
-    let mut full = vec![f64::NAN; 2 * rows * half];
-    let p = [
-        spec.as_ptr() as usize,
-        w.as_ptr() as usize,
-        full.as_mut_ptr() as usize,
-    ];
+    let mut full = Guarded::new(2 * rows * half, f64::NAN, SENTINEL);
+    let p = [spec.as_ptr() as usize, w.as_ptr() as usize, full.address()];
     k.launch(GRID, BLOCK, || {
         // SAFETY: as above.
         unsafe {
@@ -85,6 +81,7 @@ fn rows_pad_builds_the_half_spectrum_with_real_zero_and_nyquist_bins() {
             )
         }
     });
+    let full = full.checked();
     for r in 0..rows {
         for b in 0..half {
             let (re, im) = (full[2 * (r * half + b)], full[2 * (r * half + b) + 1]);
@@ -119,11 +116,11 @@ fn gather_moves_the_axis_last_with_zeros_and_scatter_brings_it_back() {
             }
         })
         .collect();
-    let mut buf = vec![f64::NAN; 2 * outer * inner * n];
+    let mut buf = Guarded::new(2 * outer * inner * n, f64::NAN, SENTINEL);
     let p = [
         src.as_ptr() as usize,
         src_of_bin.as_ptr() as usize,
-        buf.as_mut_ptr() as usize,
+        buf.address(),
     ];
     k.launch(GRID, BLOCK, || {
         // SAFETY: as above; the bin map holds sources below n_src.
@@ -139,6 +136,7 @@ fn gather_moves_the_axis_last_with_zeros_and_scatter_brings_it_back() {
             )
         }
     });
+    let buf = buf.checked();
     for o in 0..outer {
         for i in 0..inner {
             for (b, &s) in src_of_bin.iter().enumerate() {
@@ -156,11 +154,11 @@ fn gather_moves_the_axis_last_with_zeros_and_scatter_brings_it_back() {
     }
     // Back: destination j reads bin 2 j + 1, scaled; this undoes the gather.
     let bin_of_dst: Vec<i32> = (0..n_src as i32).map(|j| 2 * j + 1).collect();
-    let mut dst = vec![f64::NAN; src.len()];
+    let mut dst = Guarded::new(src.len(), f64::NAN, SENTINEL);
     let p = [
         buf.as_ptr() as usize,
         bin_of_dst.as_ptr() as usize,
-        dst.as_mut_ptr() as usize,
+        dst.address(),
     ];
     k.launch(GRID, BLOCK, || {
         // SAFETY: as above; the bins are below n.
@@ -177,6 +175,7 @@ fn gather_moves_the_axis_last_with_zeros_and_scatter_brings_it_back() {
             )
         }
     });
+    let dst = dst.checked();
     let doubled: Vec<f64> = src.iter().map(|v| 2.0 * v).collect();
     assert_eq!(dst, doubled);
 }

@@ -5,7 +5,7 @@
 //! ([`crate::kernel_host`]) against the CPU op, in f64 and f32.
 
 use super::*;
-use crate::kernel_host::HostKernels;
+use crate::kernel_host::{Guarded, HostKernels};
 use crate::spectral::dft_plan::tests::{reals, rel_diff, run_steps, Kernel, BLOCK, GRID};
 use crate::spectral::dft_plan::DirectPlan;
 use crate::spectral::testutil::uniform;
@@ -50,13 +50,13 @@ fn mix<T: Kernel>(
     let k = HostKernels::get("spectral");
     // SAFETY: the signature of both kernels in spectral.cu.
     let kernel: Mix<T> = unsafe { k.function(&format!("fno_{name}_{}", T::SUFFIX)) };
-    let mut out = vec![T::zero(); out_len];
+    let mut out = Guarded::new(out_len, T::zero(), T::of(1234.5));
     let p = [
         input.as_ptr() as usize,
         w_re.as_ptr() as usize,
         w_im.as_ptr() as usize,
         widx.as_ptr() as usize,
-        out.as_mut_ptr() as usize,
+        out.address(),
     ];
     k.launch(GRID, BLOCK, || {
         // SAFETY: the buffers hold what the geometry says.
@@ -75,7 +75,7 @@ fn mix<T: Kernel>(
             )
         }
     });
-    out
+    out.checked()
 }
 
 /// `fno_mix_adjoint_w_*` on the host: the full weight gradients.
@@ -84,13 +84,16 @@ fn mix_adjoint_w<T: Kernel>(g: &[T], spec: &[T], widx: &[i32], s: &Sizes) -> (Ve
     // SAFETY: the kernel's signature in spectral.cu.
     let kernel: MixW<T> = unsafe { k.function(&format!("fno_mix_adjoint_w_{}", T::SUFFIX)) };
     let len = (s.c_in * s.c_out) as usize * s.full as usize;
-    let (mut re, mut im) = (vec![T::zero(); len], vec![T::zero(); len]);
+    let (mut re, mut im) = (
+        Guarded::new(len, T::zero(), T::of(1234.5)),
+        Guarded::new(len, T::zero(), T::of(1234.5)),
+    );
     let p = [
         g.as_ptr() as usize,
         spec.as_ptr() as usize,
         widx.as_ptr() as usize,
-        re.as_mut_ptr() as usize,
-        im.as_mut_ptr() as usize,
+        re.address(),
+        im.address(),
     ];
     k.launch(GRID, BLOCK, || {
         // SAFETY: as above.
@@ -109,7 +112,7 @@ fn mix_adjoint_w<T: Kernel>(g: &[T], spec: &[T], widx: &[i32], s: &Sizes) -> (Ve
             )
         }
     });
-    (re, im)
+    (re.checked(), im.checked())
 }
 
 /// Relative differences of the output, the input gradient and the two
