@@ -16,73 +16,60 @@ use super::modes::ModeSet;
 /// values except the real rows of the last axis.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum DftStep {
-    /// A real GEMM along the last axis: `out[r, o] = sum_i src[r, i]
-    /// matrix[i, o]` for `src` `[rows, inputs]`, `matrix` `[inputs,
-    /// outputs]` and `out` `[rows, outputs]`, all row-major. Analysis: the
-    /// `n` grid points to the `keep` kept bins as `(re, im)` pairs;
-    /// synthesis: the pairs back to the points (the real part of the
-    /// inverse transform).
-    Rows {
-        rows: usize,
-        inputs: usize,
-        outputs: usize,
-        matrix: Vec<f64>,
-    },
-    /// One complex axis: `out[o, p, i] = sum_q src[o, q, i] factors[p, q]`
-    /// for `src` `[outer, n_in, inner]`, `factors` `[n_out, n_in]` and `out`
-    /// `[outer, n_out, inner]`, all complex.
-    Axis {
-        outer: usize,
-        inner: usize,
-        n_in: usize,
-        n_out: usize,
-        factors: Vec<f64>,
-    },
+    /// The real last axis, as one GEMM.
+    Rows(RowsStep),
+    /// Any other axis, as one launch of `kernels/dft.cu`.
+    Axis(AxisStep),
+}
+
+/// A real GEMM along the last axis: `out[r, o] = sum_i src[r, i] matrix[i,
+/// o]` for `src` `[rows, inputs]`, `matrix` `[inputs, outputs]` and `out`
+/// `[rows, outputs]`, all row-major. Analysis: the `n` grid points to the
+/// `keep` kept bins as `(re, im)` pairs; synthesis: the pairs back to the
+/// points (the real part of the inverse transform).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RowsStep {
+    pub(crate) rows: usize,
+    pub(crate) inputs: usize,
+    pub(crate) outputs: usize,
+    pub(crate) matrix: Vec<f64>,
+}
+
+impl RowsStep {
+    /// The step as cuBLAS's column-major `C = A B` without transposes: the
+    /// matrix is `A` (`outputs x inputs`), the input `B` (`inputs x rows`),
+    /// the output `C` (`outputs x rows`), which are the row-major arrays
+    /// above read column-major.
+    pub(crate) fn gemm(&self) -> ColumnMajorGemm {
+        ColumnMajorGemm {
+            m: self.outputs,
+            n: self.rows,
+            k: self.inputs,
+            lda: self.outputs,
+            ldb: self.inputs,
+            ldc: self.outputs,
+        }
+    }
+}
+
+/// One complex axis: `out[o, p, i] = sum_q src[o, q, i] factors[p, q]` for
+/// `src` `[outer, n_in, inner]`, `factors` `[n_out, n_in]` and `out`
+/// `[outer, n_out, inner]`, all complex.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct AxisStep {
+    pub(crate) outer: usize,
+    pub(crate) inner: usize,
+    pub(crate) n_in: usize,
+    pub(crate) n_out: usize,
+    pub(crate) factors: Vec<f64>,
 }
 
 impl DftStep {
     /// Reals the step writes.
     pub(crate) fn output_len(&self) -> usize {
         match self {
-            Self::Rows { rows, outputs, .. } => rows * outputs,
-            Self::Axis {
-                outer,
-                inner,
-                n_out,
-                ..
-            } => 2 * outer * n_out * inner,
-        }
-    }
-
-    /// A rows step as cuBLAS's column-major `C = A B` without transposes:
-    /// the matrix is `A` (`outputs x inputs`), the input `B` (`inputs x
-    /// rows`), the output `C` (`outputs x rows`), which are the row-major
-    /// arrays of [`Self::Rows`] read column-major. `None` for an axis step.
-    pub(crate) fn gemm(&self) -> Option<ColumnMajorGemm> {
-        match *self {
-            Self::Rows {
-                rows,
-                inputs,
-                outputs,
-                ..
-            } => Some(ColumnMajorGemm {
-                m: outputs,
-                n: rows,
-                k: inputs,
-                lda: outputs,
-                ldb: inputs,
-                ldc: outputs,
-            }),
-            Self::Axis { .. } => None,
-        }
-    }
-
-    /// The step's matrix: real for [`Self::Rows`], interleaved complex for
-    /// [`Self::Axis`], row-major.
-    pub(crate) fn matrix(&self) -> &[f64] {
-        match self {
-            Self::Rows { matrix, .. } => matrix,
-            Self::Axis { factors, .. } => factors,
+            Self::Rows(r) => r.rows * r.outputs,
+            Self::Axis(a) => 2 * a.outer * a.n_out * a.inner,
         }
     }
 }
@@ -116,12 +103,18 @@ fn factor_matrix(rows: &[usize], cols: &[usize], n: usize, sign: f64) -> Vec<f64
 }
 
 /// The direct transform between real fields on one grid and their kept
-/// modes, as [`super::kernels::GridTransform`] computes it on the CPU.
+/// modes, as [`super::kernels::GridTransform`] computes it on the CPU; its
+/// sizes also drive the cuFFT path (`spectral/cuda/transform.rs`).
 pub(crate) struct DirectPlan {
-    grid: Vec<usize>,
-    kept: Vec<usize>,
-    bins: Vec<Vec<usize>>,
-    last_weights: Vec<f64>,
+    /// Points per axis.
+    pub(crate) grid: Vec<usize>,
+    /// Kept indices per axis.
+    pub(crate) kept: Vec<usize>,
+    /// FFT bin of each kept index, per axis.
+    pub(crate) bins: Vec<Vec<usize>>,
+    /// Multiplies last-axis mode `k` (after the forward transform, before
+    /// the inverse one).
+    pub(crate) last_weights: Vec<f64>,
 }
 
 impl DirectPlan {
@@ -164,22 +157,22 @@ impl DirectPlan {
                 matrix[2 * (t * keep + k) + 1] = im;
             }
         }
-        let mut steps = vec![DftStep::Rows {
+        let mut steps = vec![DftStep::Rows(RowsStep {
             rows: self.outer(fields, last),
             inputs: n,
             outputs: 2 * keep,
             matrix,
-        }];
+        })];
         steps.extend((0..last).rev().map(|ax| {
             let n = self.grid[ax];
             let points: Vec<usize> = (0..n).collect();
-            DftStep::Axis {
+            DftStep::Axis(AxisStep {
                 outer: self.outer(fields, ax),
                 inner: self.inner(ax),
                 n_in: n,
                 n_out: self.bins[ax].len(),
                 factors: factor_matrix(&self.bins[ax], &points, n, -1.0),
-            }
+            })
         }));
         steps
     }
@@ -195,13 +188,13 @@ impl DirectPlan {
             .map(|ax| {
                 let n = self.grid[ax];
                 let points: Vec<usize> = (0..n).collect();
-                DftStep::Axis {
+                DftStep::Axis(AxisStep {
                     outer: self.outer(fields, ax),
                     inner: self.inner(ax),
                     n_in: self.bins[ax].len(),
                     n_out: n,
                     factors: factor_matrix(&points, &self.bins[ax], n, 1.0),
-                }
+                })
             })
             .collect();
         let (n, keep) = (self.grid[last], self.last_weights.len());
@@ -220,12 +213,12 @@ impl DirectPlan {
                 }
             }
         }
-        steps.push(DftStep::Rows {
+        steps.push(DftStep::Rows(RowsStep {
             rows: self.outer(fields, last),
             inputs: 2 * keep,
             outputs: n,
             matrix,
-        });
+        }));
         steps
     }
 }

@@ -54,28 +54,21 @@ fn gemm<T: Real>(d: ColumnMajorGemm, a: &[T], b: &[T], c: &mut [T]) {
 /// Runs one step on the host: a rows step as the GEMM the CUDA executor
 /// hands cuBLAS, an axis step through `kernels/dft.cu`.
 fn run_step<T: Kernel>(input: &[T], step: &DftStep) -> Vec<T> {
-    let matrix = reals::<T>(step.matrix());
-    if let Some(d) = step.gemm() {
-        let mut out = vec![T::zero(); step.output_len()];
-        gemm(d, &matrix, input, &mut out);
-        return out;
-    }
-    let mut out = Guarded::new(step.output_len(), T::zero(), T::of(1234.5));
-    let DftStep::Axis {
-        outer,
-        inner,
-        n_in,
-        n_out,
-        ..
-    } = *step
-    else {
-        unreachable!("every step but an axis one is a GEMM");
+    let a = match step {
+        DftStep::Rows(r) => {
+            let mut out = vec![T::zero(); step.output_len()];
+            gemm(r.gemm(), &reals::<T>(&r.matrix), input, &mut out);
+            return out;
+        }
+        DftStep::Axis(a) => a,
     };
+    let factors = reals::<T>(&a.factors);
+    let mut out = Guarded::new(step.output_len(), T::zero(), T::of(1234.5));
     let k = HostKernels::get("dft");
     let (src, dst, fp) = (
         input.as_ptr() as usize,
         out.address(),
-        matrix.as_ptr() as usize,
+        factors.as_ptr() as usize,
     );
     // SAFETY: the signature of `fno_dft_axis_*` in dft.cu.
     let kernel: Axis<T> = unsafe { k.function(&format!("fno_dft_axis_{}", T::SUFFIX)) };
@@ -86,10 +79,10 @@ fn run_step<T: Kernel>(input: &[T], step: &DftStep) -> Vec<T> {
                 src as *const T,
                 fp as *const T,
                 dst as *mut T,
-                outer as u64,
-                n_in as u32,
-                inner as u64,
-                n_out as u32,
+                a.outer as u64,
+                a.n_in as u32,
+                a.inner as u64,
+                a.n_out as u32,
             )
         }
     });

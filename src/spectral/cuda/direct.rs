@@ -37,51 +37,44 @@ fn launch<T: GpuReal>(
     if len == 0 {
         return dev.alloc_zeros::<T>(0);
     }
-    let matrix = upload_real::<T>(dev, step.matrix())?;
     // SAFETY: the GEMM and the kernel write each of the `len` outputs.
     let mut out = unsafe { dev.alloc::<T>(len)? };
-    if let Some(d) = step.gemm() {
-        BatchedGemm {
-            op: "fno-direct-dft",
-            trans_a: false,
-            trans_b: false,
-            m: d.m,
-            n: d.n,
-            k: d.k,
-            ld: (d.lda, d.ldb, d.ldc),
-            strides: (0, 0, 0),
-            batch: 1,
-            accumulate: false,
+    match step {
+        DftStep::Rows(r) => {
+            let matrix = upload_real::<T>(dev, &r.matrix)?;
+            let d = r.gemm();
+            BatchedGemm {
+                op: "fno-direct-dft",
+                trans_a: false,
+                trans_b: false,
+                m: d.m,
+                n: d.n,
+                k: d.k,
+                ld: (d.lda, d.ldb, d.ldc),
+                strides: (0, 0, 0),
+                batch: 1,
+                accumulate: false,
+            }
+            .run(&dev.cublas_handle(), &matrix, src, &mut out)?;
         }
-        .run(&dev.cublas_handle(), &matrix, src, &mut out)?;
-        return Ok(out);
+        DftStep::Axis(a) => {
+            let factors = upload_real::<T>(dev, &a.factors)?;
+            let kernel = Kernel::new::<T>(dev, Module::Dft, "dft_axis")?;
+            let (outer, inner) = (a.outer as u64, a.inner as u64);
+            let (n_in, n_out) = (u32_of("length", a.n_in)?, u32_of("length", a.n_out)?);
+            let mut args = kernel.args();
+            args.arg(src)
+                .arg(&factors)
+                .arg(&mut out)
+                .arg(&outer)
+                .arg(&n_in)
+                .arg(&inner)
+                .arg(&n_out);
+            // SAFETY: the arguments match `fno_dft_axis_*` in dft.cu;
+            // `factors` holds the step's `[n_out, n_in]` complex factors,
+            // `src` its `[outer, n_in, inner]` complex input.
+            unsafe { args.launch(config(len as u64 / 2)) }.map_err(|e| kernel.error(e))?;
+        }
     }
-    let DftStep::Axis {
-        outer,
-        inner,
-        n_in,
-        n_out,
-        ..
-    } = *step
-    else {
-        return Err(candle_core::Error::Msg(
-            "fno-direct-dft: a rows step without a GEMM".to_string(),
-        ));
-    };
-    let kernel = Kernel::new::<T>(dev, Module::Dft, "dft_axis")?;
-    let (outer, inner) = (outer as u64, inner as u64);
-    let (n_in, n_out) = (u32_of("length", n_in)?, u32_of("length", n_out)?);
-    let mut args = kernel.args();
-    args.arg(src)
-        .arg(&matrix)
-        .arg(&mut out)
-        .arg(&outer)
-        .arg(&n_in)
-        .arg(&inner)
-        .arg(&n_out);
-    // SAFETY: the arguments match `fno_dft_axis_*` in dft.cu; `matrix`
-    // holds the step's `[n_out, n_in]` complex factors, `src` its `[outer,
-    // n_in, inner]` complex input.
-    unsafe { args.launch(config(len as u64 / 2)) }.map_err(|e| kernel.error(e))?;
     Ok(out)
 }

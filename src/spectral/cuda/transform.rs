@@ -192,11 +192,10 @@ pub(crate) fn axis_fft<T: FftReal>(
 /// for a batch of fields at once: through cuFFT, or as direct pruned DFTs
 /// when [`cuda_transforms`] says so.
 pub(crate) struct GridPlan {
-    grid: Vec<usize>,
-    kept: Vec<usize>,
-    bins: Vec<Vec<usize>>,
-    last_weights: Vec<f64>,
-    direct: Option<DirectPlan>,
+    /// The grid, its kept modes and the last axis's weights.
+    plan: DirectPlan,
+    /// Whether to run `plan`'s direct steps instead of cuFFT.
+    direct: bool,
 }
 
 impl GridPlan {
@@ -204,14 +203,9 @@ impl GridPlan {
     /// multiplies last-axis mode `k` (after the forward transform, before
     /// the inverse one).
     pub(crate) fn new(grid: &[usize], modes: &ModeSet, last_weights: Vec<f64>) -> Self {
-        let direct = (cuda_transforms() == CudaTransforms::Direct)
-            .then(|| DirectPlan::new(grid, modes, last_weights.clone()));
         Self {
-            direct,
-            grid: grid.to_vec(),
-            kept: modes.kept(),
-            bins: (0..grid.len()).map(|a| modes.bins(a, grid[a])).collect(),
-            last_weights,
+            plan: DirectPlan::new(grid, modes, last_weights),
+            direct: cuda_transforms() == CudaTransforms::Direct,
         }
     }
 
@@ -223,25 +217,26 @@ impl GridPlan {
         x: &CudaView<'_, T>,
         fields: usize,
     ) -> candle_core::Result<CudaSlice<T>> {
-        if let Some(plan) = &self.direct {
-            return direct::run(dev, x, &plan.analysis(fields));
+        if self.direct {
+            return direct::run(dev, x, &self.plan.analysis(fields));
         }
-        let d = self.grid.len();
-        let rows = fields * self.grid[..d - 1].iter().product::<usize>();
-        let mut cur = rfft_rows(dev, x, rows, self.grid[d - 1], &self.last_weights)?;
+        let p = &self.plan;
+        let d = p.grid.len();
+        let rows = fields * p.grid[..d - 1].iter().product::<usize>();
+        let mut cur = rfft_rows(dev, x, rows, p.grid[d - 1], &p.last_weights)?;
         // From the second-to-last axis down: the array is [fields,
         // grid[..=ax], kept[ax+1..]] and shrinks at every step.
         for ax in (0..d - 1).rev() {
-            let n = self.grid[ax];
-            let outer = fields * self.grid[..ax].iter().product::<usize>();
-            let inner: usize = self.kept[ax + 1..].iter().product();
+            let n = p.grid[ax];
+            let outer = fields * p.grid[..ax].iter().product::<usize>();
+            let inner: usize = p.kept[ax + 1..].iter().product();
             let identity: Vec<Option<usize>> = (0..n).map(Some).collect();
             let next = axis_fft(
                 dev,
                 &cur.slice(..),
                 (outer, n, inner),
                 &identity,
-                &self.bins[ax],
+                &p.bins[ax],
                 1.0,
                 FftDirection::Forward,
             )?;
@@ -258,19 +253,20 @@ impl GridPlan {
         spec: &CudaView<'_, T>,
         fields: usize,
     ) -> candle_core::Result<CudaSlice<T>> {
-        if let Some(plan) = &self.direct {
-            return direct::run(dev, spec, &plan.synthesis(fields));
+        if self.direct {
+            return direct::run(dev, spec, &self.plan.synthesis(fields));
         }
-        let d = self.grid.len();
+        let p = &self.plan;
+        let d = p.grid.len();
         let mut cur: Option<CudaSlice<T>> = None;
         // From the first axis on: the array is [fields, grid[..ax],
         // kept[ax..]] and grows at every step, so the cheap axes come first.
         for ax in 0..d - 1 {
-            let n = self.grid[ax];
-            let outer = fields * self.grid[..ax].iter().product::<usize>();
-            let inner: usize = self.kept[ax + 1..].iter().product();
+            let n = p.grid[ax];
+            let outer = fields * p.grid[..ax].iter().product::<usize>();
+            let inner: usize = p.kept[ax + 1..].iter().product();
             let mut src_of_bin = vec![None; n];
-            for (j, &b) in self.bins[ax].iter().enumerate() {
+            for (j, &b) in p.bins[ax].iter().enumerate() {
                 src_of_bin[b] = Some(j);
             }
             let identity: Vec<usize> = (0..n).collect();
@@ -278,7 +274,7 @@ impl GridPlan {
             let next = axis_fft(
                 dev,
                 &src,
-                (outer, self.kept[ax], inner),
+                (outer, p.kept[ax], inner),
                 &src_of_bin,
                 &identity,
                 1.0,
@@ -286,8 +282,8 @@ impl GridPlan {
             )?;
             cur = Some(next);
         }
-        let rows = fields * self.grid[..d - 1].iter().product::<usize>();
+        let rows = fields * p.grid[..d - 1].iter().product::<usize>();
         let src = cur.as_ref().map_or_else(|| spec.slice(..), |c| c.slice(..));
-        c2r_rows(dev, &src, rows, self.grid[d - 1], &self.last_weights)
+        c2r_rows(dev, &src, rows, p.grid[d - 1], &p.last_weights)
     }
 }
